@@ -1,0 +1,47 @@
+# Two commands for a new user: `make demo` and `make test`. Each builds .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit record models bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest --record-mode=none
+
+# Re-record the cassettes: against the sandbox by default, or against a real workspace
+# when LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set.
+record: $(STAMP)
+	$(BIN)/python -m tests.record
+
+# Regenerate the JSON Schemas of the models inside integrations.yaml.
+models: $(STAMP)
+	$(BIN)/loom-scim manifest --write-models
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_sync.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache loom-scim.sqlite3

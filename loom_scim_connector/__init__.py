@@ -1,0 +1,55 @@
+"""Loom SCIM connector: provision and deprovision Loom accounts over SCIM 2.0.
+
+The public surface is re-exported here; modules are one role each (see README).
+"""
+
+from ._version import __version__
+from .check import CheckReport, check_connection
+from .client import CreateResult, LoomScimClient
+from .config import LoomConnection
+from .errors import (
+    ActionError,
+    ApiError,
+    AuthenticationError,
+    ConfigError,
+    ConflictError,
+    IncompleteSyncError,
+    InputError,
+    InvalidRequestError,
+    LoomScimError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnknownNameError,
+)
+from .retry import RetryPolicy, no_wait
+
+__all__ = [
+    "ActionError",
+    "ApiError",
+    "AuthenticationError",
+    "CheckReport",
+    "ConfigError",
+    "ConflictError",
+    "CreateResult",
+    "IncompleteSyncError",
+    "InputError",
+    "InvalidRequestError",
+    "LoomConnection",
+    "LoomScimClient",
+    "LoomScimError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServerError",
+    "TransportError",
+    "UnknownNameError",
+    "__version__",
+    "check_connection",
+    "no_wait",
+]

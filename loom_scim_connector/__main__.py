@@ -1,0 +1,3 @@
+from loom_scim_connector.cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""Reading resources back into records, shared by the user and group actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from loom_scim_connector.client import LoomScimClient, Resource
+from loom_scim_connector.errors import NotFoundError, ProtocolError
+from loom_scim_connector.models.records import Group, User
+from loom_scim_connector.models.scim import ScimGroup, ScimUser
+
+
+def user_of(raw: dict[str, Any], path: str = "/Users") -> User:
+    try:
+        return ScimUser.from_scim(raw).to_record()
+    except ValidationError as exc:
+        raise ProtocolError("GET", path, detail=f"not a SCIM user: {_first(exc)}") from None
+
+
+def group_of(raw: dict[str, Any], path: str = "/Groups") -> Group:
+    try:
+        return ScimGroup.from_scim(raw).to_record()
+    except ValidationError as exc:
+        raise ProtocolError("GET", path, detail=f"not a SCIM group: {_first(exc)}") from None
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+
+
+async def read_user(client: LoomScimClient, user_id: str) -> User:
+    return user_of(await client.get("Users", user_id), client.path_of("Users", user_id))
+
+
+async def read_group(client: LoomScimClient, group_id: str) -> Group:
+    return group_of(await client.get("Groups", group_id), client.path_of("Groups", group_id))
+
+
+async def read_or_none(
+    client: LoomScimClient, resource: Resource, rid: str
+) -> dict[str, Any] | None:
+    try:
+        return await client.get(resource, rid)
+    except NotFoundError:
+        return None

@@ -1,0 +1,83 @@
+"""Group actions. Membership changes are PATCH add/remove on ``members``: never a whole
+replace, which would drop members someone else added meanwhile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loom_scim_connector.contract import ActionContext
+from loom_scim_connector.errors import ActionError, NotFoundError
+from loom_scim_connector.filters import quote
+from loom_scim_connector.models.inputs import (
+    CreateGroupInput,
+    GroupIdInput,
+    GroupMembersInput,
+    RenameGroupInput,
+)
+from loom_scim_connector.models.outputs import GroupDeletion
+from loom_scim_connector.models.records import Group
+from loom_scim_connector.models.scim import CORE_GROUP
+
+from ._read import group_of, read_group
+
+
+def _add_members(ids: list[str]) -> dict[str, Any]:
+    return {"op": "add", "path": "members", "value": [{"value": i} for i in ids]}
+
+
+async def create_group(ctx: ActionContext[CreateGroupInput]) -> Group:
+    """Create a group once (an existing group of that name is reused and given the members)."""
+    inp = ctx.input
+    body: dict[str, Any] = {
+        "schemas": [CORE_GROUP],
+        "displayName": inp.display_name,
+        "members": [{"value": i} for i in inp.member_ids],
+    }
+    if inp.external_id is not None:
+        body["externalId"] = inp.external_id
+    result = await ctx.client.create("Groups", body, key=("displayName", inp.display_name))
+    group = group_of(result.resource)
+    if result.outcome == "created":
+        return group
+    missing = [i for i in inp.member_ids if i not in group.member_ids]
+    if missing:
+        await ctx.client.patch("Groups", group.id, [_add_members(missing)])
+    return await read_group(ctx.client, group.id)
+
+
+async def rename_group(ctx: ActionContext[RenameGroupInput]) -> Group:
+    inp = ctx.input
+    op = {"op": "replace", "path": "displayName", "value": inp.display_name}
+    await ctx.client.patch("Groups", inp.id, [op])
+    return await read_group(ctx.client, inp.id)
+
+
+async def add_group_members(ctx: ActionContext[GroupMembersInput]) -> Group:
+    inp = ctx.input
+    await ctx.client.patch("Groups", inp.id, [_add_members(list(inp.member_ids))])
+    group = await read_group(ctx.client, inp.id)
+    missing = [i for i in inp.member_ids if i not in group.member_ids]
+    if missing:
+        raise ActionError(f"group {inp.id} does not list {', '.join(missing)} after adding them.")
+    return group
+
+
+async def remove_group_members(ctx: ActionContext[GroupMembersInput]) -> Group:
+    inp = ctx.input
+    ops = [
+        {"op": "remove", "path": f"members[value eq {quote(member)}]"} for member in inp.member_ids
+    ]
+    await ctx.client.patch("Groups", inp.id, ops)
+    group = await read_group(ctx.client, inp.id)
+    still = [i for i in inp.member_ids if i in group.member_ids]
+    if still:
+        raise ActionError(f"group {inp.id} still lists {', '.join(still)} after removing them.")
+    return group
+
+
+async def delete_group(ctx: ActionContext[GroupIdInput]) -> GroupDeletion:
+    try:
+        await ctx.client.delete("Groups", ctx.input.id)
+    except NotFoundError:
+        return GroupDeletion(id=ctx.input.id, outcome="already_gone")
+    return GroupDeletion(id=ctx.input.id, outcome="deleted")

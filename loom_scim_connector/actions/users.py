@@ -1,0 +1,189 @@
+"""User actions. Deprovisioning is the reason this connector exists, so every change that
+Loom might silently ignore (a role, ``active``) is read back and checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loom_scim_connector.contract import ActionContext
+from loom_scim_connector.errors import ActionError, NotFoundError
+from loom_scim_connector.models.inputs import (
+    CreateUserInput,
+    FindUserInput,
+    SetUserRoleInput,
+    UpdateUserInput,
+    UserIdInput,
+)
+from loom_scim_connector.models.outputs import FindUserResult, UserDeletion, UserDeprovisioning
+from loom_scim_connector.models.records import User
+from loom_scim_connector.models.scim import CORE_USER, ENTERPRISE_USER
+
+from ._read import read_or_none, read_user, user_of
+
+ROLE_FIX = (
+    "Loom ignores loomMemberRole when the attribute is not mapped for this directory: "
+    "map loomMemberRole in the identity provider's SCIM attribute mapping (or set the "
+    "role in Loom's member settings), then try again."
+)
+
+
+def _replace(path: str, value: Any) -> dict[str, Any]:
+    return {"op": "replace", "path": path, "value": value}
+
+
+def _email_values(email: str) -> list[dict[str, Any]]:
+    return [{"value": email, "type": "work", "primary": True}]
+
+
+def _photo_values(url: str) -> list[dict[str, Any]]:
+    return [{"value": url, "type": "photo", "primary": True}]
+
+
+def _create_body(inp: CreateUserInput) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": [CORE_USER],
+        "userName": inp.email,
+        "emails": _email_values(inp.email),
+        "active": True,
+    }
+    name = {
+        key: value
+        for key, value in (("givenName", inp.first_name), ("familyName", inp.last_name))
+        if value is not None
+    }
+    if name:
+        body["name"] = name
+    if inp.external_id is not None:
+        body["externalId"] = inp.external_id
+    if inp.role is not None:
+        body["loomMemberRole"] = inp.role
+    if inp.photo_url is not None:
+        body["photos"] = _photo_values(inp.photo_url)
+    if inp.employee_number is not None:
+        body["schemas"].append(ENTERPRISE_USER)
+        body[ENTERPRISE_USER] = {"employeeNumber": inp.employee_number}
+    return body
+
+
+def _catch_up(user: User, inp: CreateUserInput) -> list[dict[str, Any]]:
+    """What to change on an existing user so it matches a create request."""
+    ops = []
+    if inp.first_name is not None and user.first_name != inp.first_name:
+        ops.append(_replace("name.givenName", inp.first_name))
+    if inp.last_name is not None and user.last_name != inp.last_name:
+        ops.append(_replace("name.familyName", inp.last_name))
+    if inp.role not in (None, "default") and user.role != inp.role:
+        ops.append(_replace("loomMemberRole", inp.role))
+    if user.active is False:
+        ops.append(_replace("active", True))
+    return ops
+
+
+def _check_role(user: User, role: str | None) -> None:
+    if role in (None, "default") or user.role == role:
+        return
+    raise ActionError(
+        f"Loom did not apply role {role!r} to user {user.id}: it reads back as {user.role!r}.",
+        fix=ROLE_FIX,
+    )
+
+
+async def create_user(ctx: ActionContext[CreateUserInput]) -> User:
+    """Create a user, exactly once: a user that already exists (409, or an earlier
+    attempt that landed) is returned, brought to the requested names, role and active."""
+    inp = ctx.input
+    result = await ctx.client.create("Users", _create_body(inp), key=("userName", inp.email))
+    user = user_of(result.resource)
+    if result.outcome != "created":
+        why = (
+            "already existed" if result.outcome == "existed" else "was created by a retried attempt"
+        )
+        ctx.logger.info("user %s %s; bringing it to the requested state", inp.email, why)
+        ops = _catch_up(user, inp)
+        if ops:
+            await ctx.client.patch("Users", user.id, ops)
+    if result.outcome != "created" or inp.role not in (None, "default"):
+        user = await read_user(ctx.client, user.id)
+    _check_role(user, inp.role)
+    return user
+
+
+async def get_user(ctx: ActionContext[UserIdInput]) -> User:
+    return await read_user(ctx.client, ctx.input.id)
+
+
+async def find_user(ctx: ActionContext[FindUserInput]) -> FindUserResult:
+    """Look a user up by email (their userName)."""
+    raw = await ctx.client.find_one("Users", "userName", ctx.input.email)
+    return FindUserResult(found=raw is not None, user=None if raw is None else user_of(raw))
+
+
+async def update_user(ctx: ActionContext[UpdateUserInput]) -> User:
+    """Change only the given (non-null) fields, with SCIM PATCH."""
+    inp = ctx.input
+    ops: list[dict[str, Any]] = []
+    if inp.email is not None:
+        ops += [_replace("userName", inp.email), _replace("emails", _email_values(inp.email))]
+    for path, value in (
+        ("name.givenName", inp.first_name),
+        ("name.familyName", inp.last_name),
+        ("externalId", inp.external_id),
+        (f"{ENTERPRISE_USER}:employeeNumber", inp.employee_number),
+    ):
+        if value is not None:
+            ops.append(_replace(path, value))
+    if inp.photo_url is not None:
+        ops.append(_replace("photos", _photo_values(inp.photo_url)))
+    await ctx.client.patch("Users", inp.id, ops)
+    return await read_user(ctx.client, inp.id)
+
+
+async def set_user_role(ctx: ActionContext[SetUserRoleInput]) -> User:
+    """Set loomMemberRole, then read it back: Loom silently ignores an unmapped role."""
+    inp = ctx.input
+    await ctx.client.patch("Users", inp.id, [_replace("loomMemberRole", inp.role)])
+    user = await read_user(ctx.client, inp.id)
+    _check_role(user, inp.role)
+    return user
+
+
+async def deactivate_user(ctx: ActionContext[UserIdInput]) -> UserDeprovisioning:
+    """Deprovision: ``active: false``, then verify. What Loom does with it (deactivate or
+    delete) is the workspace's Member Deprovisioning setting; the outcome says which."""
+    user_id = ctx.input.id
+    try:
+        await ctx.client.patch("Users", user_id, [_replace("active", False)])
+    except NotFoundError:
+        ctx.logger.info("user %s does not exist: nothing to deprovision", user_id)
+        return UserDeprovisioning(id=user_id, outcome="already_gone")
+    raw = await read_or_none(ctx.client, "Users", user_id)
+    if raw is None:
+        return UserDeprovisioning(id=user_id, outcome="deleted")
+    user = user_of(raw)
+    if user.active is not False:
+        raise ActionError(
+            f"user {user_id} still reads back as active={user.active} after deprovisioning;"
+            " the account may still have access.",
+            fix="Check the user in Loom's member list and deactivate it there.",
+        )
+    return UserDeprovisioning(id=user_id, outcome="deactivated", user=user)
+
+
+async def reactivate_user(ctx: ActionContext[UserIdInput]) -> User:
+    await ctx.client.patch("Users", ctx.input.id, [_replace("active", True)])
+    user = await read_user(ctx.client, ctx.input.id)
+    if user.active is not True:
+        raise ActionError(f"user {user.id} still reads back as active={user.active}.")
+    return user
+
+
+async def delete_user(ctx: ActionContext[UserIdInput]) -> UserDeletion:
+    """DELETE the user (Loom allows it when deprovisioning is set to delete), then verify."""
+    user_id = ctx.input.id
+    try:
+        await ctx.client.delete("Users", user_id)
+    except NotFoundError:
+        return UserDeletion(id=user_id, outcome="already_gone")
+    if await read_or_none(ctx.client, "Users", user_id) is not None:
+        raise ActionError(f"user {user_id} still exists after DELETE.")
+    return UserDeletion(id=user_id, outcome="deleted")

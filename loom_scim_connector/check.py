@@ -1,0 +1,76 @@
+"""``check``: verify a connection with one cheap request and say what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any
+
+from .client import LoomScimClient
+from .config import EXPIRY_WARNING_DAYS, LoomConnection
+from .errors import ApiError, NotFoundError, ProtocolError
+
+ClientFactory = Callable[[LoomConnection], LoomScimClient]
+
+
+@dataclass
+class CheckReport:
+    ok: bool
+    base_url: str
+    tried: list[str]
+    users: int | None = None
+    key_days_left: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    problem: str | None = None
+    error: ApiError | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
+
+
+def _expiry_warnings(
+    connection: LoomConnection, today: date | None
+) -> tuple[int | None, list[str]]:
+    days = connection.days_until_expiry(today)
+    if days is None:
+        return None, [
+            "key expiry unknown: set LOOM_SCIM_API_KEY_EXPIRES_AT (Loom keys expire one year "
+            "after creation; see admin.atlassian.com > Security > Identity providers)"
+        ]
+    if days < 0:
+        return days, [f"the API key expired {-days} days ago: regenerate it in Loom"]
+    if days <= EXPIRY_WARNING_DAYS:
+        return days, [
+            f"the API key expires in {days} days: regenerate it in Loom before then and "
+            "update every identity provider that uses it (the old key stops at once)"
+        ]
+    return days, []
+
+
+async def check_connection(
+    connection: LoomConnection,
+    client_factory: ClientFactory = LoomScimClient,
+    *,
+    today: date | None = None,
+) -> CheckReport:
+    """GET ``/Users?count=1`` on the configured URL; on a bare host, try ``/scim/v2`` then
+    ``/scim`` and report the one that answered."""
+    days, warnings = _expiry_warnings(connection, today)
+    candidates = connection.candidate_base_urls()
+    tried: list[str] = []
+    for index, base in enumerate(candidates):
+        tried.append(base)
+        async with client_factory(connection.with_base_url(base)) as client:
+            try:
+                page = await client.list_page("Users", 1, 1)
+            except (NotFoundError, ProtocolError) as exc:
+                if index + 1 < len(candidates):
+                    continue
+                return CheckReport(False, base, tried, None, days, warnings, str(exc), exc)
+            except ApiError as exc:
+                return CheckReport(False, base, tried, None, days, warnings, str(exc), exc)
+        if len(candidates) > 1:
+            warnings.append(f"SCIM answered at {base}: set LOOM_SCIM_BRIDGE_URL to it")
+        return CheckReport(True, base, tried, page.total_results, days, warnings)
+    raise AssertionError("no candidate base URL")  # pragma: no cover

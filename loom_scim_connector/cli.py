@@ -1,0 +1,329 @@
+"""``loom-scim``: check a connection, run syncs and actions, print the manifest, run the sandbox.
+
+Records and action outputs go to stdout as JSON; progress, summaries and errors go to
+stderr. Errors are one line (``--debug`` adds the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from ._version import __version__
+from .check import check_connection
+from .client import LoomScimClient
+from .config import LoomConnection
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    InputError,
+    LoomScimError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnknownNameError,
+)
+from .host import DEFAULT_STORE, LocalHost, SyncReport
+from .manifest import ManifestError, load_manifest, manifest_path, stale_models, write_models
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+
+EPILOG = f"""\
+connection (from the environment):
+  LOOM_SCIM_BRIDGE_URL          the SCIM endpoint URL from Loom, e.g. https://scim.example.com/scim/v2
+  LOOM_SCIM_API_KEY             the SCIM bearer token from Loom (never printed)
+  LOOM_SCIM_API_KEY_EXPIRES_AT  optional ISO date of the key's expiry, for check's warning
+
+exit codes:
+  {EXIT_OK}  success
+  {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
+  {EXIT_BAD_INPUT}  bad input: invalid arguments, --input or connection configuration
+  {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
+  {EXIT_NOT_FOUND}  not found
+"""
+
+log = logging.getLogger("loom_scim_connector")
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, ConfigError | InputError | UnknownNameError):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        return EXIT_AUTH
+    if isinstance(exc, NotFoundError):
+        return EXIT_NOT_FOUND
+    return EXIT_FAILURE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loom-scim",
+        description="Provision and deprovision Loom accounts over SCIM 2.0.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="verify the connection with one cheap request")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    sync = sub.add_parser("sync", help="run a sync; records as JSON lines on stdout")
+    sync.add_argument("name", help="users or groups")
+    sync.add_argument("--store", type=Path, default=DEFAULT_STORE, help="SQLite file of records")
+    sync.add_argument("--page-size", type=_positive, default=100, metavar="N")
+
+    action = sub.add_parser("action", help="run an action; its output as JSON on stdout")
+    action.add_argument("name", help="e.g. create-user (see `loom-scim manifest`)")
+    action.add_argument(
+        "--input",
+        required=True,
+        metavar="JSON",
+        help="the input as JSON, @file.json to read a file, or - for stdin",
+    )
+
+    manifest = sub.add_parser("manifest", help="print the loaded, validated manifest")
+    manifest.add_argument(
+        "--write-models", action="store_true", help="regenerate the models section in place"
+    )
+
+    sandbox = sub.add_parser("sandbox", help="run the local Loom SCIM sandbox")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8700)
+    sandbox.add_argument("--token", help="the bearer token to accept (default: random)")
+    sandbox.add_argument("--token-expires-at", type=_datetime, metavar="ISO")
+    sandbox.add_argument("--seed-users", type=int, default=25, metavar="N")
+    sandbox.add_argument("--seed", type=int, default=0, help="seed of ids, data and faults")
+    sandbox.add_argument("--deprovisioning", choices=["deactivate", "delete"], default="deactivate")
+    sandbox.add_argument(
+        "--role-unmapped", action="store_true", help="silently ignore loomMemberRole"
+    )
+    sandbox.add_argument("--page-size-cap", type=_positive, metavar="N")
+    sandbox.add_argument("--ignore-paging", action="store_true", help="ignore startIndex/count")
+    sandbox.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
+    sandbox.add_argument("--fault-rate", type=float, default=0.0, metavar="0..1")
+    sandbox.add_argument("--fault-status", type=int, default=429, choices=[429, 500, 502, 503, 504])
+    sandbox.add_argument("--retry-after", choices=["seconds", "date", "none"], default="seconds")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _datetime(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = datetime.combine(date.fromisoformat(text), time())
+    return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+def read_input(spec: str, stdin: TextIO) -> Any:
+    if spec == "-":
+        text = stdin.read()
+    elif spec.startswith("@"):
+        try:
+            text = Path(spec[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(
+                "--input", {"(file)": f"cannot read {spec[1:]}: {exc.strerror}"}
+            ) from None
+    else:
+        text = spec
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InputError("--input", {"(json)": f"not valid JSON: {exc}"}) from None
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, default=str) + "\n")
+    out.flush()
+
+
+def _summary(report: SyncReport) -> str:
+    return (
+        f"{report.sync}: {report.status}; {report.saved} saved ({report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted, "
+        f"{report.pages} pages, {report.requests} requests, {report.retries} retries, "
+        f"{report.seconds:.2f} s"
+    )
+
+
+async def _check(args: argparse.Namespace, out: TextIO) -> int:
+    connection = LoomConnection.from_env()
+    report = await check_connection(connection)
+    if args.json:
+        _print_json(report.to_dict(), out)
+    else:
+        status = "OK" if report.ok else "FAILED"
+        out.write(f"{status}: {report.base_url}\n")
+        if report.users is not None:
+            out.write(f"  users: {report.users}\n")
+        if report.key_days_left is not None:
+            out.write(f"  key expires in: {report.key_days_left} days\n")
+        for warning in report.warnings:
+            out.write(f"  warning: {warning}\n")
+        if report.problem:
+            out.write(f"  problem: {report.problem}\n")
+    if report.error is not None:
+        return exit_code_for(report.error)
+    return EXIT_OK
+
+
+async def _sync(args: argparse.Namespace, out: TextIO) -> int:
+    connection = LoomConnection.from_env()
+
+    def emit(model: str, action: str, record: dict[str, Any]) -> None:
+        _print_json({**record, "_metadata": {"model": model, "lastAction": action}}, out)
+
+    factory = functools.partial(LoomScimClient, page_size=args.page_size)
+    host = LocalHost(connection, store=args.store, client_factory=factory, on_record=emit)
+    try:
+        report = await host.run_sync(args.name)
+    finally:
+        host.close()
+    log.info("%s", _summary(report))
+    return EXIT_OK
+
+
+async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    manifest = load_manifest()
+    manifest.action(args.name)  # an unknown name fails before anything else
+    raw = read_input(args.input, stdin)
+    connection = LoomConnection.from_env()
+    host = LocalHost(connection, store=":memory:")
+    try:
+        output = await host.run_action(args.name, raw)
+    finally:
+        host.close()
+    _print_json(output.model_dump(mode="json", by_alias=True), out)
+    return EXIT_OK
+
+
+def _manifest(args: argparse.Namespace, out: TextIO) -> int:
+    if args.write_models:
+        write_models(manifest_path())
+        load_manifest.cache_clear()
+        log.info("models regenerated in %s", manifest_path())
+    manifest = load_manifest()
+    stale = stale_models(manifest)
+    if stale:
+        log.warning("stale model schemas (run `make models`): %s", ", ".join(stale))
+    _print_json(manifest.spec.model_dump(mode="json", by_alias=True), out)
+    return EXIT_OK
+
+
+def _sandbox(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from .sandbox import Sandbox, SandboxSettings
+    except ImportError:
+        raise ConfigError(
+            "sandbox", "needs the sandbox extra: pip install 'loom-scim-connector[sandbox]'"
+        ) from None
+    settings = SandboxSettings(
+        deprovisioning=args.deprovisioning,
+        role_mapped=not args.role_unmapped,
+        page_size_cap=args.page_size_cap,
+        ignore_paging=args.ignore_paging,
+        latency=args.latency,
+        fault_rate=args.fault_rate,
+        fault_status=args.fault_status,
+        retry_after=args.retry_after,
+    )
+    sandbox = Sandbox(
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        token_expires_at=args.token_expires_at,
+        seed_users=args.seed_users,
+        seed=args.seed,
+        settings=settings,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(
+            "serving on %s: the sandbox has no real security; keep it on loopback", args.host
+        )
+    out.write(
+        f"Loom SCIM sandbox on {sandbox.url} ({len(sandbox.seeded.get('all', []))} users)\n"
+        f"  export LOOM_SCIM_BRIDGE_URL={sandbox.url}\n"
+        f"  export LOOM_SCIM_API_KEY={sandbox.token}\n"
+        f"  settings: {sandbox.root}/_sandbox/settings (GET, PATCH); "
+        f"rotate the token: POST {sandbox.root}/_sandbox/rotate-token\n"
+        "Ctrl-C stops it.\n"
+    )
+    out.flush()
+    with contextlib.suppress(KeyboardInterrupt):
+        sandbox.serve_forever()
+    return EXIT_OK
+
+
+def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("loom-scim: %(message)s"))
+    root = logging.getLogger("loom_scim_connector")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run the CLI and return its exit code (``main`` exits with it)."""
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (exit 2)
+        return int(exc.code or 0)
+    _configure_logging(args, err)
+    try:
+        if args.command == "check":
+            return asyncio.run(_check(args, out))
+        if args.command == "sync":
+            return asyncio.run(_sync(args, out))
+        if args.command == "action":
+            return asyncio.run(_action(args, out, stdin))
+        if args.command == "manifest":
+            return _manifest(args, out)
+        return _sandbox(args, out)
+    except (LoomScimError, ManifestError) as exc:
+        if args.debug:
+            traceback.print_exc(file=err)
+        err.write(f"loom-scim: error: {exc}\n")
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        err.write("loom-scim: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
+        return EXIT_FAILURE
+
+
+def main() -> NoReturn:
+    sys.exit(run())

@@ -1,0 +1,338 @@
+"""The async SCIM client: one ``httpx.AsyncClient``, the one retry policy, typed errors.
+
+It speaks SCIM generically (``Users`` and ``Groups`` are just resource names) and returns
+plain JSON; the syncs and actions read that JSON through the lenient wire models.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import quote
+
+import httpx
+
+from . import filters
+from ._version import __version__
+from .config import LoomConnection
+from .errors import ApiError, ConflictError, ProtocolError, TransportError, error_for_status
+from .models.scim import ListPage, WireFormatError, parse_error_body, parse_list_response
+from .pagination import DEFAULT_PAGE_SIZE, PageCursor, paginate
+from .retry import RetryEvent, RetryPolicy
+
+Resource = Literal["Users", "Groups"]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+USER_AGENT = f"loom-scim-connector/{__version__}"
+SCIM_JSON = "application/scim+json"
+ACCEPT = "application/scim+json, application/json"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+REDACTED = "[REDACTED]"
+
+# httpx errors raised before a request left this machine: retrying them cannot duplicate.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+logger = logging.getLogger("loom_scim_connector")
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    pages: int = 0
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """What ``create`` did: ``created`` now, ``existed`` (the server said 409 and the
+    resource was found), or ``recovered`` (an earlier attempt had landed after all)."""
+
+    resource: dict[str, Any]
+    outcome: Literal["created", "existed", "recovered"]
+
+
+class LoomScimClient:
+    def __init__(
+        self,
+        connection: LoomConnection,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        log: logging.Logger | None = None,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.connection = connection
+        self.retry = retry or RetryPolicy()
+        self.page_size = page_size
+        self.stats = ClientStats()
+        self._log = log or logger
+        self._secret = connection.api_key.get_secret_value()
+        self._http = httpx.AsyncClient(
+            base_url=connection.base_url + "/",
+            headers={
+                "Authorization": f"Bearer {self._secret}",
+                "Accept": ACCEPT,
+                "User-Agent": USER_AGENT,
+            },
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"LoomScimClient(base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self.connection.base_url
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the one way a request is sent ------------------------------------------------
+
+    async def request(
+        self,
+        method: Method,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send a request under the retry policy; return the JSON body, or ``None``."""
+        result: Any = None
+        async for attempt in self.retry.retrying(self._on_retry):
+            with attempt:
+                result = await self._send_once(
+                    method, path, params, json, attempt.retry_state.attempt_number
+                )
+        return result
+
+    def _on_retry(self, event: RetryEvent) -> None:
+        self.stats.retries += 1
+        error = event.error
+        why = f"HTTP {error.status}" if error.status else (error.detail or error.kind)
+        self._log.warning(
+            "retrying %s %s in %.1f s after %s (attempt %d of %d)",
+            error.method,
+            error.path,
+            event.wait,
+            why,
+            event.attempt,
+            self.retry.max_attempts,
+        )
+
+    async def _send_once(
+        self,
+        method: Method,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        attempt: int,
+    ) -> Any:
+        self.stats.requests += 1
+        headers = {"Content-Type": SCIM_JSON} if body is not None else None
+        content = jsonlib.dumps(body).encode() if body is not None else None
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, path.lstrip("/"), params=params, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            error = TransportError(
+                method,
+                path,
+                detail=self._redact(f"{type(exc).__name__}: {exc}".rstrip(": ")),
+                retryable=True,
+                attempts=attempt,
+            )
+            error.may_have_applied = not isinstance(exc, _NOT_SENT)
+            raise error from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
+        if response.status_code >= 400:
+            raise self._error_from(method, path, response, attempt)
+        if response.status_code >= 300:
+            raise ProtocolError(
+                method,
+                path,
+                status=response.status_code,
+                detail="redirected to another address; configure the final SCIM URL",
+                attempts=attempt,
+            )
+        return self._json_of(method, path, response, attempt)
+
+    def _error_from(
+        self, method: str, path: str, response: httpx.Response, attempt: int
+    ) -> ApiError:
+        parsed = parse_error_body(response.content, response.headers.get("content-type", ""))
+        error = error_for_status(
+            method,
+            path,
+            response.status_code,
+            scim_type=parsed.scim_type,
+            detail=self._redact(parsed.detail) if parsed.detail else None,
+            retry_after=response.headers.get("retry-after"),
+        )
+        error.attempts = attempt
+        error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
+        return error
+
+    def _json_of(self, method: str, path: str, response: httpx.Response, attempt: int) -> Any:
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        content_type = response.headers.get("content-type", "").lower()
+        try:
+            return response.json()
+        except ValueError:
+            shown = content_type.split(";")[0] or "no content type"
+            raise ProtocolError(
+                method,
+                path,
+                status=response.status_code,
+                detail=f"the body is not JSON ({shown})",
+                attempts=attempt,
+            ) from None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, REDACTED) if self._secret else text
+
+    # -- SCIM operations ----------------------------------------------------------------
+
+    @staticmethod
+    def path_of(resource: Resource, resource_id: str | None = None) -> str:
+        if resource_id is None:
+            return f"/{resource}"
+        if not resource_id:
+            raise ValueError("an id must not be empty")
+        return f"/{resource}/{quote(resource_id, safe='')}"
+
+    async def get(self, resource: Resource, resource_id: str) -> dict[str, Any]:
+        path = self.path_of(resource, resource_id)
+        return self._object("GET", path, await self.request("GET", path))
+
+    async def list_page(
+        self, resource: Resource, start_index: int, count: int, *, filter: str | None = None
+    ) -> ListPage:
+        params: dict[str, str | int] = {"startIndex": start_index, "count": count}
+        if filter is not None:
+            params["filter"] = filter
+        path = self.path_of(resource)
+        body = await self.request("GET", path, params=params)
+        self.stats.pages += 1
+        try:
+            return parse_list_response(body)
+        except WireFormatError as exc:
+            raise ProtocolError("GET", path, status=200, detail=str(exc)) from None
+
+    def iterate(
+        self,
+        resource: Resource,
+        *,
+        filter: str | None = None,
+        cursor: PageCursor | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every resource, a page at a time, through the one paginator."""
+
+        async def fetch(start_index: int, count: int) -> ListPage:
+            return await self.list_page(resource, start_index, count, filter=filter)
+
+        return paginate(fetch, cursor or PageCursor(page_size=self.page_size))
+
+    async def find_one(
+        self, resource: Resource, attribute: str, value: str
+    ) -> dict[str, Any] | None:
+        """The resource whose ``attribute`` equals ``value`` (case-insensitively), if any."""
+        page = await self.list_page(resource, 1, 10, filter=filters.eq(attribute, value))
+        wanted = value.casefold()
+        for item in page.resources:
+            found = {k.lower(): v for k, v in item.items()}.get(attribute.lower())
+            if isinstance(found, str) and found.casefold() == wanted:
+                return item
+        return None
+
+    async def create(
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        *,
+        key: tuple[str, str],
+    ) -> CreateResult:
+        """POST a resource exactly once from the caller's view.
+
+        ``key`` is the resource's natural key (``("userName", email)``). After a failure
+        that may have been applied (a timeout after sending, a 5xx), the next attempt first
+        looks the resource up by that key; on 409 the existing resource is returned.
+        """
+        path = self.path_of(resource)
+        attribute, value = key
+        maybe_landed = False
+
+        async def attempt_once(number: int) -> CreateResult:
+            nonlocal maybe_landed
+            if maybe_landed:
+                existing = await self.find_one(resource, attribute, value)
+                if existing is not None:
+                    return CreateResult(existing, "recovered")
+            try:
+                created = await self._send_once("POST", path, None, dict(body), number)
+            except ConflictError:
+                existing = await self.find_one(resource, attribute, value)
+                if existing is None:
+                    raise
+                return CreateResult(existing, "existed")
+            except ApiError as exc:
+                maybe_landed = maybe_landed or exc.may_have_applied
+                raise
+            return CreateResult(self._object("POST", path, created), "created")
+
+        result: CreateResult | None = None
+        async for attempt in self.retry.retrying(self._on_retry):
+            with attempt:
+                result = await attempt_once(attempt.retry_state.attempt_number)
+        assert result is not None
+        return result
+
+    async def patch(
+        self, resource: Resource, resource_id: str, operations: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any] | None:
+        """PATCH with SCIM operations; the body when the server sent one (200), else None (204)."""
+        path = self.path_of(resource, resource_id)
+        body = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [dict(op) for op in operations],
+        }
+        answer = await self.request("PATCH", path, json=body)
+        return None if answer is None else self._object("PATCH", path, answer)
+
+    async def delete(self, resource: Resource, resource_id: str) -> None:
+        await self.request("DELETE", self.path_of(resource, resource_id))
+
+    async def service_provider_config(self) -> dict[str, Any]:
+        path = "/ServiceProviderConfig"
+        return self._object("GET", path, await self.request("GET", path))
+
+    @staticmethod
+    def _object(method: str, path: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ProtocolError(method, path, status=200, detail="expected a JSON object")
+        return body

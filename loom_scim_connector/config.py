@@ -1,0 +1,179 @@
+"""The connection: a Loom SCIM API key and the SCIM bridge URL (the manifest's auth config).
+
+The key is a :class:`pydantic.SecretStr`: it shows as ``**********`` in ``repr``, ``str``,
+dumps and validation errors. The URL is kept exactly as the admin pasted it, less
+trailing slashes; the client only ever appends ``/Users``, ``/Groups`` or
+``/ServiceProviderConfig`` to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENV_URL = "LOOM_SCIM_BRIDGE_URL"
+ENV_KEY = "LOOM_SCIM_API_KEY"
+ENV_EXPIRES = "LOOM_SCIM_API_KEY_EXPIRES_AT"
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Tried in this order when the admin gives a bare host with no path.
+DISCOVERY_PREFIXES = ("/scim/v2", "/scim")
+EXPIRY_WARNING_DAYS = 30
+
+_FIELD_TO_ENV = {
+    "scimBridgeUrl": ENV_URL,
+    "apiKey": ENV_KEY,
+    "apiKeyExpiresAt": ENV_EXPIRES,
+}
+
+
+def normalize_bridge_url(raw: str) -> str:
+    """Check a SCIM bridge URL and return it without trailing slashes.
+
+    Raises ``ValueError`` with a message meant for the admin; the message never repeats
+    the URL, which could hold a password in its user-info.
+    """
+    url = raw.strip()
+    if not url:
+        raise ValueError("is empty; paste the SCIM endpoint URL shown by Loom")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            "must be an absolute URL such as https://scim.example.com/scim/v2 "
+            "(the SCIM endpoint shown in Loom under Security > Directory Sync)"
+        )
+    if "@" in parts.netloc:
+        raise ValueError("must not contain a user name or password; put the key in the API key")
+    if parts.query or "?" in url:
+        raise ValueError("must not contain a query string ('?...')")
+    if parts.fragment or "#" in url:
+        raise ValueError("must not contain a fragment ('#...')")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError("has no host name")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValueError(
+            "must use https; plain http is only allowed for a local sandbox "
+            "(127.0.0.1, localhost or [::1])"
+        )
+    return url.rstrip("/")
+
+
+class LoomConnection(BaseModel):
+    """Everything needed to talk to one Loom workspace's SCIM endpoint."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    scim_bridge_url: str = Field(alias="scimBridgeUrl")
+    api_key: SecretStr = Field(alias="apiKey")
+    api_key_expires_at: date | None = Field(default=None, alias="apiKeyExpiresAt")
+
+    @field_validator("scim_bridge_url", mode="before")
+    @classmethod
+    def _check_url(cls, value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        return normalize_bridge_url(value)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _check_key(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            raise ValueError("must be a string")
+        key = raw.strip()
+        if not key:
+            raise ValueError("is empty; paste the bearer token shown once by Loom")
+        if key.lower().startswith("bearer "):
+            raise ValueError("should be the token alone, without the 'Bearer ' prefix")
+        if any(ch.isspace() or not ch.isprintable() for ch in key):
+            raise ValueError("contains spaces or control characters; copy it again from Loom")
+        return key
+
+    @classmethod
+    def create(
+        cls,
+        scim_bridge_url: str,
+        api_key: str,
+        api_key_expires_at: date | str | None = None,
+    ) -> LoomConnection:
+        """Build a connection, turning a validation failure into a :class:`ConfigError`."""
+        return _build(
+            {
+                "scimBridgeUrl": scim_bridge_url,
+                "apiKey": api_key,
+                "apiKeyExpiresAt": api_key_expires_at,
+            },
+            names=None,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LoomConnection:
+        """Read ``LOOM_SCIM_BRIDGE_URL``, ``LOOM_SCIM_API_KEY`` and, optionally,
+        ``LOOM_SCIM_API_KEY_EXPIRES_AT`` (an ISO date such as ``2027-03-31``)."""
+        env = os.environ if environ is None else environ
+        for name in (ENV_URL, ENV_KEY):
+            if not env.get(name, "").strip():
+                raise ConfigError(name, "is not set" + _ENV_HELP[name])
+        expires = env.get(ENV_EXPIRES, "").strip() or None
+        return _build(
+            {"scimBridgeUrl": env[ENV_URL], "apiKey": env[ENV_KEY], "apiKeyExpiresAt": expires},
+            names=_FIELD_TO_ENV,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.scim_bridge_url
+
+    @property
+    def is_bare_host(self) -> bool:
+        """True when the URL has no path, so the SCIM prefix must be discovered."""
+        return urlsplit(self.scim_bridge_url).path in ("", "/")
+
+    def candidate_base_urls(self) -> list[str]:
+        """The base URLs ``check`` tries: the URL itself, or the usual prefixes on a bare host."""
+        if self.is_bare_host:
+            return [self.scim_bridge_url + prefix for prefix in DISCOVERY_PREFIXES]
+        return [self.scim_bridge_url]
+
+    def with_base_url(self, base_url: str) -> LoomConnection:
+        return self.model_copy(update={"scim_bridge_url": normalize_bridge_url(base_url)})
+
+    def days_until_expiry(self, today: date | None = None) -> int | None:
+        if self.api_key_expires_at is None:
+            return None
+        return (self.api_key_expires_at - (today or date.today())).days
+
+
+_ENV_HELP = {
+    ENV_URL: (
+        ": set it to the SCIM endpoint URL shown in Loom under Workspace Settings > "
+        "Security > Directory Sync, e.g. https://scim.example.com/scim/v2"
+    ),
+    ENV_KEY: (
+        ": set it to the SCIM bearer token shown once next to the endpoint in Loom "
+        "(regenerate one there if it was lost)"
+    ),
+}
+
+
+def _build(values: dict[str, object], names: Mapping[str, str] | None) -> LoomConnection:
+    try:
+        return LoomConnection.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "connection"
+        shown = names.get(field, field) if names else field
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(shown, message) from None

@@ -1,0 +1,54 @@
+"""The host contract: what a host hands a sync or an action.
+
+A sync is ``async def sync(ctx: SyncContext) -> None``; an action is
+``async def action(ctx: ActionContext[InputModel]) -> OutputModel``. The host builds the
+:class:`~loom_scim_connector.client.LoomScimClient` from the connection (so it decides
+timeouts, retries and transport), validates an action's input before calling it, and
+owns deletion tracking: after a sync returns normally, records of its model not saved
+during that run are marked deleted; a sync that raises or is cancelled deletes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from .client import LoomScimClient
+from .config import LoomConnection
+
+InputT_co = TypeVar("InputT_co", bound=BaseModel, covariant=True)
+
+
+class RunContext(Protocol):
+    @property
+    def connection(self) -> LoomConnection: ...
+
+    @property
+    def client(self) -> LoomScimClient: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
+
+
+class SyncContext(RunContext, Protocol):
+    async def batch_save(self, records: Sequence[BaseModel], model: str) -> None:
+        """Upsert records (by ``id``) and mark them seen in this run."""
+
+    async def batch_delete(self, ids: Sequence[str], model: str) -> None:
+        """Mark records deleted now, for a sync that learns of deletions explicitly."""
+
+    async def get_checkpoint(self) -> dict[str, Any] | None: ...
+
+    async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
+
+
+class ActionContext(RunContext, Protocol[InputT_co]):
+    @property
+    def input(self) -> InputT_co: ...
+
+
+SyncFunction = Callable[[SyncContext], Awaitable[None]]
+ActionFunction = Callable[[Any], Awaitable[BaseModel]]

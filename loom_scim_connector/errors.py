@@ -1,0 +1,221 @@
+"""Error classes and the one table that maps an HTTP status to an error.
+
+Every failure the connector reports is a :class:`LoomScimError`. Failures that came back
+from the server are :class:`ApiError` subclasses chosen by :data:`STATUS_TABLE`: the
+only place that decides which status is retried and what the admin should do about it.
+No error ever carries the API key: the client redacts it from anything the server echoes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class LoomScimError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(LoomScimError):
+    """The connection configuration is missing or invalid.
+
+    ``field`` names the offending setting: the environment variable when the value came
+    from the environment, else the connection field (``scimBridgeUrl``, ``apiKey``...).
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class InputError(LoomScimError):
+    """An action's input is invalid; raised before any request is sent.
+
+    ``problems`` maps a field path (``email``, ``memberIds.2``) to why it is wrong.
+    """
+
+    def __init__(self, action: str, problems: dict[str, str]) -> None:
+        self.action = action
+        self.problems = problems
+        listed = "; ".join(f"{field}: {why}" for field, why in problems.items())
+        super().__init__(f"invalid input for {action}: {listed}")
+
+
+class UnknownNameError(LoomScimError):
+    """A sync or action name that the manifest does not declare."""
+
+
+class ActionError(LoomScimError):
+    """An action ran but could not reach the state it promised (Nango's ActionError)."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.fix = fix
+        super().__init__(f"{message} {fix}" if fix else message)
+
+
+class IncompleteSyncError(LoomScimError):
+    """A sync could not prove it saw every record, so it must not track deletions."""
+
+
+class ApiError(LoomScimError):
+    """A request failed. Carries what a log or a ticket needs, never the token."""
+
+    kind: ClassVar[str] = "request failed"
+    hint: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int | None = None,
+        scim_type: str | None = None,
+        detail: str | None = None,
+        retryable: bool = False,
+        retry_after: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.scim_type = scim_type
+        self.detail = detail
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempts = attempts
+        # Set by the client: a POST/PATCH that timed out after sending, or got a 5xx,
+        # may have been applied, so a retry must first check before writing again.
+        self.may_have_applied = False
+        # args = (method, path) so that copy and pickle can rebuild the error (the other
+        # attributes travel in __dict__): hosts may pass errors between processes.
+        super().__init__(method, path)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}"
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        parts = [f"{where} failed ({status}, {self.kind})"]
+        if self.scim_type:
+            parts.append(f"scimType={self.scim_type}")
+        if self.detail:
+            parts.append(f"detail: {self.detail}")
+        if self.attempts > 1:
+            parts.append(f"after {self.attempts} attempts")
+        message = "; ".join(parts) + "."
+        return f"{message} {self.hint}" if self.hint else message
+
+
+class AuthenticationError(ApiError):
+    kind = "authentication"
+    hint = (
+        "The SCIM API key was refused: it is invalid, expired (Loom keys expire one year "
+        "after creation, with no grace period) or was rotated (regenerating a key "
+        "invalidates the old one at once). Regenerate it in Loom under Workspace Settings > "
+        "Security > Directory Sync (or admin.atlassian.com > Security > Identity providers "
+        "> your directory > Regenerate API key), then update LOOM_SCIM_API_KEY and every "
+        "identity provider that shares the key."
+    )
+
+
+class PermissionDeniedError(ApiError):
+    kind = "permission"
+    hint = (
+        "The key was accepted but may not do this. Loom SCIM needs the Enterprise plan "
+        "(or Atlassian Guard) with SAML SSO configured; check the workspace's plan and "
+        "Directory Sync settings."
+    )
+
+
+class NotFoundError(ApiError):
+    kind = "not found"
+    hint = "No such resource: check the id, or it was already deleted."
+
+
+class ConflictError(ApiError):
+    kind = "conflict"
+    hint = "The resource already exists or changed meanwhile (scimType tells which)."
+
+
+class InvalidRequestError(ApiError):
+    kind = "invalid request"
+    hint = "The server refused the request as sent; the detail says which attribute."
+
+
+class RateLimitedError(ApiError):
+    kind = "rate limited"
+    hint = "Loom kept throttling after every retry; run again later."
+
+
+class ServerError(ApiError):
+    kind = "server error"
+    hint = "Loom's SCIM service failed after every retry; run again later."
+
+
+class TransportError(ApiError):
+    kind = "network"
+    hint = "The SCIM bridge could not be reached: check LOOM_SCIM_BRIDGE_URL and the network."
+
+
+class ProtocolError(ApiError):
+    kind = "not SCIM"
+    hint = (
+        "The answer is not the SCIM the request expects: check that LOOM_SCIM_BRIDGE_URL "
+        "is the SCIM base URL from Loom (the one that ends before /Users)."
+    )
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """What a status means: which error, and whether trying again may help."""
+
+    error: type[ApiError]
+    retry: bool
+
+
+STATUS_TABLE: dict[int, StatusRule] = {
+    400: StatusRule(InvalidRequestError, retry=False),
+    401: StatusRule(AuthenticationError, retry=False),
+    403: StatusRule(PermissionDeniedError, retry=False),
+    404: StatusRule(NotFoundError, retry=False),
+    408: StatusRule(ServerError, retry=True),
+    409: StatusRule(ConflictError, retry=False),
+    412: StatusRule(ConflictError, retry=False),
+    422: StatusRule(InvalidRequestError, retry=False),
+    429: StatusRule(RateLimitedError, retry=True),
+    500: StatusRule(ServerError, retry=True),
+    502: StatusRule(ServerError, retry=True),
+    503: StatusRule(ServerError, retry=True),
+    504: StatusRule(ServerError, retry=True),
+}
+
+
+def rule_for(status: int) -> StatusRule:
+    """The rule for any status; statuses outside the table are never retried."""
+    if status in STATUS_TABLE:
+        return STATUS_TABLE[status]
+    if 400 <= status < 500:
+        return StatusRule(InvalidRequestError, retry=False)
+    if status >= 500:
+        return StatusRule(ServerError, retry=False)
+    return StatusRule(ProtocolError, retry=False)
+
+
+def error_for_status(
+    method: str,
+    path: str,
+    status: int,
+    *,
+    scim_type: str | None = None,
+    detail: str | None = None,
+    retry_after: str | None = None,
+) -> ApiError:
+    rule = rule_for(status)
+    return rule.error(
+        method,
+        path,
+        status=status,
+        scim_type=scim_type,
+        detail=detail,
+        retryable=rule.retry,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,134 @@
+"""Action inputs, validated strictly before any request is sent.
+
+Unknown fields are refused (a typo such as ``fistName`` must not be silently dropped),
+strings are stripped, and every field says what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+Role = Literal["default", "creator", "viewer", "admin"]
+ROLES: tuple[Role, ...] = ("default", "creator", "viewer", "admin")
+
+# Deliberately plain: one @, no spaces, quotes, backslashes or control characters, and
+# a dotted domain. Loom requires userName to be the SSO email, so anything odder is a typo.
+_EMAIL = re.compile(
+    r"^[^@\s\"\\<>(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+
+
+def _email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("must be an email address such as jane@example.com")
+    return value
+
+
+def _photo_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL that Atlassian can reach")
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat an id")
+    return values
+
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_email)]
+ResourceId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+PhotoUrl = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_photo_url)]
+MemberIds = Annotated[
+    list[ResourceId], Field(min_length=1, max_length=1000), AfterValidator(_unique)
+]
+
+
+class StrictInput(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=True,
+    )
+
+
+class UserIdInput(StrictInput):
+    """Names one user by its SCIM id (not its externalId)."""
+
+    id: ResourceId
+
+
+class FindUserInput(StrictInput):
+    email: Email
+
+
+class CreateUserInput(StrictInput):
+    email: Email
+    first_name: Text | None = None
+    last_name: Text | None = None
+    role: Role | None = None
+    external_id: Text | None = None
+    employee_number: Text | None = None
+    photo_url: PhotoUrl | None = None
+
+
+class UpdateUserInput(StrictInput):
+    """Changes only the fields given; at least one is needed."""
+
+    id: ResourceId
+    email: Email | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    external_id: Text | None = None
+    employee_number: Text | None = None
+    photo_url: PhotoUrl | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if all(getattr(self, name) is None for name in type(self).model_fields if name != "id"):
+            raise ValueError(
+                "give at least one of email, firstName, lastName, externalId, "
+                "employeeNumber, photoUrl"
+            )
+        return self
+
+
+class SetUserRoleInput(StrictInput):
+    id: ResourceId
+    role: Role
+
+
+class CreateGroupInput(StrictInput):
+    display_name: Text
+    external_id: Text | None = None
+    member_ids: Annotated[list[ResourceId], AfterValidator(_unique)] = []
+
+
+class GroupIdInput(StrictInput):
+    id: ResourceId
+
+
+class RenameGroupInput(StrictInput):
+    id: ResourceId
+    display_name: Text
+
+
+class GroupMembersInput(StrictInput):
+    id: ResourceId
+    member_ids: MemberIds

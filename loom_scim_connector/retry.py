@@ -1,0 +1,126 @@
+"""The one retry policy, built on tenacity.
+
+What is retried is decided by the error (``ApiError.retryable``, set from the status
+table in :mod:`errors`); *how* is decided here: ``Retry-After`` (seconds or HTTP date)
+capped at ``retry_after_cap``, else exponential backoff with jitter; at most
+``max_attempts`` tries and at most ``max_total_wait`` seconds spent waiting. The sleep
+function, the clock and the random source are injectable, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from .errors import ApiError
+
+Sleep = Callable[[float], Awaitable[None]]
+OnRetry = Callable[["RetryEvent"], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def no_wait(_seconds: float) -> None:
+    """A sleep that returns at once: for tests and cassette replay."""
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """Told to ``on_retry`` before each wait: enough for a log line or a counter."""
+
+    attempt: int
+    wait: float
+    error: ApiError
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    max_total_wait: float = 120.0
+    initial_backoff: float = 0.5
+    max_backoff: float = 30.0
+    retry_after_cap: float = 60.0
+    jitter: float = 0.25
+    sleep: Sleep = field(default=asyncio.sleep, repr=False)
+    clock: Callable[[], datetime] = field(default=_utcnow, repr=False)
+    rand: Callable[[], float] = field(default=random.random, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.max_total_wait, self.initial_backoff, self.max_backoff) < 0:
+            raise ValueError("waits must not be negative")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter must be between 0 and 1")
+
+    def wait_for(self, attempt: int, error: ApiError) -> float:
+        """How long to wait after failed attempt number ``attempt`` (1-based)."""
+        asked = parse_retry_after(error.retry_after, self.clock())
+        if asked is not None:
+            return min(asked, self.retry_after_cap)
+        backoff = min(self.max_backoff, self.initial_backoff * float(2 ** (attempt - 1)))
+        return backoff * (1 - self.jitter * self.rand())
+
+    def retrying(self, on_retry: OnRetry | None = None) -> AsyncRetrying:
+        """A fresh tenacity controller; the caller re-raises the last error when it stops."""
+
+        def wait(state: RetryCallState) -> float:
+            return self.wait_for(state.attempt_number, _error_of(state))
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                return True
+            return state.idle_for + state.upcoming_sleep > self.max_total_wait
+
+        def before_sleep(state: RetryCallState) -> None:
+            if on_retry is not None:
+                on_retry(RetryEvent(state.attempt_number, state.upcoming_sleep, _error_of(state)))
+
+        return AsyncRetrying(
+            sleep=self.sleep,
+            stop=stop,
+            wait=wait,
+            retry=retry_if_exception(_is_retryable),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ApiError) and exc.retryable
+
+
+def _error_of(state: RetryCallState) -> ApiError:
+    outcome = state.outcome
+    assert outcome is not None
+    exc = outcome.exception()
+    assert isinstance(exc, ApiError)
+    return exc

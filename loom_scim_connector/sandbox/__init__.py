@@ -1,0 +1,9 @@
+"""The local Loom SCIM sandbox (needs the ``sandbox`` extra: scim2-server).
+
+scim2-server serves SCIM 2.0; :mod:`.app` adds Loom's behaviour and the test knobs.
+"""
+
+from .app import LoomApplication, SandboxSettings, TokenStore
+from .server import Sandbox
+
+__all__ = ["LoomApplication", "Sandbox", "SandboxSettings", "TokenStore"]

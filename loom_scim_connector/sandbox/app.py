@@ -1,0 +1,287 @@
+"""Loom's behaviour and the test knobs, as a thin layer over scim2-server.
+
+scim2-server does the SCIM protocol (CRUD, filters, PATCH, discovery, errors, 409 on a
+taken userName). This layer adds what makes it Loom, and what makes it useful in tests:
+
+* bearer-token auth where the token may carry an expiry (401 after it) and be rotated
+  (the old one stops at once);
+* the workspace's Member Deprovisioning setting: ``active: false`` deactivates, or deletes;
+* an unmapped ``loomMemberRole`` silently ignored (``role_mapped=False``);
+* a page-size cap, a mode that ignores ``startIndex``/``count``, latency, and injected
+  429/5xx, at a rate with a seed or as a queue (``fail_next``), so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Literal
+
+from scim2_models import ResourceType, Schema, ScimProvider, UnauthorizedException
+from scim2_server.applications.wsgi import WSGIApplication
+from scim2_server.memory import InMemoryStorage
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import ScimResponse
+from scim2_server.service import ScimService
+from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
+from scim2_server.utils import load_default_resource_types, load_default_service_provider_config
+
+from .schema import loom_schema_documents
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+MOUNT = "/scim"
+ADMIN = "/_sandbox"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+@dataclass
+class SandboxSettings:
+    """Every knob. Change them at any time, from Python or ``PATCH /_sandbox/settings``."""
+
+    deprovisioning: Literal["deactivate", "delete"] = "deactivate"
+    role_mapped: bool = True
+    page_size_cap: int | None = None
+    ignore_paging: bool = False
+    latency: float = 0.0
+    fault_rate: float = 0.0
+    fault_status: int = 429
+    retry_after: Literal["seconds", "date", "none"] = "seconds"
+    retry_after_seconds: int = 1
+    fail_next: list[int] = field(default_factory=list)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for key, value in changes.items():
+            setattr(self, key, value)
+
+
+class TokenStore:
+    """One valid token at a time; rotating it invalidates the old one at once."""
+
+    def __init__(self, token: str | None = None, expires_at: datetime | None = None) -> None:
+        self.token = token or secrets.token_urlsafe(24)
+        self.expires_at = expires_at
+
+    def rotate(self, expires_at: datetime | None = None) -> str:
+        self.token = secrets.token_urlsafe(24)
+        self.expires_at = expires_at
+        return self.token
+
+    def check(self, header: str | None, now: datetime) -> None:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token, self.token):
+            raise UnauthorizedException(detail="Invalid or rotated bearer token")
+        if self.expires_at is not None and now >= self.expires_at:
+            raise UnauthorizedException(detail="The bearer token has expired")
+
+
+class SeededStorage(InMemoryStorage):
+    """Ids drawn from a seeded generator, so the same run gives the same ids."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self._ids = random.Random(seed)
+        self._id_lock = threading.Lock()
+
+    def generate_id(self, resource_type: ResourceType, resource: Any) -> str:
+        with self._id_lock:
+            return f"{self._ids.getrandbits(96):024x}"
+
+
+def build_provider() -> ScimProvider:
+    schemas = [Schema.model_validate(doc) for doc in loom_schema_documents()]
+    config = load_default_service_provider_config()
+    config.authentication_schemes = [BEARER_TOKEN_SCHEME]
+    return ScimProvider.from_discovery(
+        schemas, load_default_resource_types().values(), config=config
+    )
+
+
+def _sets_inactive(body: Any) -> bool:
+    """Whether a PATCH or PUT body sets ``active`` to false."""
+    if not isinstance(body, dict):
+        return False
+    low = {k.lower(): v for k, v in body.items()}
+    if "active" in low:
+        return str(low["active"]).lower() == "false"
+    for op in low.get("operations") or []:
+        o = {k.lower(): v for k, v in op.items()} if isinstance(op, dict) else {}
+        if str(o.get("op", "")).lower() not in ("replace", "add"):
+            continue
+        path, value = str(o.get("path") or "").lower(), o.get("value")
+        if path == "active" and str(value).lower() == "false":
+            return True
+        if not path and isinstance(value, dict) and _sets_inactive(value):
+            return True
+    return False
+
+
+def _without_role(body: Any) -> Any:
+    """The body with every ``loomMemberRole`` dropped, as Loom does when it is unmapped."""
+    if not isinstance(body, dict):
+        return body
+    cleaned = {k: v for k, v in body.items() if k.lower() != "loommemberrole"}
+    ops = next((k for k in cleaned if k.lower() == "operations"), None)
+    if ops and isinstance(cleaned[ops], list):
+        cleaned[ops] = [
+            _without_role(op)
+            for op in cleaned[ops]
+            if not (isinstance(op, dict) and str(op.get("path", "")).lower() == "loommemberrole")
+        ]
+    if "value" in cleaned and isinstance(cleaned["value"], dict):
+        cleaned["value"] = _without_role(cleaned["value"])
+    return cleaned
+
+
+def _operations(body: dict[str, Any]) -> list[Any]:
+    ops = next((v for k, v in body.items() if k.lower() == "operations"), None)
+    return ops if isinstance(ops, list) else []
+
+
+class LoomApplication(WSGIApplication):
+    def __init__(
+        self,
+        *,
+        settings: SandboxSettings | None = None,
+        tokens: TokenStore | None = None,
+        seed: int = 0,
+        clock: Any = None,
+    ) -> None:
+        provider = build_provider()
+        storage = SeededStorage(seed)
+        super().__init__(storage, provider, ScimService(provider, secret=secrets.token_hex(16)))
+        self.settings = settings or SandboxSettings()
+        self.tokens = tokens or TokenStore()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._faults = random.Random(seed)
+        self._fault_lock = threading.Lock()
+        self._user_type = load_default_resource_types()["User"]
+        self.requests_served = 0
+
+    # -- Loom's behaviour ---------------------------------------------------------------
+
+    def check_auth(self, request: ScimRequest) -> None:
+        self.tokens.check(request.header("Authorization"), self.clock())
+
+    def serve(self, request: ScimRequest) -> ScimResponse:
+        self.requests_served += 1
+        s = self.settings
+        if s.latency:
+            time.sleep(s.latency)
+        fault = self._fault()
+        if fault is not None:
+            return self.finalize_response(request, fault)
+        parts = request.path.strip("/").split("/")
+        is_users = parts[0].lower() == "users"
+        method = request.method.upper()
+        if is_users and method in ("POST", "PUT", "PATCH") and not s.role_mapped:
+            body = _without_role(self._json(request.body))
+            if method == "PATCH" and isinstance(body, dict) and not _operations(body):
+                # Nothing left to apply: answer as Loom does, after auth and a lookup.
+                request.method, request.body = "GET", b""
+                found = super().serve(request)
+                if found.status >= 300:
+                    return found
+                return self.finalize_response(request, ScimResponse(HTTPStatus.NO_CONTENT))
+            request.body = json.dumps(body).encode()
+        if method == "GET" and len(parts) == 1 and parts[0]:
+            request.query = self._paging(dict(request.query))
+        response = super().serve(request)
+        if (
+            is_users
+            and len(parts) == 2
+            and method in ("PATCH", "PUT")
+            and response.status < 300
+            and s.deprovisioning == "delete"
+            and _sets_inactive(self._json(request.body))
+        ):
+            self.storage.delete(self._user_type, parts[1])
+        return response
+
+    def _paging(self, query: dict[str, str]) -> dict[str, str]:
+        s = self.settings
+        if s.ignore_paging:
+            query.pop("startIndex", None)
+            query.pop("count", None)
+        if s.page_size_cap is not None:
+            asked = query.get("count")
+            wanted = int(asked) if asked and asked.isdigit() else s.page_size_cap
+            query["count"] = str(min(wanted, s.page_size_cap))
+        return query
+
+    def _fault(self) -> ScimResponse | None:
+        s = self.settings
+        with self._fault_lock:
+            if s.fail_next:
+                status = s.fail_next.pop(0)
+            elif s.fault_rate and self._faults.random() < s.fault_rate:
+                status = s.fault_status
+            else:
+                return None
+        headers = {}
+        if status in (429, 503) and s.retry_after != "none":
+            if s.retry_after == "date":
+                when = self.clock() + timedelta(seconds=s.retry_after_seconds)
+                headers["Retry-After"] = format_datetime(when, usegmt=True)
+            else:
+                headers["Retry-After"] = str(s.retry_after_seconds)
+        detail = "Too many requests" if status == 429 else "Injected server error"
+        body = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+        return ScimResponse(HTTPStatus(status), body, headers)
+
+    @staticmethod
+    def _json(body: bytes) -> Any:
+        try:
+            return json.loads(body or b"null")
+        except ValueError:
+            return None
+
+    # -- WSGI: the /scim mount and the admin endpoints ------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(ADMIN + "/"):
+            return self._admin(environ, start_response)
+        if path == MOUNT or path.startswith(MOUNT + "/"):
+            environ = dict(environ)
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + MOUNT
+            environ["PATH_INFO"] = path[len(MOUNT) :]
+            return super().__call__(environ, start_response)
+        return _reply(start_response, 404, {"detail": f"SCIM is served under {MOUNT}/v2"})
+
+    def _admin(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        action = environ["PATH_INFO"][len(ADMIN) + 1 :]
+        method = environ["REQUEST_METHOD"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = self._json(environ["wsgi.input"].read(length)) if length else None
+        if action == "settings" and method == "GET":
+            return _reply(start_response, 200, asdict(self.settings))
+        if action == "settings" and method == "PATCH" and isinstance(body, dict):
+            try:
+                self.settings.update(body)
+            except ValueError as exc:
+                return _reply(start_response, 400, {"detail": str(exc)})
+            return _reply(start_response, 200, asdict(self.settings))
+        if action == "rotate-token" and method == "POST":
+            return _reply(start_response, 200, {"token": self.tokens.rotate()})
+        return _reply(start_response, 404, {"detail": "unknown sandbox admin endpoint"})
+
+
+def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> Iterable[bytes]:
+    data = json.dumps(body).encode()
+    phrase = HTTPStatus(status).phrase
+    start_response(f"{status} {phrase}", [("Content-Type", "application/json")])
+    return [data]

@@ -1,0 +1,149 @@
+"""Run the sandbox: on a thread (tests, the demo, the examples) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from scim2_server.requests import ScimRequest
+from scim2_server.testserver.cli import ThreadingWSGIServer
+
+from .app import MOUNT, LoomApplication, SandboxSettings, TokenStore
+from .seed import role_groups, seed_users
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Sandbox:
+    """A Loom-like SCIM server on loopback.
+
+    ``with Sandbox(seed_users=25) as sb:`` then use ``sb.url`` and ``sb.token``.
+    Port 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        token_expires_at: datetime | None = None,
+        seed_users: int = 0,
+        seed: int = 0,
+        settings: SandboxSettings | None = None,
+    ) -> None:
+        self.tokens = TokenStore(token, token_expires_at)
+        self.app = LoomApplication(settings=settings, tokens=self.tokens, seed=seed)
+        self._server = make_server(
+            host, port, self.app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+        )
+        self.host = host
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+        self.seeded = self._seed(seed_users, seed)
+
+    @property
+    def settings(self) -> SandboxSettings:
+        return self.app.settings
+
+    @property
+    def token(self) -> str:
+        return self.tokens.token
+
+    @property
+    def root(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The SCIM bridge URL, as Loom would show it."""
+        return f"{self.root}{MOUNT}/v2"
+
+    def rotate_token(self, expires_at: datetime | None = None) -> str:
+        return self.tokens.rotate(expires_at)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        """Serve one request in-process, through the same layers as a client's request
+        (auth, knobs, Loom's behaviour): for seeding, and for tests that change the
+        workspace behind the connector's back."""
+        request = ScimRequest(
+            method=method,
+            base_url=self.url,
+            path=path,
+            query=query or {},
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/scim+json",
+            },
+            body=json.dumps(body).encode() if body is not None else b"",
+        )
+        response = self.app.serve(request)
+        if response.status >= 300:
+            raise RuntimeError(f"sandbox {method} {path} failed: {response.status} {response.body}")
+        return response.body
+
+    def _seed(self, count: int, seed: int) -> dict[str, list[str]]:
+        """Create ``count`` users and the three role groups; return ids by role."""
+        if count <= 0:
+            return {}
+        saved = self.app.settings.fail_next, self.app.settings.fault_rate
+        self.app.settings.fail_next, self.app.settings.fault_rate = [], 0.0
+        by_role: dict[str, list[str]] = {"all": []}
+        for user in seed_users(count, seed):
+            created = self.call("POST", "/Users", user)
+            by_role["all"].append(created["id"])
+            role = user.get("loomMemberRole")
+            if role:
+                by_role.setdefault(role, []).append(created["id"])
+        for role, group in role_groups():
+            group["members"] = [{"value": uid} for uid in by_role.get(role, [])]
+            by_role[f"group:{role}"] = [self.call("POST", "/Groups", group)["id"]]
+        self.app.settings.fail_next, self.app.settings.fault_rate = saved
+        return by_role
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="loom-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Full syncs: every record, a page at a time, saved in batches."""

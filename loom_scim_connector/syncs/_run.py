@@ -1,0 +1,52 @@
+"""The loop both syncs share: page through a resource, convert, save, and refuse to
+finish as a success unless every record was seen (so no deletion is ever guessed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from loom_scim_connector.client import Resource
+from loom_scim_connector.contract import SyncContext
+from loom_scim_connector.errors import IncompleteSyncError
+from loom_scim_connector.pagination import PageCursor
+
+
+async def full_sync(
+    ctx: SyncContext,
+    resource: Resource,
+    model: str,
+    convert: Callable[[Mapping[str, Any]], BaseModel],
+) -> None:
+    cursor = PageCursor(page_size=ctx.client.page_size)
+    rejected: list[str] = []
+    async for page in ctx.client.iterate(resource, cursor=cursor):
+        records: list[BaseModel] = []
+        for raw in page:
+            try:
+                records.append(convert(raw))
+            except ValidationError as exc:
+                rejected.append(f"{raw.get('id', '?')} ({exc.errors()[0]['loc']})")
+        await ctx.batch_save(records, model)
+        ctx.logger.info(
+            "%s: page %d saved %d (%d so far, server total %s)",
+            resource,
+            cursor.pages,
+            len(records),
+            cursor.received,
+            "unknown" if cursor.total_results is None else cursor.total_results,
+        )
+    ctx.logger.info("%s: %d pages, stopped on %s", resource, cursor.pages, cursor.stop_reason)
+    if rejected:
+        raise IncompleteSyncError(
+            f"{len(rejected)} {resource} could not be read and were not saved: "
+            f"{', '.join(rejected[:5])}; no deletions were tracked this run"
+        )
+    if not cursor.complete:
+        raise IncompleteSyncError(
+            f"the server announced {cursor.total_results} {resource} but returned "
+            f"{cursor.received}; records already saved are kept and no deletions were tracked"
+        )
+    await ctx.save_checkpoint({"lastCount": cursor.received, "pages": cursor.pages})

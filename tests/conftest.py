@@ -1,0 +1,144 @@
+"""Shared fixtures. Tests never touch the internet: they use httpx.MockTransport, the
+sandbox on 127.0.0.1, or cassettes replayed with recording off."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from loom_scim_connector import LoomConnection, LoomScimClient, RetryPolicy
+from loom_scim_connector.host import LocalHost
+from loom_scim_connector.sandbox import Sandbox
+
+SECRET = "s3cr3t-Key-0123456789abcdefXYZ"
+BASE = "https://scim.example.com/scim/v2"
+
+
+@dataclass
+class Sleeps:
+    """An injected sleep that records instead of sleeping."""
+
+    waits: list[float] = field(default_factory=list)
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class Script:
+    """A MockTransport handler that answers from a list, and remembers every request."""
+
+    replies: list[Reply]
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.replies:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, httpx.Response):
+            return reply
+        return reply(request)
+
+
+def scim(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    content = b"" if body is None else json.dumps(body).encode()
+    return httpx.Response(
+        status,
+        content=content,
+        headers={"Content-Type": "application/scim+json", **(headers or {})},
+    )
+
+
+def list_body(ids: list[str], total: int | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "Resources": [{"id": i, "userName": f"{i}@example.com"} for i in ids],
+        **extra,
+    }
+    if total is not None:
+        body["totalResults"] = total
+    return body
+
+
+@pytest.fixture
+def connection() -> LoomConnection:
+    return LoomConnection.create(BASE, SECRET)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def policy(sleeps: Sleeps) -> RetryPolicy:
+    return RetryPolicy(sleep=sleeps, rand=lambda: 0.0)
+
+
+@pytest.fixture
+def make_client(
+    connection: LoomConnection, policy: RetryPolicy
+) -> Callable[..., tuple[LoomScimClient, Script]]:
+    def make(*replies: Reply, page_size: int = 100) -> tuple[LoomScimClient, Script]:
+        script = Script(list(replies))
+        client = LoomScimClient(
+            connection,
+            retry=policy,
+            transport=httpx.MockTransport(script),
+            page_size=page_size,
+        )
+        return client, script
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def sandbox_module() -> Iterator[Sandbox]:
+    with Sandbox(seed_users=12, seed=7) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A fresh sandbox per test, seeded with 12 users and the three role groups."""
+    with Sandbox(seed_users=12, seed=7) as sandbox:
+        yield sandbox
+
+
+def sandbox_connection(sandbox: Sandbox) -> LoomConnection:
+    return LoomConnection.create(sandbox.url, sandbox.token)
+
+
+def fast_factory(page_size: int = 100) -> Callable[[LoomConnection], LoomScimClient]:
+    """Clients that never sleep between retries."""
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    def factory(conn: LoomConnection) -> LoomScimClient:
+        return LoomScimClient(conn, retry=RetryPolicy(sleep=no_sleep), page_size=page_size)
+
+    return factory
+
+
+@pytest.fixture
+async def host(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[LocalHost]:
+    local = LocalHost(
+        sandbox_connection(sandbox),
+        store=tmp_path / "store.sqlite3",
+        client_factory=fast_factory(5),
+    )
+    yield local
+    local.close()

@@ -1,0 +1,95 @@
+"""Data flows one way: CLI or host -> manifest -> sync/action -> client -> retry -> httpx.
+
+Each module has a layer; a module may import only from lower layers or from its own
+subpackage. The sandbox stands apart: it may use the wire models only, and nothing but
+the CLI may import it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "loom_scim_connector"
+
+LAYERS = {
+    "_version": 0,
+    "errors": 0,
+    "filters": 0,
+    "models": 0,
+    "config": 1,
+    "retry": 1,
+    "pagination": 1,
+    "client": 2,
+    "contract": 3,
+    "check": 3,
+    "syncs": 4,
+    "actions": 4,
+    "manifest": 5,
+    "host": 6,
+    "cli": 7,
+    "__init__": 7,
+    "__main__": 8,
+    "sandbox": 1,
+}
+
+
+def top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    here = list(parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                if not node.module:
+                    found.update(f"{module}.{a.name}".strip(".") for a in node.names)
+                    continue
+            elif node.module and node.module.startswith("loom_scim_connector"):
+                module = node.module.removeprefix("loom_scim_connector").lstrip(".")
+            else:
+                continue
+            if module:
+                found.add(module)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("loom_scim_connector."):
+                    found.add(alias.name.removeprefix("loom_scim_connector."))
+    return found
+
+
+def test_no_module_imports_upward() -> None:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        me = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        for other in imports_of(path):
+            mine, theirs = top(me), top(other)
+            if mine == theirs:
+                continue
+            if theirs == "sandbox" and mine != "cli":
+                problems.append(f"{me} imports the sandbox")
+            elif mine == "sandbox" and theirs != "models":
+                problems.append(f"the sandbox module {me} imports {other}")
+            elif mine != "sandbox" and LAYERS[theirs] >= LAYERS[mine]:
+                problems.append(
+                    f"{me} (layer {LAYERS[mine]}) imports {other} (layer {LAYERS[theirs]})"
+                )
+    assert problems == []
+
+
+def test_every_module_has_a_layer() -> None:
+    tops = {
+        top(".".join(p.relative_to(PACKAGE).with_suffix("").parts)) for p in PACKAGE.rglob("*.py")
+    }
+    assert tops <= set(LAYERS)
+
+
+def test_the_checker_sees_imports() -> None:
+    found = imports_of(PACKAGE / "syncs" / "_run.py")
+    assert {"client", "contract", "errors", "pagination"} <= found

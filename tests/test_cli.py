@@ -1,0 +1,180 @@
+"""The CLI: JSON on stdout, one-line errors on stderr, documented exit codes, no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loom_scim_connector.cli import (
+    EXIT_AUTH,
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    run,
+)
+from loom_scim_connector.sandbox import Sandbox
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def cli(*argv: str, stdin: str = "") -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), out=out, err=err, stdin=io.StringIO(stdin))
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox.url)
+    monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox.token)
+    monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return sandbox
+
+
+def test_help_documents_exit_codes() -> None:
+    result = cli("--help")
+    assert result.code == EXIT_OK
+    for line in ("0  success", "2  bad input", "3  authentication", "4  not found"):
+        assert line in result.out
+
+
+def test_check(env: Sandbox) -> None:
+    result = cli("check")
+    assert result.code == EXIT_OK
+    assert result.out.startswith(f"OK: {env.url}")
+    assert "users: 12" in result.out
+    as_json = cli("check", "--json").json()
+    assert as_json["ok"] is True and as_json["users"] == 12
+
+
+def test_check_with_a_rotated_key(env: Sandbox) -> None:
+    env.rotate_token()
+    result = cli("check")
+    assert result.code == EXIT_AUTH
+    assert "FAILED" in result.out and "Regenerate" in result.out
+
+
+def test_sync_prints_records_and_a_summary(env: Sandbox) -> None:
+    result = cli("sync", "users", "--page-size", "5", "--store", "s.sqlite3")
+    assert result.code == EXIT_OK
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    assert len(lines) == 12
+    assert all(line["_metadata"] == {"model": "User", "lastAction": "ADDED"} for line in lines)
+    assert "users: success; 12 saved (12 added" in result.err
+    assert "3 pages" in result.err and "0 retries" in result.err
+    env.call("DELETE", f"/Users/{env.seeded['all'][0]}")
+    again = cli("sync", "users", "--store", "s.sqlite3")
+    deleted = [json.loads(x) for x in again.out.splitlines() if '"DELETED"' in x]
+    assert [d["id"] for d in deleted] == [env.seeded["all"][0]]
+    assert "1 deleted" in again.err
+
+
+def test_sync_counts_retries(env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import loom_scim_connector.retry as retry
+
+    async def instant(_: float) -> None:
+        return None
+
+    monkeypatch.setattr(retry.RetryPolicy, "__init__", _with_sleep(instant))
+    env.settings.fail_next = [429, 503]
+    result = cli("sync", "groups")
+    assert result.code == EXIT_OK
+    assert "2 retries" in result.err
+    assert "retrying GET /Groups" in result.err
+
+
+def _with_sleep(sleep: Any) -> Any:
+    original = __import__(
+        "loom_scim_connector.retry", fromlist=["RetryPolicy"]
+    ).RetryPolicy.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("sleep", sleep)
+        original(self, *args, **kwargs)
+
+    return init
+
+
+def test_action_from_json_file_and_stdin(env: Sandbox, tmp_path: Path) -> None:
+    created = cli(
+        "action", "create-user", "--input", '{"email": "cli@acme.example", "role": "viewer"}'
+    )
+    assert created.code == EXIT_OK, created.err
+    user = created.json()
+    assert user["email"] == "cli@acme.example" and user["role"] == "viewer"
+    (tmp_path / "in.json").write_text(json.dumps({"id": user["id"], "role": "creator"}))
+    assert cli("action", "set-user-role", "--input", "@in.json").json()["role"] == "creator"
+    got = cli("action", "get-user", "--input", "-", stdin=json.dumps({"id": user["id"]}))
+    assert got.json()["id"] == user["id"]
+
+
+def test_bad_input_is_one_line_and_exit_2(env: Sandbox) -> None:
+    before = env.app.requests_served
+    result = cli("action", "create-user", "--input", '{"email": "nope"}')
+    assert result.code == EXIT_BAD_INPUT
+    assert result.err.count("\n") == 1 and "email: must be an email address" in result.err
+    assert "Traceback" not in result.err
+    assert env.app.requests_served == before
+    assert cli("action", "create-user", "--input", "{not json").code == EXIT_BAD_INPUT
+    assert cli("action", "create-user", "--input", "@missing.json").code == EXIT_BAD_INPUT
+    assert cli("action", "fly", "--input", "{}").code == EXIT_BAD_INPUT
+    assert cli("sync", "people").code == EXIT_BAD_INPUT
+
+
+def test_not_found_is_exit_4(env: Sandbox) -> None:
+    result = cli("action", "get-user", "--input", '{"id": "nope"}')
+    assert result.code == EXIT_NOT_FOUND
+    assert "HTTP 404" in result.err
+
+
+def test_missing_configuration_names_the_variable(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOOM_SCIM_API_KEY")
+    result = cli("check")
+    assert result.code == EXIT_BAD_INPUT
+    assert result.err.startswith("loom-scim: error: LOOM_SCIM_API_KEY: is not set")
+
+
+def test_other_failures_are_exit_1_and_debug_shows_a_traceback(env: Sandbox) -> None:
+    env.settings.page_size_cap = 2
+    env.settings.ignore_paging = True  # a broken server: the sync cannot be complete
+    result = cli("sync", "users")
+    assert result.code == EXIT_FAILURE and "no deletions were tracked" in result.err
+    assert "Traceback" not in result.err
+    assert "Traceback" in cli("--debug", "sync", "users").err
+
+
+def test_the_key_never_appears_in_any_output(env: Sandbox) -> None:
+    outputs = [
+        cli("--debug", "check"),
+        cli("--debug", "sync", "users"),
+        cli("--debug", "action", "get-user", "--input", '{"id": "nope"}'),
+    ]
+    env.rotate_token()  # now every call fails with 401
+    outputs += [cli("--debug", "check", "--json"), cli("--debug", "sync", "groups")]
+    for result in outputs:
+        assert env.token not in result.out + result.err
+    import os
+
+    key = os.environ["LOOM_SCIM_API_KEY"]
+    assert all(key not in r.out + r.err for r in outputs)
+
+
+def test_manifest_command(env: Sandbox) -> None:
+    result = cli("manifest")
+    assert result.code == EXIT_OK
+    assert result.json()["provider"]["name"] == "loom-scim"
+    assert "stale" not in result.err

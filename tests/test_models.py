@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from loom_scim_connector.errors import InputError
+from loom_scim_connector.host import validate_input
+from loom_scim_connector.models import (
+    CreateGroupInput,
+    CreateUserInput,
+    GroupMembersInput,
+    SetUserRoleInput,
+    UpdateUserInput,
+)
+from loom_scim_connector.models.scim import ENTERPRISE_USER, ScimGroup, ScimUser
+
+FULL: dict[str, Any] = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
+    "id": "u1",
+    "userName": "jane@example.com",
+    "name": {"givenName": "Jane", "familyName": "Doe"},
+    "emails": [{"value": "other@example.com"}, {"value": "jane.doe@example.com", "primary": True}],
+    "active": True,
+    "externalId": "00u1",
+    "loomMemberRole": "creator",
+    ENTERPRISE_USER: {"employeeNumber": "42"},
+    "photos": [{"value": "https://img.example.com/j.png", "type": "photo"}],
+    "meta": {"created": "2026-01-01T00:00:00Z", "lastModified": "2026-02-01T00:00:00Z"},
+    "x-unknown": {"anything": 1},
+}
+
+
+def test_full_user_to_record() -> None:
+    record = ScimUser.from_scim(FULL).to_record()
+    dumped = record.model_dump(mode="json", by_alias=True)
+    assert dumped == {
+        "id": "u1",
+        "email": "jane.doe@example.com",
+        "firstName": "Jane",
+        "lastName": "Doe",
+        "active": True,
+        "role": "creator",
+        "externalId": "00u1",
+        "employeeNumber": "42",
+        "photoUrl": "https://img.example.com/j.png",
+        "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-02-01T00:00:00Z",
+    }
+
+
+def test_attribute_names_in_any_case() -> None:
+    raw = {
+        "ID": "u2",
+        "USERNAME": "a@example.com",
+        "Name": {"GIVENNAME": "A"},
+        "Active": "False",
+        "EXTERNALID": "e",
+        "LoomMemberRole": "viewer",
+    }
+    user = ScimUser.from_scim(raw)
+    assert (user.id, user.user_name, user.given_name, user.active, user.external_id, user.role) == (
+        "u2",
+        "a@example.com",
+        "A",
+        False,
+        "e",
+        "viewer",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, True),
+        ("true", True),
+        ("True", True),
+        ("false", False),
+        ("FALSE", False),
+        (None, None),
+    ],
+)
+def test_active_as_bool_or_string(value: object, expected: bool | None) -> None:
+    assert (
+        ScimUser.from_scim({"id": "u", "userName": "u@x.example", "active": value}).active
+        is expected
+    )
+
+
+def test_role_from_the_enterprise_extension_or_a_custom_one() -> None:
+    ent = {"id": "u", "userName": "u@x.example", ENTERPRISE_USER: {"loomMemberRole": "admin"}}
+    assert ScimUser.from_scim(ent).role == "admin"
+    custom = {
+        "id": "u",
+        "userName": "u@x.example",
+        "urn:loom:scim:User": {"LOOMMEMBERROLE": "viewer"},
+    }
+    assert ScimUser.from_scim(custom).role == "viewer"
+
+
+def test_email_falls_back_to_first_then_user_name() -> None:
+    first = {
+        "id": "u",
+        "userName": "u@x.example",
+        "emails": [{"value": "f@x.example"}, {"value": "s@x.example"}],
+    }
+    assert ScimUser.from_scim(first).email == "f@x.example"
+    primary_str = {
+        "id": "u",
+        "userName": "u@x.example",
+        "emails": [{"value": "f@x.example"}, {"value": "p@x.example", "primary": "true"}],
+    }
+    assert ScimUser.from_scim(primary_str).email == "p@x.example"
+    none = {"id": "u", "userName": "u@x.example"}
+    assert ScimUser.from_scim(none).email == "u@x.example"
+    assert ScimUser.from_scim({**none, "emails": "junk"}).email == "u@x.example"
+
+
+def test_domain_captured_user_has_no_external_id() -> None:
+    record = ScimUser.from_scim({"id": 17, "userName": "walk-in@x.example"}).to_record()
+    assert record.id == "17" and record.external_id is None and record.role is None
+
+
+def test_a_user_without_id_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        ScimUser.from_scim({"userName": "u@x.example"})
+
+
+def test_group_members() -> None:
+    group = ScimGroup.from_scim(
+        {
+            "id": "g",
+            "DisplayName": "Loom Creators",
+            "members": [{"value": "u1"}, {"Value": 2}, {"display": "x"}, "junk"],
+        }
+    )
+    assert group.to_record().model_dump(by_alias=True) == {
+        "id": "g",
+        "displayName": "Loom Creators",
+        "externalId": None,
+        "memberIds": ["u1", "2"],
+    }
+
+
+@pytest.mark.parametrize("email", ["jane@example.com", "j.doe+loom@sub.example.co.uk", "  a@b.io "])
+def test_valid_emails(email: str) -> None:
+    assert CreateUserInput.model_validate({"email": email}).email == email.strip()
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jane",
+        "jane@",
+        "@example.com",
+        "ja ne@example.com",
+        'a"b@example.com',
+        "a@localhost",
+        "a\\b@example.com",
+        "",
+    ],
+)
+def test_invalid_emails(email: str) -> None:
+    with pytest.raises(ValidationError, match="email address"):
+        CreateUserInput.model_validate({"email": email})
+
+
+def test_input_errors_name_each_field_without_echoing_values() -> None:
+    with pytest.raises(InputError) as caught:
+        validate_input(
+            "create-user",
+            CreateUserInput,
+            {"email": "nope", "role": "owner", "photoUrl": "ftp://x", "fistName": "J"},
+        )
+    problems = caught.value.problems
+    assert set(problems) == {"email", "role", "photoUrl", "fistName"}
+    assert "default" in problems["role"] and "creator" in problems["role"]
+    assert "Extra inputs" in problems["fistName"]
+
+
+def test_role_and_ids_are_strict() -> None:
+    with pytest.raises(ValidationError):
+        SetUserRoleInput.model_validate({"id": " ", "role": "creator"})
+    with pytest.raises(ValidationError):
+        SetUserRoleInput.model_validate({"id": "u1", "role": "Creator"})
+    with pytest.raises(ValidationError):
+        SetUserRoleInput.model_validate({"id": 5, "role": "creator"})
+    assert SetUserRoleInput.model_validate({"id": "u1", "role": "viewer"}).role == "viewer"
+
+
+def test_update_needs_something_to_change() -> None:
+    with pytest.raises(ValidationError, match="at least one"):
+        UpdateUserInput.model_validate({"id": "u1"})
+    with pytest.raises(ValidationError, match="at least one"):
+        UpdateUserInput.model_validate({"id": "u1", "firstName": None})
+    assert UpdateUserInput.model_validate({"id": "u1", "lastName": "Doe"}).last_name == "Doe"
+
+
+def test_member_ids_must_be_unique_and_present() -> None:
+    with pytest.raises(ValidationError, match="repeat"):
+        GroupMembersInput.model_validate({"id": "g", "memberIds": ["a", "a"]})
+    with pytest.raises(ValidationError):
+        GroupMembersInput.model_validate({"id": "g", "memberIds": []})
+    with pytest.raises(ValidationError):
+        CreateGroupInput.model_validate({"displayName": "  "})
+
+
+def test_non_object_input() -> None:
+    with pytest.raises(InputError, match="JSON object"):
+        validate_input("get-user", CreateUserInput, ["u1"])

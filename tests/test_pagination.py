@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from loom_scim_connector import LoomScimClient
+from loom_scim_connector.models.scim import ListPage
+from loom_scim_connector.pagination import PageCursor, paginate
+
+from .conftest import Script, list_body, scim
+
+Make = Callable[..., tuple[LoomScimClient, Script]]
+
+
+def ids_of(n0: int, n1: int) -> list[str]:
+    return [f"u{i}" for i in range(n0, n1)]
+
+
+async def collect(client: LoomScimClient, cursor: PageCursor) -> list[str]:
+    return [r["id"] async for page in client.iterate("Users", cursor=cursor) for r in page]
+
+
+async def test_short_pages_advance_by_what_was_received(make_client: Make) -> None:
+    # The server caps pages at 3 although 5 were asked: nothing may be skipped.
+    client, script = make_client(
+        scim(200, list_body(ids_of(1, 4), total=7)),
+        scim(200, list_body(ids_of(4, 7), total=7)),
+        scim(200, list_body(ids_of(7, 8), total=7)),
+        page_size=5,
+    )
+    cursor = PageCursor(page_size=5)
+    assert await collect(client, cursor) == ids_of(1, 8)
+    starts = [r.url.params["startIndex"] for r in script.requests]
+    assert starts == ["1", "4", "7"]
+    assert cursor.complete and cursor.stop_reason == "totalResults reached"
+
+
+async def test_missing_total_stops_on_empty_page(make_client: Make) -> None:
+    client, script = make_client(
+        scim(200, list_body(ids_of(1, 3))),
+        scim(200, list_body(ids_of(3, 4))),
+        scim(200, {"schemas": []}),  # no Resources at all
+        page_size=2,
+    )
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ids_of(1, 4)
+    assert cursor.complete and cursor.stop_reason == "empty page"
+    assert len(script.requests) == 3
+
+
+async def test_server_ignoring_start_index_is_detected(make_client: Make) -> None:
+    everything = scim(200, list_body(ids_of(1, 6)))  # no totalResults, all at once
+    client, script = make_client(everything, scim(200, list_body(ids_of(1, 6))), page_size=2)
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ids_of(1, 6)
+    assert "ignores startIndex" in (cursor.stop_reason or "")
+    assert len(script.requests) == 2
+
+
+async def test_ignoring_server_with_a_cap_is_not_complete(make_client: Make) -> None:
+    first = list_body(ids_of(1, 3), total=5)
+    client, _ = make_client(scim(200, first), scim(200, first), page_size=2)
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ids_of(1, 3)
+    assert not cursor.complete
+
+
+async def test_empty_list_without_resources(make_client: Make) -> None:
+    client, script = make_client(scim(200, {"totalResults": 0}))
+    cursor = PageCursor()
+    assert await collect(client, cursor) == []
+    assert cursor.complete and len(script.requests) == 1
+
+
+async def test_lowercase_keys_and_string_totals(make_client: Make) -> None:
+    body = {"resources": [{"id": "a"}, {"id": "b"}], "totalresults": "2"}
+    client, _ = make_client(scim(200, body))
+    assert await collect(client, PageCursor()) == ["a", "b"]
+
+
+async def test_overlap_with_the_previous_page_is_not_yielded_twice() -> None:
+    pages = [
+        ListPage([{"id": "a"}, {"id": "b"}], 4),
+        ListPage([{"id": "b"}, {"id": "c"}], 4),
+        ListPage([{"id": "d"}], 4),
+    ]
+
+    async def fetch(start: int, count: int) -> ListPage:
+        return pages.pop(0)
+
+    got = [r["id"] async for page in paginate(fetch, PageCursor(page_size=2)) for r in page]
+    assert got == ["a", "b", "c", "d"]
+
+
+def test_cursor_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="page_size"):
+        PageCursor(page_size=0)
+    with pytest.raises(ValueError, match="1-based"):
+        PageCursor(start_index=0)

@@ -1,0 +1,145 @@
+"""Each retry case through the real client, with a MockTransport and an injected sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from loom_scim_connector import (
+    ApiError,
+    AuthenticationError,
+    LoomScimClient,
+    RateLimitedError,
+    RetryPolicy,
+    ServerError,
+    TransportError,
+)
+from loom_scim_connector.retry import parse_retry_after
+
+from .conftest import Script, Sleeps, list_body, scim
+
+Make = Callable[..., tuple[LoomScimClient, Script]]
+OK = scim(200, list_body(["u1"], total=1))
+
+
+async def test_429_with_seconds_waits_as_asked(make_client: Make, sleeps: Sleeps) -> None:
+    client, script = make_client(scim(429, headers={"Retry-After": "7"}), OK)
+    await client.list_page("Users", 1, 10)
+    assert sleeps.waits == [7.0]
+    assert len(script.requests) == 2
+    assert client.stats.retries == 1
+
+
+async def test_429_with_an_http_date(connection: object, sleeps: Sleeps) -> None:
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    when = format_datetime(now + timedelta(seconds=12), usegmt=True)
+    script = Script([scim(429, headers={"Retry-After": when}), OK])
+    policy = RetryPolicy(sleep=sleeps, clock=lambda: now)
+    client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
+    await client.list_page("Users", 1, 10)
+    assert sleeps.waits == [12.0]
+
+
+async def test_retry_after_is_capped(make_client: Make, sleeps: Sleeps) -> None:
+    client, _ = make_client(scim(429, headers={"Retry-After": "3600"}), OK)
+    await client.list_page("Users", 1, 10)
+    assert sleeps.waits == [60.0]
+
+
+async def test_503_then_success(make_client: Make, sleeps: Sleeps) -> None:
+    client, _ = make_client(scim(503, {"status": "503"}), OK)
+    page = await client.list_page("Users", 1, 10)
+    assert [r["id"] for r in page.resources] == ["u1"]
+    assert sleeps.waits == [0.5]  # initial backoff; jitter is injected as zero
+
+
+async def test_transport_error_then_success(make_client: Make) -> None:
+    client, script = make_client(httpx.ConnectError("refused"), OK)
+    await client.list_page("Users", 1, 10)
+    assert len(script.requests) == 2
+
+
+async def test_timeout_then_success(make_client: Make) -> None:
+    client, script = make_client(httpx.ReadTimeout("slow"), OK)
+    await client.list_page("Users", 1, 10)
+    assert len(script.requests) == 2
+
+
+async def test_retries_exhausted_raise_the_last_error(make_client: Make, sleeps: Sleeps) -> None:
+    client, script = make_client(*[scim(429)] * 5)
+    with pytest.raises(RateLimitedError) as caught:
+        await client.list_page("Users", 1, 10)
+    assert len(script.requests) == 5
+    assert caught.value.attempts == 5
+    assert "after 5 attempts" in str(caught.value)
+    assert sleeps.waits == [0.5, 1.0, 2.0, 4.0]  # exponential
+
+
+async def test_network_errors_exhausted(make_client: Make) -> None:
+    client, _ = make_client(*[httpx.ConnectError("down")] * 5)
+    with pytest.raises(TransportError, match="ConnectError"):
+        await client.get("Users", "u1")
+
+
+async def test_total_wait_is_bounded(connection: object, sleeps: Sleeps) -> None:
+    script = Script([scim(503, headers={"Retry-After": "50"})] * 5)
+    policy = RetryPolicy(sleep=sleeps, max_total_wait=120)
+    client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
+    with pytest.raises(ServerError):
+        await client.get("Users", "u1")
+    assert sleeps.waits == [50.0, 50.0]  # a third 50 s wait would pass 120 s
+    assert len(script.requests) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 412, 422])
+async def test_client_errors_are_never_retried(
+    make_client: Make, sleeps: Sleeps, status: int
+) -> None:
+    client, script = make_client(scim(status, {"status": str(status)}))
+    with pytest.raises(ApiError) as caught:
+        await client.get("Users", "u1")
+    assert caught.value.status == status
+    assert len(script.requests) == 1
+    assert sleeps.waits == []
+
+
+async def test_401_is_tried_exactly_once(make_client: Make) -> None:
+    client, script = make_client(scim(401, {"detail": "expired"}), OK)
+    with pytest.raises(AuthenticationError):
+        await client.list_page("Users", 1, 10)
+    assert len(script.requests) == 1
+
+
+def test_jitter_shortens_backoff_within_bounds() -> None:
+    error = ServerError("GET", "/Users", status=503, retryable=True)
+    low = RetryPolicy(rand=lambda: 1.0, jitter=0.25).wait_for(3, error)
+    high = RetryPolicy(rand=lambda: 0.0, jitter=0.25).wait_for(3, error)
+    assert (low, high) == (1.5, 2.0)
+    assert RetryPolicy(rand=lambda: 0.0, max_backoff=3).wait_for(10, error) == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5", 5.0),
+        (" 0 ", 0.0),
+        ("-3", 0.0),
+        ("soon", None),
+        (None, None),
+        ("", None),
+        ("Sun, 22 Nov 2026 12:00:30 GMT", 30.0),
+        ("Sun, 22 Nov 2026 11:00:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now) == expected
+
+
+def test_policy_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
