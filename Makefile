@@ -33,7 +33,8 @@ unit: $(STAMP)
 # Re-record the cassettes: against the sandbox by default, or against a real workspace
 # when LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set.
 record: $(STAMP)
-	$(BIN)/python -m tests.record
+	$(BIN)/pytest --record-mode=rewrite tests/test_replay_users.py tests/test_replay_groups.py tests/test_replay_failures.py
+	$(BIN)/pytest --record-mode=none tests/test_cassettes.py
 
 # Regenerate the JSON Schemas of the models inside integrations.yaml.
 models: $(STAMP)

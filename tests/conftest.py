@@ -4,6 +4,7 @@ sandbox on 127.0.0.1, or cassettes replayed with recording off."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 from loom_scim_connector import LoomConnection, LoomScimClient, RetryPolicy
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.sandbox import Sandbox
+
+from . import replay
 
 SECRET = "s3cr3t-Key-0123456789abcdefXYZ"
 BASE = "https://scim.example.com/scim/v2"
@@ -142,3 +145,31 @@ async def host(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[LocalHost]:
     )
     yield local
     local.close()
+
+
+# -- cassettes (see tests/replay.py) ------------------------------------------------------
+
+
+@pytest.fixture
+def scrubber() -> replay.Scrubber:
+    return replay.Scrubber()
+
+
+@pytest.fixture
+def vcr_config(scrubber: replay.Scrubber) -> dict[str, Any]:
+    return replay.vcr_config(scrubber)
+
+
+@pytest.fixture
+def scene(record_mode: str, scrubber: replay.Scrubber, tmp_path: Path) -> Iterator[replay.Scenario]:
+    with replay.scenario(record_mode, scrubber, tmp_path) as scenario:
+        yield scenario
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _note_recording_target(record_mode: str) -> None:
+    if record_mode != "none" and os.environ.get("LOOM_SCIM_BRIDGE_URL"):
+        domain = os.environ.get("LOOM_SCIM_RECORD_EMAIL_DOMAIN", replay.DEFAULT_DOMAIN)
+        replay.write_recording_info("workspace", domain)
+    elif record_mode != "none":
+        replay.write_recording_info("sandbox", replay.DEFAULT_DOMAIN)
