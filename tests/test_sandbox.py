@@ -158,3 +158,13 @@ def test_loom_schema_is_published(http: httpx.Client) -> None:
     user = next(s for s in schemas if s["id"].endswith("core:2.0:User"))
     role = next(a for a in user["attributes"] if a["name"] == "loomMemberRole")
     assert role["canonicalValues"] == ["default", "creator", "viewer", "admin"]
+
+
+async def test_ipv6_loopback_and_service_provider_config() -> None:
+    from loom_scim_connector import LoomConnection, LoomScimClient
+
+    with Sandbox(host="::1") as sandbox:
+        assert sandbox.url.startswith("http://[::1]:")
+        async with LoomScimClient(LoomConnection.create(sandbox.url, sandbox.token)) as client:
+            config = await client.service_provider_config()
+    assert config["patch"]["supported"] is True

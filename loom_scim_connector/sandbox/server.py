@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from datetime import datetime
 from types import TracebackType
@@ -16,6 +17,10 @@ from .app import MOUNT, LoomApplication, SandboxSettings, TokenStore
 from .seed import role_groups, seed_users
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class _IPv6Server(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -43,8 +48,9 @@ class Sandbox:
     ) -> None:
         self.tokens = TokenStore(token, token_expires_at)
         self.app = LoomApplication(settings=settings, tokens=self.tokens, seed=seed)
+        server_class = _IPv6Server if ":" in host else ThreadingWSGIServer
         self._server = make_server(
-            host, port, self.app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+            host, port, self.app, server_class=server_class, handler_class=_QuietHandler
         )
         self.host = host
         self.port = self._server.server_port

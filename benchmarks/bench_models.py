@@ -1,0 +1,71 @@
+"""Per-record cost of reading a SCIM user: json.loads alone, our lean wire model, and
+scim2-models' full validation (for comparison; it is what the sandbox uses).
+
+    make bench      (or .venv/bin/python benchmarks/bench_models.py)
+"""
+
+from __future__ import annotations
+
+import json
+import timeit
+from typing import Any
+
+from loom_scim_connector.models.scim import ENTERPRISE_USER, ScimUser
+
+USER: dict[str, Any] = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
+    "id": "0a5d2f346baa9455e3e70682",
+    "externalId": "00u0000002",
+    "userName": "hedy.berners-lee2@acme.example",
+    "name": {"givenName": "Hedy", "familyName": "Berners-Lee"},
+    "emails": [{"value": "hedy.berners-lee2@acme.example", "type": "work", "primary": True}],
+    "active": True,
+    "loomMemberRole": "viewer",
+    ENTERPRISE_USER: {"employeeNumber": "E1002"},
+    "meta": {
+        "resourceType": "User",
+        "created": "2026-11-22T07:26:55.031947Z",
+        "lastModified": "2026-11-22T07:26:55.031947Z",
+        "version": 'W/"1"',
+    },
+}
+RAW = json.dumps(USER)
+N = 20_000
+
+
+def per_record(label: str, fn: Any, baseline: float | None = None) -> float:
+    seconds = min(timeit.repeat(fn, number=N, repeat=5)) / N
+    extra = f"  ({seconds / baseline:.1f}x json.loads)" if baseline else ""
+    print(f"{label:44} {seconds * 1e6:7.2f} µs/user{extra}")
+    return seconds
+
+
+def main() -> None:
+    print(f"one SCIM user ({len(RAW)} bytes), best of 5 x {N:,}")
+    base = per_record("json.loads", lambda: json.loads(RAW))
+    per_record("json.loads + ScimUser.from_scim", lambda: ScimUser.from_scim(json.loads(RAW)), base)
+    total = per_record(
+        "json.loads + from_scim + to_record (the sync)",
+        lambda: ScimUser.from_scim(json.loads(RAW)).to_record(),
+        base,
+    )
+    try:
+        from scim2_models import Context, EnterpriseUser, User
+    except ImportError:
+        print("scim2-models not installed: comparison skipped")
+    else:
+        model = User[EnterpriseUser]
+        # The stock schema has no loomMemberRole and forbids unknown attributes.
+        plain = json.dumps({k: v for k, v in USER.items() if k != "loomMemberRole"})
+        per_record(
+            "json.loads + scim2-models User validation",
+            lambda: model.model_validate(
+                json.loads(plain), scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+            ),
+            base,
+        )
+    print(f"=> 100,000 users: {total * 100_000:.1f} s of parsing in the sync")
+
+
+if __name__ == "__main__":
+    main()
