@@ -120,6 +120,12 @@ def sandbox() -> Iterator[Sandbox]:
         yield sandbox
 
 
+async def act(host: LocalHost, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run an action through the host and return its output as the JSON a caller sees."""
+    output = await host.run_action(name, payload)
+    return dict(output.model_dump(mode="json", by_alias=True))
+
+
 def sandbox_connection(sandbox: Sandbox) -> LoomConnection:
     return LoomConnection.create(sandbox.url, sandbox.token)
 

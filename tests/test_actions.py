@@ -23,15 +23,7 @@ from loom_scim_connector import (
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.sandbox import Sandbox
 
-from .conftest import Script, sandbox_connection, scim
-
-
-def dump(model: Any) -> dict[str, Any]:
-    return dict(model.model_dump(mode="json", by_alias=True))
-
-
-async def act(host: LocalHost, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return dump(await host.run_action(name, payload))
+from .conftest import Script, act, sandbox_connection, scim
 
 
 def users_named(sandbox: Sandbox, email: str) -> list[dict[str, Any]]:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from loom_scim_connector import LoomScimClient
-from loom_scim_connector.host import LocalHost
 
+from .conftest import act
 from .replay import Scenario
 
 pytestmark = pytest.mark.vcr
-
-
-async def act(host: LocalHost, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return dict((await host.run_action(name, payload)).model_dump(mode="json", by_alias=True))
 
 
 async def two_user_ids(scene: Scenario) -> list[str]:

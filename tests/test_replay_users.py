@@ -6,20 +6,14 @@ replay needs no server. Re-record with `make record`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from loom_scim_connector import LoomScimClient, NotFoundError
-from loom_scim_connector.host import LocalHost
 
+from .conftest import act
 from .replay import Scenario
 
 pytestmark = pytest.mark.vcr
-
-
-async def act(host: LocalHost, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return dict((await host.run_action(name, payload)).model_dump(mode="json", by_alias=True))
 
 
 async def first_user_id(scene: Scenario) -> str:

@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ from loom_scim_connector import LoomConnection
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.sandbox.schema import loom_schema_documents
 
-from .conftest import fast_factory
+from .conftest import act, fast_factory
 
 TOKEN = "third-party-token"
 
@@ -78,10 +77,6 @@ async def host(scim2_server: str, tmp_path: Path) -> AsyncIterator[LocalHost]:
     )
     yield local
     local.close()
-
-
-async def act(host: LocalHost, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return dict((await host.run_action(name, payload)).model_dump(mode="json", by_alias=True))
 
 
 async def test_actions_and_syncs_against_scim2_server(host: LocalHost) -> None:
