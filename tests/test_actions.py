@@ -282,3 +282,20 @@ async def test_rotated_key_stops_at_once(sandbox: Sandbox, tmp_path: Path) -> No
     fresh = LocalHost(sandbox_connection(sandbox), store=tmp_path / "s.db")
     assert (await fresh.run_sync("users")).status == "success"
     fresh.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("update-user", {"id": "missing", "lastName": "X"}),
+        ("set-user-role", {"id": "missing", "role": "viewer"}),
+        ("reactivate-user", {"id": "missing"}),
+        ("add-group-members", {"id": "missing", "memberIds": ["u1"]}),
+        ("remove-group-members", {"id": "missing", "memberIds": ["u1"]}),
+    ],
+)
+async def test_actions_on_a_missing_resource_fail_as_not_found(
+    host: LocalHost, name: str, payload: dict[str, Any]
+) -> None:
+    with pytest.raises(NotFoundError):
+        await host.run_action(name, payload)

@@ -41,7 +41,17 @@ def test_scim2_tester_finds_no_error(sandbox: Sandbox) -> None:
     assert bad == []
     assert statuses[Status.SUCCESS] > 100, statuses
     tags = set().union(*(r.tags for r in results))
-    assert {"discovery", "crud:create", "crud:read", "crud:update", "crud:delete"} <= tags
+    wanted = {
+        "discovery",
+        "crud:create",
+        "crud:read",
+        "crud:update",
+        "crud:delete",
+        "patch:add",
+        "patch:replace",
+        "patch:remove",
+    }
+    assert wanted <= tags
 
 
 def test_seed_has_idp_and_domain_captured_users(sandbox: Sandbox, http: httpx.Client) -> None:
