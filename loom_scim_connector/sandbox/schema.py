@@ -9,9 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from loom_scim_connector.models.inputs import ROLES
 from loom_scim_connector.models.scim import CORE_USER
-
-ROLES = ("default", "creator", "viewer", "admin")
 
 LOOM_MEMBER_ROLE: dict[str, Any] = {
     "name": "loomMemberRole",
