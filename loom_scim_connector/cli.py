@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from typing import Any, NoReturn, TextIO
 from ._version import __version__
 from .check import check_connection
 from .client import LoomScimClient
-from .config import LoomConnection
+from .config import ENV_KEY, LoomConnection
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -34,12 +35,17 @@ from .errors import (
 )
 from .host import DEFAULT_STORE, LocalHost, SyncReport
 from .manifest import ManifestError, load_manifest, manifest_path, stale_models, write_models
+from .store import StoreError, SyncBusyError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_AUTH = 3
 EXIT_NOT_FOUND = 4
+EXIT_HELD = 5
+EXIT_BUSY = 6
+EXIT_INTERRUPTED = 130
+HELD_SHOWN = 20
 
 EPILOG = f"""\
 connection (from the environment):
@@ -50,9 +56,13 @@ connection (from the environment):
 exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
-  {EXIT_BAD_INPUT}  bad input: invalid arguments, --input or connection configuration
+  {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
   {EXIT_NOT_FOUND}  not found
+  {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
+     the listed records, then run the same sync with --release-held RUN_ID
+  {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)
+  {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
 """
 
 log = logging.getLogger("loom_scim_connector")
@@ -65,6 +75,10 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_AUTH
     if isinstance(exc, NotFoundError):
         return EXIT_NOT_FOUND
+    if isinstance(exc, SyncBusyError):
+        return EXIT_BUSY
+    if isinstance(exc, StoreError):
+        return EXIT_BAD_INPUT
     return EXIT_FAILURE
 
 
@@ -87,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("name", help="users or groups")
     sync.add_argument("--store", type=Path, default=DEFAULT_STORE, help="SQLite file of records")
     sync.add_argument("--page-size", type=_positive, default=100, metavar="N")
+    sync.add_argument(
+        "--wait",
+        action="store_true",
+        help=f"wait for a running sync of the same model instead of exiting with {EXIT_BUSY}",
+    )
+    sync.add_argument(
+        "--wait-timeout",
+        type=_positive,
+        default=600,
+        metavar="SECONDS",
+        help="how long --wait waits (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--release-held",
+        type=_positive,
+        metavar="RUN_ID",
+        help="after review, confirm each record a held run kept back and delete those "
+        "the server says are gone",
+    )
 
     action = sub.add_parser("action", help="run an action; its output as JSON on stdout")
     action.add_argument("name", help="e.g. create-user (see `loom-scim manifest`)")
@@ -163,8 +196,13 @@ def _print_json(data: Any, out: TextIO) -> None:
 def _summary(report: SyncReport) -> str:
     return (
         f"{report.sync}: {report.status}; {report.saved} saved ({report.added} added, "
-        f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted, "
-        f"{report.pages} pages, {report.requests} requests, {report.retries} retries, "
+        f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted"
+        + (
+            f" (of {report.candidates} not listed: {report.recovered} still there)"
+            if report.candidates
+            else ""
+        )
+        + f", {report.pages} pages, {report.requests} requests, {report.retries} retries, "
         f"{report.seconds:.2f} s"
     )
 
@@ -198,12 +236,40 @@ async def _sync(args: argparse.Namespace, out: TextIO) -> int:
 
     factory = functools.partial(LoomScimClient, page_size=args.page_size)
     host = LocalHost(connection, store=args.store, client_factory=factory, on_record=emit)
+    wait = float(args.wait_timeout) if args.wait else None
     try:
-        report = await host.run_sync(args.name)
+        if args.release_held is not None:
+            report = await host.release_held(args.name, args.release_held, wait=wait)
+        else:
+            report = await host.run_sync(args.name, wait=wait)
+        held = host.store.records(report.model, ids=report.held[:HELD_SHOWN])
     finally:
         host.close()
+    for warning in report.warnings:
+        if report.status != "held":
+            log.warning("%s", warning)
+    if report.status == "held":
+        log.warning("%s", _summary(report))
+        log.warning("%s", _held_message(args, report, held))
+        return EXIT_HELD
     log.info("%s", _summary(report))
     return EXIT_OK
+
+
+def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[str, Any]]) -> str:
+    shown = [f"  {r.get('id')}  {r.get('email') or r.get('displayName') or ''}" for r in held]
+    more = len(report.held) - len(shown)
+    return "\n".join(
+        [
+            f"{len(report.held)} {report.model} records were not seen in two walks of run "
+            f"{report.run_id}; they are kept, none was deleted:",
+            *shown,
+            *([f"  ... and {more} more"] if more > 0 else []),
+            "If they really left, release them (each is still looked up first, and only "
+            "those the server says are gone are deleted):",
+            f"  loom-scim sync {report.sync} --store {args.store} --release-held {report.run_id}",
+        ]
+    )
 
 
 async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -318,11 +384,25 @@ def run(
         err.write(f"loom-scim: error: {exc}\n")
         return exit_code_for(exc)
     except KeyboardInterrupt:
-        err.write("loom-scim: interrupted\n")
-        return 130
+        err.write("loom-scim: interrupted; nothing was deleted\n")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
         return EXIT_FAILURE
+    except Exception as exc:  # a bug, or a failure nobody classified: still one line
+        if args.debug:
+            traceback.print_exc(file=err)
+        message = _redact_env_key(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        err.write(
+            f"loom-scim: error: unexpected {message} (nothing was deleted; --debug shows "
+            "the traceback: please report it)\n"
+        )
+        return EXIT_FAILURE
+
+
+def _redact_env_key(text: str) -> str:
+    key = os.environ.get(ENV_KEY, "").strip()
+    return text.replace(key, "[REDACTED]") if len(key) >= 4 else text
 
 
 def main() -> NoReturn:

@@ -20,7 +20,14 @@ import httpx
 from . import filters
 from ._version import __version__
 from .config import LoomConnection
-from .errors import ApiError, ConflictError, ProtocolError, TransportError, error_for_status
+from .errors import (
+    ApiError,
+    ConflictError,
+    NotFoundError,
+    ProtocolError,
+    TransportError,
+    error_for_status,
+)
 from .models.scim import ListPage, WireFormatError, parse_error_body, parse_list_response
 from .pagination import DEFAULT_PAGE_SIZE, PageCursor, paginate
 from .retry import RetryEvent, RetryPolicy
@@ -194,6 +201,8 @@ class LoomScimClient:
             retry_after=response.headers.get("retry-after"),
         )
         error.attempts = attempt
+        content_type = response.headers.get("content-type", "").lower()
+        error.from_gateway = "html" in content_type or response.content.lstrip()[:1] == b"<"
         error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
         return error
 
@@ -229,6 +238,26 @@ class LoomScimClient:
     async def get(self, resource: Resource, resource_id: str) -> dict[str, Any]:
         path = self.path_of(resource, resource_id)
         return self._object("GET", path, await self.request("GET", path))
+
+    async def get_or_none(self, resource: Resource, resource_id: str) -> dict[str, Any] | None:
+        """The resource, or ``None`` when the server answers 404 for it.
+
+        A 404 counts only when it comes from the SCIM server: an HTML error page (a
+        gateway or proxy that does not know the path) raises :class:`ProtocolError`,
+        because "gone" is what deletions are built on.
+        """
+        try:
+            return await self.get(resource, resource_id)
+        except NotFoundError as exc:
+            if exc.from_gateway:
+                raise ProtocolError(
+                    "GET",
+                    exc.path,
+                    status=404,
+                    detail="an HTML 404 page, not a SCIM answer: the resource's absence "
+                    "is not confirmed",
+                ) from None
+            return None
 
     async def list_page(
         self, resource: Resource, start_index: int, count: int, *, filter: str | None = None

@@ -5,7 +5,9 @@ A sync is ``async def sync(ctx: SyncContext) -> None``; an action is
 :class:`~loom_scim_connector.client.LoomScimClient` from the connection (so it decides
 timeouts, retries and transport), validates an action's input before calling it, and
 owns deletion tracking: after a sync returns normally, records of its model not saved
-during that run are marked deleted; a sync that raises or is cancelled deletes nothing.
+during that run are *candidates*, and each is marked deleted only when the sync's
+``confirm`` function says the server answered 404 for it. A sync that raises or is
+cancelled deletes nothing.
 """
 
 from __future__ import annotations
@@ -34,8 +36,16 @@ class RunContext(Protocol):
 
 
 class SyncContext(RunContext, Protocol):
+    @property
+    def model(self) -> str:
+        """The model this sync saves under: the manifest's ``output``, the only source."""
+
     async def batch_save(self, records: Sequence[BaseModel], model: str) -> None:
-        """Upsert records (by ``id``) and mark them seen in this run."""
+        """Upsert records (by ``id``) and mark them seen in this run.
+
+        ``model`` must be :attr:`model`; the host refuses any other name, so a record can
+        never be saved under a model that deletions are tracked for separately.
+        """
 
     async def batch_delete(self, ids: Sequence[str], model: str) -> None:
         """Mark records deleted now, for a sync that learns of deletions explicitly."""
@@ -51,4 +61,8 @@ class ActionContext(RunContext, Protocol[InputT_co]):
 
 
 SyncFunction = Callable[[SyncContext], Awaitable[None]]
+ConfirmFunction = Callable[[RunContext, str], Awaitable[BaseModel | None]]
+"""Look one record up by id: the record as the server has it now, or ``None`` only when
+the server confirmed it is gone (404). Any other failure raises. The host calls it for
+each record a walk did not see, before it may mark that record deleted."""
 ActionFunction = Callable[[Any], Awaitable[BaseModel]]

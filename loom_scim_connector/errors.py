@@ -87,6 +87,8 @@ class ApiError(LoomScimError):
         # Set by the client: a POST/PATCH that timed out after sending, or got a 5xx,
         # may have been applied, so a retry must first check before writing again.
         self.may_have_applied = False
+        # Set by the client: the error body was an HTML page (a gateway's, not SCIM's).
+        self.from_gateway = False
         # args = (method, path) so that copy and pickle can rebuild the error (the other
         # attributes travel in __dict__): hosts may pass errors between processes.
         super().__init__(method, path)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .contract import ActionFunction, SyncFunction
+from .contract import ActionFunction, ConfirmFunction, SyncFunction
 from .errors import UnknownNameError
 
 MANIFEST_NAME = "integrations.yaml"
@@ -88,6 +88,7 @@ class SyncSpec(_Spec):
     output: str
     endpoint: EndpointSpec
     entrypoint: str
+    confirm: str | None = None
 
 
 class ActionSpec(_Spec):
@@ -116,6 +117,7 @@ class ResolvedSync:
     spec: SyncSpec
     function: SyncFunction
     output_model: type[BaseModel]
+    confirm: ConfirmFunction | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,25 @@ def _model(key: str, name: str, models: dict[str, type[BaseModel]]) -> type[Base
     return models[name]
 
 
+def _resolve_sync(name: str, spec: SyncSpec, models: dict[str, type[BaseModel]]) -> ResolvedSync:
+    confirm = None
+    if spec.confirm is not None:
+        confirm = _async_function(f"syncs.{name}.confirm", spec.confirm)
+    elif spec.track_deletes:
+        raise ManifestError(
+            f"syncs.{name}.confirm",
+            "is required when track_deletes is true: a record is marked deleted only "
+            "after this lookup confirms the server no longer has it",
+        )
+    return ResolvedSync(
+        name,
+        spec,
+        _async_function(f"syncs.{name}.entrypoint", spec.entrypoint),
+        _model(f"syncs.{name}.output", spec.output, models),
+        confirm,
+    )
+
+
 def parse_manifest(text: str) -> Manifest:
     """Validate a manifest's text and resolve every entrypoint and model."""
     try:
@@ -208,15 +229,7 @@ def parse_manifest(text: str) -> Manifest:
             raise ManifestError(f"models.{name}.python", f"names class {cls.__name__!r}")
         models[name] = cls
 
-    syncs = {
-        name: ResolvedSync(
-            name,
-            s,
-            _async_function(f"syncs.{name}.entrypoint", s.entrypoint),
-            _model(f"syncs.{name}.output", s.output, models),
-        )
-        for name, s in spec.syncs.items()
-    }
+    syncs = {name: _resolve_sync(name, s, models) for name, s in spec.syncs.items()}
     actions = {
         name: ResolvedAction(
             name,

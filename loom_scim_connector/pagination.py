@@ -1,21 +1,26 @@
 """Pagination of SCIM list endpoints, in one place.
 
-RFC 7644 pages by ``startIndex`` (1-based, an item index) and ``count``. Servers differ,
-so the paginator trusts only what it receives:
+RFC 7644 pages by ``startIndex`` (1-based, an item index) and ``count``. Servers differ
+and change while we read them, so the walk trusts only what it receives:
 
 * ``startIndex`` advances by the number of resources actually received: never by
   ``count`` (a short page would skip users) and never by one;
-* it stops on an empty page, when ``totalResults`` is reached, or when a page brings no
-  id the previous page did not (a server that ignores ``startIndex``);
-* ``totalResults`` may be missing or wrong, pages may be short, ``Resources`` may be absent.
+* ids are deduplicated across the **whole walk**, not just against the previous page;
+* a page that came back **full** (as many resources as asked, or as many as the
+  largest page so far when the server caps pages) means "ask for the next one",
+  whatever ``totalResults`` says;
+* the walk ends on an empty page, on a page with no new id (a server that ignores
+  ``startIndex``), or on a short page: unless a plausible ``totalResults`` says more
+  are to come (then it asks again), or the first page was short and the total cannot
+  be trusted (then it probes one more page to learn whether the server caps pages).
 
-At the end it knows whether it can vouch for having seen everything (``complete``): a
-server that announced more results than it gave is not complete, and a sync must then
-not turn unseen records into deletions.
+``totalResults`` is a *signal*, never a reason to stop: missing, negative, lower than
+what was already received, or changing during the walk, it is noted in ``signals``.
+The walk does not claim more than it can: records it did not see are only candidates
+for deletion, which the host confirms one by one with the server.
 
 The walk is a pure cursor (:class:`PageCursor`) separate from the fetching, so that a
-later concurrent fetcher can plan the remaining ``startIndex`` values from
-``totalResults`` and the size of the first page, and still check each page the same way.
+concurrent fetcher can plan ``startIndex`` values and still check each page the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ FetchPage = Callable[[int, int], Awaitable[ListPage]]
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGES = 1_000_000  # a hard stop against a server that never ends
 
+# Normal ends of a walk; any other stop (the page limit) is not complete.
+_ENDS = ("empty page", "short page", "no new ids")
+
 
 @dataclass
 class PageCursor:
@@ -41,9 +49,14 @@ class PageCursor:
     start_index: int = 1
     pages: int = 0
     received: int = 0
+    repeated: int = 0
     total_results: int | None = None
     stop_reason: str | None = None
-    _previous_ids: frozenset[str] = field(default_factory=frozenset, repr=False)
+    max_pages: int = MAX_PAGES
+    signals: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set, repr=False)
+    _largest_page: int = 0
+    _totals: list[int | None] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -57,32 +70,72 @@ class PageCursor:
 
     @property
     def complete(self) -> bool:
-        """True when the walk ended normally and saw at least what the server announced."""
-        if self.stop_reason is None:
-            return False
-        return self.total_results is None or self.received >= self.total_results
+        """True when the walk reached a normal end (not the page limit)."""
+        return self.stop_reason is not None and self.stop_reason.startswith(_ENDS)
 
     def accept(self, page: ListPage) -> list[dict[str, Any]]:
-        """Take one page; return its resources not already seen on the previous page."""
+        """Take one page; return its resources whose ids this walk has not seen yet."""
         self.pages += 1
-        if page.total_results is not None:
-            self.total_results = page.total_results
-        ids = frozenset(_id_of(r) for r in page.resources)
-        fresh = [r for r in page.resources if _id_of(r) not in self._previous_ids]
-        if not page.resources:
+        self._note_total(page.total_results)
+        resources = page.resources
+        if not resources:
             self.stop_reason = "empty page"
             return []
+        fresh = []
+        for resource in resources:
+            rid = _id_of(resource)
+            if rid and rid in self._seen:
+                self.repeated += 1
+                continue
+            if rid:
+                self._seen.add(rid)
+            fresh.append(resource)
         if not fresh:
-            self.stop_reason = "server repeated the previous page (it ignores startIndex)"
+            self.stop_reason = "no new ids (the server repeats itself or ignores startIndex)"
             return []
         self.received += len(fresh)
-        self.start_index += len(page.resources)
-        self._previous_ids = ids
-        if self.total_results is not None and self.received >= self.total_results:
-            self.stop_reason = "totalResults reached"
-        elif self.pages >= MAX_PAGES:
-            self.stop_reason = "page limit reached"
+        self.start_index += len(resources)
+        total = self.total_results
+        if total is not None and total < self.received and page.total_results is not None:
+            self.signals.append(
+                f"totalResults {total} on page {self.pages} is lower than the "
+                f"{self.received} received"
+            )
+        self._decide_next(len(resources))
         return fresh
+
+    def _decide_next(self, size: int) -> None:
+        expected = min(self.page_size, self._largest_page or self.page_size)
+        self._largest_page = max(self._largest_page, size)
+        total = self.total_results
+        if self.pages >= self.max_pages:
+            self.stop_reason = "page limit reached"
+        elif size >= expected:
+            return  # a full page: there may be more, whatever totalResults says
+        elif total is not None and total > self.received:
+            self.signals.append(
+                f"page {self.pages} was short ({size} of {self.page_size}) while "
+                f"totalResults says {total - self.received} more"
+            )
+        elif self.pages == 1 and (total is None or total < self.received):
+            return  # probe once: the server may cap pages below what we asked
+        else:
+            self.stop_reason = "short page"
+
+    def _note_total(self, total: int | None) -> None:
+        previous = self._totals[-1] if self._totals else None
+        self._totals.append(total)
+        if total is None:
+            if len(self._totals) == 1:
+                self.signals.append("no totalResults")
+            return
+        if total < 0:
+            self.signals.append(f"a negative totalResults ({total}) on page {self.pages}")
+            self.total_results = None
+            return
+        if previous is not None and previous >= 0 and total != previous:
+            self.signals.append(f"totalResults changed from {previous} to {total}")
+        self.total_results = total
 
 
 def _id_of(resource: dict[str, Any]) -> str:
@@ -97,7 +150,8 @@ async def paginate(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the new resources of each page until the cursor says stop.
 
-    Pass your own ``cursor`` to read ``complete``, ``pages`` and ``stop_reason`` after.
+    Pass your own ``cursor`` to read ``complete``, ``pages``, ``signals`` and
+    ``stop_reason`` after.
     """
     cursor = cursor or PageCursor()
     while not cursor.done:

@@ -26,6 +26,7 @@ LAYERS = {
     "syncs": 4,
     "actions": 4,
     "manifest": 5,
+    "store": 1,
     "host": 6,
     "cli": 7,
     "__init__": 7,

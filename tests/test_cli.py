@@ -133,11 +133,12 @@ def test_missing_configuration_names_the_variable(
 
 
 def test_other_failures_are_exit_1_and_debug_shows_a_traceback(env: Sandbox) -> None:
-    env.settings.page_size_cap = 2
-    env.settings.ignore_paging = True  # a broken server: the sync cannot be complete
+    env.settings.retry_after_seconds = 0
+    env.settings.fail_next = [503] * 5  # the server fails every retry
     result = cli("sync", "users")
-    assert result.code == EXIT_FAILURE and "no deletions were tracked" in result.err
+    assert result.code == EXIT_FAILURE and "HTTP 503" in result.err
     assert "Traceback" not in result.err
+    env.settings.fail_next = [503] * 5
     assert "Traceback" in cli("--debug", "sync", "users").err
 
 

@@ -14,10 +14,12 @@ from loom_scim_connector import (
     IncompleteSyncError,
     LoomConnection,
     LoomScimClient,
+    ProtocolError,
     RetryPolicy,
     no_wait,
 )
-from loom_scim_connector.host import LocalHost
+from loom_scim_connector.host import LocalHost, SyncReport
+from loom_scim_connector.models.records import User
 from loom_scim_connector.sandbox import Sandbox
 
 from .conftest import Reply, Script, list_body, scim
@@ -38,8 +40,23 @@ def scripted_host(
 
 
 def pages(ids: list[str], size: int, total: int | None = None) -> list[Reply]:
+    """The list pages a server gives for ``ids``; a walk whose last page is full asks
+    once more, so an empty page ends it."""
     count = len(ids) if total is None else total
-    return [scim(200, list_body(ids[i : i + size], total=count)) for i in range(0, len(ids), size)]
+    replies: list[Reply] = [
+        scim(200, list_body(ids[i : i + size], total=count)) for i in range(0, len(ids), size)
+    ]
+    if not ids or len(ids) % size == 0:
+        replies.append(scim(200, list_body([], total=count)))
+    return replies
+
+
+def user(uid: str) -> httpx.Response:
+    return scim(200, {"id": uid, "userName": f"{uid}@example.com"})
+
+
+def gone() -> httpx.Response:
+    return scim(404, {"detail": "not found", "status": "404"})
 
 
 IDS = [f"u{i}" for i in range(1, 7)]
@@ -90,7 +107,7 @@ async def test_a_sync_failing_on_page_3_deletes_nothing_and_keeps_records(
     assert (await first.run_sync("users")).added == 6
     first.close()
 
-    failing = Script([*pages(IDS[:4], 2, total=6), scim(401, {"detail": "expired"})])
+    failing = Script([*pages(IDS[:4], 2, total=6)[:2], scim(401, {"detail": "expired"})])
     second = scripted_host(connection, store, failing)
     with pytest.raises(AuthenticationError):
         await second.run_sync("users")
@@ -100,16 +117,69 @@ async def test_a_sync_failing_on_page_3_deletes_nothing_and_keeps_records(
     assert runs == [("success",), ("failed",)]
 
 
-async def test_a_short_server_count_is_incomplete_and_deletes_nothing(
+async def test_unseen_records_are_deleted_only_when_the_server_confirms(
     connection: LoomConnection, tmp_path: Path
 ) -> None:
     store = tmp_path / "s.sqlite3"
     first = scripted_host(connection, store, Script(pages(IDS, 2)))
     await first.run_sync("users")
-    # The server claims 6 but pages end after 4: the last two were not seen, not deleted.
-    short = Script([*pages(IDS[:4], 2, total=6), scim(200, list_body([], total=6))])
+    # The server claims 6 but pages end after 4: u5 and u6 are only candidates. The
+    # control lookup (a user just listed) answers 200, u5 is still there, u6 is gone.
+    short = Script([*pages(IDS[:4], 2, total=6), user("u1"), user("u5"), gone()])
     second = scripted_host(connection, store, short)
-    with pytest.raises(IncompleteSyncError, match="announced 6"):
+    second.confirm_concurrency = 1
+    report = await second.run_sync("users")
+    assert (report.status, report.deleted, report.recovered, report.candidates) == (
+        "success",
+        1,
+        1,
+        2,
+    )
+    looked_up = [r.url.path.rsplit("/", 1)[-1] for r in short.requests[-3:]]
+    assert looked_up[1:] == ["u5", "u6"]
+    assert [r["id"] for r in second.records("User")] == IDS[:5]
+
+
+async def test_a_failed_confirmation_deletes_nothing(
+    connection: LoomConnection, tmp_path: Path
+) -> None:
+    store = tmp_path / "s.sqlite3"
+    first = scripted_host(connection, store, Script(pages(IDS, 2)))
+    await first.run_sync("users")
+    short = Script([*pages(IDS[:4], 2), user("u1"), scim(401, {"detail": "expired"})])
+    second = scripted_host(connection, store, short)
+    second.confirm_concurrency = 1
+    with pytest.raises(AuthenticationError):
+        await second.run_sync("users")
+    assert len(second.records("User")) == 6
+
+
+async def test_a_404_for_a_user_just_listed_deletes_nothing(
+    connection: LoomConnection, tmp_path: Path
+) -> None:
+    """A server whose lookups by id answer 404 for everyone cannot confirm a deletion."""
+    store = tmp_path / "s.sqlite3"
+    first = scripted_host(connection, store, Script(pages(IDS, 2)))
+    await first.run_sync("users")
+    broken = Script([*pages(IDS[:4], 2), gone()])
+    second = scripted_host(connection, store, broken)
+    with pytest.raises(IncompleteSyncError, match="cannot confirm"):
+        await second.run_sync("users")
+    assert len(second.records("User")) == 6
+
+
+async def test_an_html_404_is_not_a_confirmation(
+    connection: LoomConnection, tmp_path: Path
+) -> None:
+    store = tmp_path / "s.sqlite3"
+    first = scripted_host(connection, store, Script(pages(IDS, 2)))
+    await first.run_sync("users")
+    page = httpx.Response(404, text="<html><title>Not Found</title></html>")
+    page.headers["Content-Type"] = "text/html"
+    html = Script([*pages(IDS[:4], 2), user("u1"), page, page])
+    second = scripted_host(connection, store, html)
+    second.confirm_concurrency = 1
+    with pytest.raises(ProtocolError, match="HTML 404"):
         await second.run_sync("users")
     assert len(second.records("User")) == 6
 
@@ -122,7 +192,7 @@ async def test_a_cancelled_sync_deletes_nothing(connection: LoomConnection, tmp_
     def cancel(request: httpx.Request) -> httpx.Response:
         raise asyncio.CancelledError
 
-    second = scripted_host(connection, store, Script([*pages(IDS[:2], 2, total=6), cancel]))
+    second = scripted_host(connection, store, Script([*pages(IDS[:2], 2, total=6)[:1], cancel]))
     with pytest.raises(asyncio.CancelledError):
         await second.run_sync("users")
     assert len(second.records("User")) == 6
@@ -142,7 +212,7 @@ async def test_an_unreadable_user_fails_the_sync_without_deletions(
         "Resources": [{"id": "u1", "userName": "u1@example.com"}, {"id": "u2"}],
         "totalResults": 2,
     }
-    second = scripted_host(connection, store, Script([scim(200, broken)]))
+    second = scripted_host(connection, store, Script([scim(200, broken), *pages([], 2)]))
     with pytest.raises(IncompleteSyncError, match="u2"):
         await second.run_sync("users")
     assert len(second.records("User")) == 6
@@ -155,9 +225,9 @@ async def test_records_are_saved_a_page_at_a_time(
     host = scripted_host(connection, tmp_path / "s.sqlite3", Script(pages(IDS, 2)))
     original = host.store.save
 
-    def spy(model: str, run_id: int, records: list[dict[str, object]]) -> object:
+    def spy(run: object, records: list[dict[str, object]]) -> object:
         batches.append(len(records))
-        return original(model, run_id, records)
+        return original(run, records)  # type: ignore[arg-type]
 
     host.store.save = spy  # type: ignore[method-assign,assignment]
     await host.run_sync("users")
@@ -172,28 +242,51 @@ async def test_groups_sync_with_members(host: LocalHost, sandbox: Sandbox) -> No
     assert sorted(groups["Loom Creators"]["memberIds"]) == sorted(sandbox.seeded["creator"])
 
 
-async def test_explicit_batch_delete(connection: LoomConnection, tmp_path: Path) -> None:
+async def test_explicit_batch_delete_is_confirmed_too(
+    connection: LoomConnection, tmp_path: Path
+) -> None:
+    """A sync that says a record is gone is believed only once the server confirms it."""
     host = scripted_host(connection, tmp_path / "s.sqlite3", Script(pages(IDS, 2)))
     await host.run_sync("users")
-    seen: list[tuple[str, str]] = []
-    host.on_record = lambda model, action, record: seen.append((action, str(record["id"])))
-    from loom_scim_connector.host import SyncReport, _SyncContext
+    from loom_scim_connector.host.syncrun import SyncRun
 
-    client = LoomScimClient(connection)
-    ctx = _SyncContext(
-        connection,
-        client,
-        host.logger,
-        host.store,
-        "users",
-        99,
-        SyncReport("users", "User"),
-        host.on_record,
-    )
-    await ctx.batch_delete(["u2", "nope"], "User")
+    claimed = Script([user("u3"), user("u1"), gone()])  # the control lookup, u1, u2
+    client = LoomScimClient(connection, transport=httpx.MockTransport(claimed))
+    sync = host.manifest.sync("users")
+    report = SyncReport("users", "User")
+    runner = SyncRun(sync, host.store, client, connection, host.logger, report)
+    runner.concurrency = 1
+    run = host.store.begin_run("users", "User", lease=30)
+    ctx = runner._context(run)
+    await ctx.batch_save([User(id=i, email=f"{i}@example.com") for i in IDS[2:]], "User")
+    await ctx.batch_delete(["u1", "u2"], "User")
+    gone_ids = await runner.confirm(ctx, runner._candidates(ctx))
+    host.store.finish_run(run, "success", deleted=gone_ids)
     await client.aclose()
-    assert seen == [("DELETED", "u2")]
-    assert "u2" not in {r["id"] for r in host.records("User")}
+    assert gone_ids == ["u2"]
+    assert [r["id"] for r in host.records("User")] == ["u1", *IDS[2:]]
+
+
+async def test_saving_under_another_model_is_refused(
+    connection: LoomConnection, tmp_path: Path
+) -> None:
+    host = scripted_host(connection, tmp_path / "s.sqlite3", Script(pages(IDS, 2)))
+    from loom_scim_connector.host.context import ContractError
+    from loom_scim_connector.host.syncrun import SyncRun
+
+    client = LoomScimClient(connection, transport=httpx.MockTransport(Script([])))
+    runner = SyncRun(
+        host.manifest.sync("users"),
+        host.store,
+        client,
+        connection,
+        host.logger,
+        SyncReport("users", "User"),
+    )
+    ctx = runner._context(host.store.begin_run("users", "User", lease=30))
+    with pytest.raises(ContractError, match=r"ctx\.model"):
+        await ctx.batch_save([User(id="u1", email="u1@example.com")], "Users")
+    await client.aclose()
 
 
 def test_unknown_sync_is_named(connection: LoomConnection, tmp_path: Path) -> None:

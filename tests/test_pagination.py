@@ -33,20 +33,73 @@ async def test_short_pages_advance_by_what_was_received(make_client: Make) -> No
     assert await collect(client, cursor) == ids_of(1, 8)
     starts = [r.url.params["startIndex"] for r in script.requests]
     assert starts == ["1", "4", "7"]
-    assert cursor.complete and cursor.stop_reason == "totalResults reached"
+    assert cursor.complete and cursor.stop_reason == "short page"
 
 
-async def test_missing_total_stops_on_empty_page(make_client: Make) -> None:
+async def test_missing_total_stops_on_a_short_page(make_client: Make) -> None:
     client, script = make_client(
         scim(200, list_body(ids_of(1, 3))),
         scim(200, list_body(ids_of(3, 4))),
-        scim(200, {"schemas": []}),  # no Resources at all
         page_size=2,
     )
     cursor = PageCursor(page_size=2)
     assert await collect(client, cursor) == ids_of(1, 4)
+    assert cursor.complete and cursor.stop_reason == "short page"
+    assert len(script.requests) == 2
+    assert cursor.signals == ["no totalResults"]
+
+
+async def test_a_full_last_page_is_followed_by_an_empty_one(make_client: Make) -> None:
+    client, script = make_client(
+        scim(200, list_body(ids_of(1, 3), total=4)),
+        scim(200, list_body(ids_of(3, 5), total=4)),
+        scim(200, {"schemas": []}),  # no Resources at all
+        page_size=2,
+    )
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ids_of(1, 5)
     assert cursor.complete and cursor.stop_reason == "empty page"
     assert len(script.requests) == 3
+
+
+async def test_a_total_lower_than_the_truth_does_not_stop_the_walk(make_client: Make) -> None:
+    """Some servers put the page size in totalResults: full pages keep the walk going."""
+    client, _ = make_client(
+        scim(200, list_body(ids_of(1, 3), total=2)),
+        scim(200, list_body(ids_of(3, 5), total=2)),
+        scim(200, list_body(ids_of(5, 6), total=-1)),
+        page_size=2,
+    )
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ids_of(1, 6)
+    assert cursor.stop_reason == "short page"
+    assert any("lower than" in s for s in cursor.signals)
+    assert any("negative" in s for s in cursor.signals)
+
+
+async def test_a_short_first_page_with_no_total_probes_for_a_page_cap(make_client: Make) -> None:
+    client, script = make_client(
+        scim(200, list_body(ids_of(1, 4))),  # 3 of the 5 asked: the end, or a cap?
+        scim(200, list_body(ids_of(4, 7))),  # a cap of 3: keep going
+        scim(200, list_body(ids_of(7, 8))),
+        page_size=5,
+    )
+    cursor = PageCursor(page_size=5)
+    assert await collect(client, cursor) == ids_of(1, 8)
+    assert [r.url.params["startIndex"] for r in script.requests] == ["1", "4", "7"]
+
+
+async def test_ids_are_deduplicated_across_the_whole_walk(make_client: Make) -> None:
+    client, _ = make_client(
+        scim(200, list_body(["a", "b"])),
+        scim(200, list_body(["c", "d"])),
+        scim(200, list_body(["a", "e"])),  # "a" again, two pages later
+        scim(200, list_body(["f"])),
+        page_size=2,
+    )
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ["a", "b", "c", "d", "e", "f"]
+    assert cursor.repeated == 1
 
 
 async def test_server_ignoring_start_index_is_detected(make_client: Make) -> None:
@@ -58,12 +111,21 @@ async def test_server_ignoring_start_index_is_detected(make_client: Make) -> Non
     assert len(script.requests) == 2
 
 
-async def test_ignoring_server_with_a_cap_is_not_complete(make_client: Make) -> None:
+async def test_ignoring_server_with_a_cap_stops_on_no_new_ids(make_client: Make) -> None:
+    # The walk ends; the three users it never saw are only candidates for the host to
+    # confirm one by one, never deletions.
     first = list_body(ids_of(1, 3), total=5)
     client, _ = make_client(scim(200, first), scim(200, first), page_size=2)
     cursor = PageCursor(page_size=2)
     assert await collect(client, cursor) == ids_of(1, 3)
-    assert not cursor.complete
+    assert (cursor.stop_reason or "").startswith("no new ids")
+
+
+def test_the_page_limit_is_not_a_complete_walk() -> None:
+    cursor = PageCursor(page_size=1, max_pages=2)
+    cursor.accept(ListPage([{"id": "a"}], None))
+    cursor.accept(ListPage([{"id": "b"}], None))
+    assert cursor.stop_reason == "page limit reached" and not cursor.complete
 
 
 async def test_empty_list_without_resources(make_client: Make) -> None:

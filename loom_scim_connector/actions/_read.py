@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from loom_scim_connector.client import LoomScimClient, Resource
-from loom_scim_connector.errors import NotFoundError, ProtocolError
+from loom_scim_connector.errors import ProtocolError
 from loom_scim_connector.models.records import Group, User
 from loom_scim_connector.models.scim import ScimGroup, ScimUser
 
@@ -42,7 +42,4 @@ async def read_group(client: LoomScimClient, group_id: str) -> Group:
 async def read_or_none(
     client: LoomScimClient, resource: Resource, rid: str
 ) -> dict[str, Any] | None:
-    try:
-        return await client.get(resource, rid)
-    except NotFoundError:
-        return None
+    return await client.get_or_none(resource, rid)

@@ -1,5 +1,11 @@
-"""The loop both syncs share: page through a resource, convert, save, and refuse to
-finish as a success unless every record was seen (so no deletion is ever guessed)."""
+"""The loop both syncs share: page through a resource, convert, save.
+
+It saves under the model the host names (``ctx.model``, from the manifest) and refuses
+to return normally when a record could not be read or the walk hit its page limit, so
+the host never tracks deletions from a walk that could not read everything it got.
+Records the walk did not see are not its business: the host confirms each with the
+server before anything is marked deleted.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,6 @@ from loom_scim_connector.pagination import PageCursor
 async def full_sync(
     ctx: SyncContext,
     resource: Resource,
-    model: str,
     convert: Callable[[Mapping[str, Any]], BaseModel],
 ) -> None:
     cursor = PageCursor(page_size=ctx.client.page_size)
@@ -29,7 +34,7 @@ async def full_sync(
                 records.append(convert(raw))
             except ValidationError as exc:
                 rejected.append(f"{raw.get('id', '?')} ({exc.errors()[0]['loc']})")
-        await ctx.batch_save(records, model)
+        await ctx.batch_save(records, ctx.model)
         ctx.logger.info(
             "%s: page %d saved %d (%d so far, server total %s)",
             resource,
@@ -39,6 +44,13 @@ async def full_sync(
             "unknown" if cursor.total_results is None else cursor.total_results,
         )
     ctx.logger.info("%s: %d pages, stopped on %s", resource, cursor.pages, cursor.stop_reason)
+    if cursor.signals:
+        ctx.logger.warning(
+            "%s: the server's paging was irregular (%s); records it skipped are looked up "
+            "one by one before anything is marked deleted",
+            resource,
+            "; ".join(cursor.signals[:3]) + ("; ..." if len(cursor.signals) > 3 else ""),
+        )
     if rejected:
         raise IncompleteSyncError(
             f"{len(rejected)} {resource} could not be read and were not saved: "
@@ -46,7 +58,7 @@ async def full_sync(
         )
     if not cursor.complete:
         raise IncompleteSyncError(
-            f"the server announced {cursor.total_results} {resource} but returned "
-            f"{cursor.received}; records already saved are kept and no deletions were tracked"
+            f"the walk over {resource} stopped at {cursor.stop_reason} after "
+            f"{cursor.pages} pages; records already saved are kept and nothing was deleted"
         )
     await ctx.save_checkpoint({"lastCount": cursor.received, "pages": cursor.pages})

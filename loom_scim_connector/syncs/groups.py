@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from loom_scim_connector.contract import SyncContext
+from loom_scim_connector.contract import RunContext, SyncContext
 from loom_scim_connector.models.records import Group
 from loom_scim_connector.models.scim import ScimGroup
 
@@ -16,4 +16,10 @@ def _convert(raw: Mapping[str, Any]) -> Group:
 
 async def sync_groups(ctx: SyncContext) -> None:
     """Every SCIM group with its member ids."""
-    await full_sync(ctx, "Groups", "Group", _convert)
+    await full_sync(ctx, "Groups", _convert)
+
+
+async def fetch_group(ctx: RunContext, group_id: str) -> Group | None:
+    """The group as the server has it now; ``None`` only on the server's own 404."""
+    raw = await ctx.client.get_or_none("Groups", group_id)
+    return None if raw is None else _convert(raw)

@@ -1,0 +1,111 @@
+"""What the host hands a sync or an action (the protocols of :mod:`..contract`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from loom_scim_connector.client import LoomScimClient
+from loom_scim_connector.config import LoomConnection
+from loom_scim_connector.errors import InputError
+from loom_scim_connector.store import Action, Run, Store
+
+from .report import SyncReport
+
+OnRecord = Callable[[str, Action, dict[str, Any]], None]
+
+
+class ContractError(TypeError):
+    """A sync broke the host contract (a bug in the sync, not a problem with the server)."""
+
+
+@dataclass
+class RunContextImpl:
+    connection: LoomConnection
+    client: LoomScimClient
+    logger: logging.Logger
+
+
+@dataclass
+class SyncContextImpl(RunContextImpl):
+    store: Store
+    run: Run
+    output_model: type[BaseModel]
+    report: SyncReport
+    on_record: OnRecord | None = None
+    report_only: set[str] | None = None
+    claimed_gone: set[str] = field(default_factory=set)
+
+    @property
+    def model(self) -> str:
+        return self.run.model
+
+    async def batch_save(self, records: Sequence[BaseModel], model: str) -> None:
+        if model != self.model:
+            raise ContractError(
+                f"sync {self.run.sync} saved under model {model!r}; the manifest says "
+                f"{self.model!r} (use ctx.model)"
+            )
+        for record in records:
+            if not isinstance(record, self.output_model):
+                raise ContractError(
+                    f"sync {self.run.sync} saved a {type(record).__name__}, "
+                    f"not a {self.output_model.__name__}"
+                )
+        dumped = [r.model_dump(mode="json", by_alias=True) for r in records]
+        self.record_saved(self.store.save(self.run, dumped))
+
+    def record_saved(self, saved: list[tuple[Action, dict[str, Any]]]) -> None:
+        for action, record in saved:
+            if self.report_only is not None and str(record.get("id")) not in self.report_only:
+                continue
+            if action == "ADDED":
+                self.report.added += 1
+            elif action == "UPDATED":
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+            if self.on_record is not None:
+                self.on_record(self.model, action, record)
+
+    def emit_deleted(self, records: list[dict[str, Any]]) -> None:
+        self.report.deleted += len(records)
+        if self.on_record is not None:
+            for record in records:
+                self.on_record(self.model, "DELETED", record)
+
+    async def batch_delete(self, ids: Sequence[str], model: str) -> None:
+        """The sync says these are gone: the host still confirms each with the server
+        at the end of the run, and deletes only what the server confirms."""
+        if model != self.model:
+            raise ContractError(f"sync {self.run.sync} deleted under model {model!r}")
+        self.claimed_gone.update(str(i) for i in ids)
+
+    async def get_checkpoint(self) -> dict[str, Any] | None:
+        return self.store.get_checkpoint(self.run.sync)
+
+    async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.store.save_checkpoint(self.run.sync, checkpoint)
+
+
+@dataclass
+class ActionContextImpl(RunContextImpl):
+    input: BaseModel
+
+
+def validate_input(name: str, model: type[BaseModel], raw: object) -> BaseModel:
+    """Validate an action's raw input; an :class:`InputError` names every bad field."""
+    if not isinstance(raw, Mapping):
+        raise InputError(name, {"(input)": "must be a JSON object"})
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = {}
+        for error in exc.errors(include_input=False):
+            where = ".".join(str(p) for p in error["loc"]) or "(input)"
+            problems[where] = str(error["msg"]).removeprefix("Value error, ")
+        raise InputError(name, problems) from None

@@ -1,0 +1,149 @@
+"""``LocalHost``: run this provider's syncs and actions from a terminal or a test."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from loom_scim_connector.client import LoomScimClient
+from loom_scim_connector.config import LoomConnection
+from loom_scim_connector.errors import InputError
+from loom_scim_connector.manifest import Manifest, ResolvedSync, load_manifest
+from loom_scim_connector.store import Run, SQLiteStore, Store, SyncBusyError
+
+from .context import ActionContextImpl, OnRecord, validate_input
+from .report import SyncReport
+from .syncrun import CONFIRM_CONCURRENCY, LEASE_SECONDS, DeletionGuard, SyncRun
+
+DEFAULT_STORE = Path("loom-scim.sqlite3")
+ClientFactory = Callable[[LoomConnection], LoomScimClient]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class LocalHost:
+    """Run this provider's syncs and actions, with records in a store (SQLite by default)."""
+
+    def __init__(
+        self,
+        connection: LoomConnection,
+        *,
+        store: Path | str | Store = DEFAULT_STORE,
+        manifest: Manifest | None = None,
+        client_factory: ClientFactory = LoomScimClient,
+        on_record: OnRecord | None = None,
+        logger: logging.Logger | None = None,
+        guard: DeletionGuard | None = None,
+        lease: float = LEASE_SECONDS,
+        confirm_concurrency: int = CONFIRM_CONCURRENCY,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.connection = connection
+        self.manifest = manifest or load_manifest()
+        self.client_factory = client_factory
+        self.on_record = on_record
+        self.logger = logger or logging.getLogger("loom_scim_connector.host")
+        self.guard = guard or DeletionGuard()
+        self.lease = lease
+        self.confirm_concurrency = confirm_concurrency
+        self.sleep = sleep
+        if isinstance(store, str | Path):
+            store = SQLiteStore(store, connection.base_url)
+        self.store: Store = store
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def run_sync(self, name: str, *, wait: float | None = None) -> SyncReport:
+        """Run one sync. ``wait`` seconds to wait for a running sync of the same model,
+        else :class:`~loom_scim_connector.store.SyncBusyError` at once."""
+        sync = self.manifest.sync(name)
+        report = SyncReport(sync=name, model=sync.spec.output)
+        await self._execute(sync, wait, report, lambda runner: runner.walk_and_settle)
+        return report
+
+    async def release_held(
+        self, name: str, run_id: int, *, wait: float | None = None
+    ) -> SyncReport:
+        """Confirm and apply the deletions a held run kept back, after a person's review.
+
+        Each candidate is still looked up first: only those the server confirms gone are
+        deleted; the others are kept and reported as recovered.
+        """
+        sync = self.manifest.sync(name)
+        held = self.store.held_run(run_id)
+        if held is None or held.sync != name:
+            raise InputError("--release-held", {str(run_id): f"is not a run of the {name} sync"})
+        if held.status != "held":
+            raise InputError(
+                "--release-held", {str(run_id): f"is {held.status}, not held: nothing to release"}
+            )
+        report = SyncReport(sync=name, model=sync.spec.output)
+
+        def body(runner: SyncRun) -> Callable[[Run], Awaitable[None]]:
+            return lambda r: runner.release(r, run_id, held.ids)
+
+        await self._execute(sync, wait, report, body)
+        return report
+
+    async def _begin(self, sync: ResolvedSync, wait: float | None) -> Run:
+        deadline = None if wait is None else time.monotonic() + wait
+        delay = 0.2
+        while True:
+            try:
+                return self.store.begin_run(sync.name, sync.spec.output, lease=self.lease)
+            except SyncBusyError as busy:
+                left = 0.0 if deadline is None else deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                self.logger.info("waiting for run %d to finish", busy.run_id)
+                await self.sleep(min(delay, left))
+                delay = min(delay * 2, 2.0)
+
+    async def _execute(
+        self,
+        sync: ResolvedSync,
+        wait: float | None,
+        report: SyncReport,
+        body: Callable[[SyncRun], Callable[[Run], Awaitable[None]]],
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            async with self.client_factory(self.connection) as client:
+                run = await self._begin(sync, wait)
+                report.run_id = run.run_id
+                runner = SyncRun(
+                    sync,
+                    self.store,
+                    client,
+                    self.connection,
+                    self.logger.getChild(f"sync.{sync.name}"),
+                    report,
+                    self.on_record,
+                    self.guard,
+                    self.lease,
+                    self.confirm_concurrency,
+                )
+                await runner.execute(run, body(runner))
+        finally:
+            report.seconds = time.perf_counter() - started
+
+    async def run_action(self, name: str, raw_input: object) -> BaseModel:
+        action = self.manifest.action(name)
+        validated = validate_input(name, action.input_model, raw_input)
+        async with self.client_factory(self.connection) as client:
+            ctx = ActionContextImpl(
+                self.connection, client, self.logger.getChild(f"action.{name}"), validated
+            )
+            output = await action.function(ctx)
+        if not isinstance(output, action.output_model):
+            raise TypeError(f"{name} returned {type(output).__name__}, not {action.output_model}")
+        return output
+
+    def records(self, model: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return self.store.records(model, include_deleted=include_deleted)

@@ -1,0 +1,32 @@
+"""Where a host keeps records, runs, checkpoints, locks and held deletions.
+
+:class:`Store` is the interface (a typing protocol); :class:`SQLiteStore` is the
+reference implementation. The guarantees every implementation gives are written as a
+test suite (``tests/store_contract.py``) that any store must pass.
+"""
+
+from .base import (
+    Action,
+    HeldRun,
+    LeaseLostError,
+    Run,
+    RunInfo,
+    RunStatus,
+    Store,
+    StoreError,
+    SyncBusyError,
+)
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "Action",
+    "HeldRun",
+    "LeaseLostError",
+    "Run",
+    "RunInfo",
+    "RunStatus",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "SyncBusyError",
+]

@@ -1,0 +1,151 @@
+"""The store interface: small, typed, and the same for SQLite and PostgreSQL.
+
+What it guarantees (``tests/store_contract.py`` states each as a test):
+
+* **Single flight.** :meth:`Store.begin_run` takes a lease on ``(connection, model)`` in
+  the same transaction that creates the run; while a live lease exists, another
+  ``begin_run`` raises :class:`SyncBusyError`. A lease not renewed by
+  :meth:`Store.heartbeat` expires, so a killed process cannot hold it forever; the run
+  it left ``running`` becomes ``abandoned``.
+* **Monotonic sightings.** Each run has a generation that grows with every run. A save
+  never lowers a record's generation nor overwrites data saved by a newer generation,
+  so a late write from an older run cannot make a record look unseen.
+* **Deletions only at the end, only by the lease holder.** :meth:`Store.finish_run`
+  marks records deleted, records held candidates, sets the run's status and releases
+  the lease in one transaction, and refuses (:class:`LeaseLostError`) when the run no
+  longer holds the lease. It deletes only records still unseen by the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from loom_scim_connector.errors import LoomScimError
+
+Action = Literal["ADDED", "UPDATED", "UNCHANGED", "DELETED"]
+RunStatus = Literal["running", "success", "failed", "cancelled", "held", "abandoned", "released"]
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"success", "failed", "cancelled", "held", "abandoned", "released"}
+)
+
+
+class StoreError(LoomScimError):
+    """The store cannot be opened or used: a missing folder, a file that is not a store."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"store {where}: {reason}")
+
+
+class SyncBusyError(LoomScimError):
+    """Another run holds the lease on this connection and model."""
+
+    def __init__(self, sync: str, model: str, run_id: int, started_at: str, owner: str) -> None:
+        self.sync, self.model, self.run_id = sync, model, run_id
+        self.started_at, self.owner = started_at, owner
+        super().__init__(
+            f"another {sync} sync is running on this store (run {run_id}, started "
+            f"{started_at} by {owner}); only one sync of {model} runs at a time: "
+            "wait for it to finish, or pass --wait"
+        )
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.sync, self.model, self.run_id, self.started_at, self.owner))
+
+
+class LeaseLostError(LoomScimError):
+    """The run's lease expired and another run took it: this run may delete nothing."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run in progress. ``generation`` orders sightings: newer runs have larger ones."""
+
+    run_id: int
+    sync: str
+    model: str
+    generation: int
+    started_at: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: int
+    sync: str
+    model: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    error: str | None
+    owner: str
+    held: int
+
+
+@dataclass(frozen=True)
+class HeldRun:
+    """A run that ended ``held``: the candidates it did not delete, for a person to review."""
+
+    run_id: int
+    sync: str
+    model: str
+    status: str
+    ids: list[str]
+
+
+class Store(Protocol):
+    """Records, runs, checkpoints, leases and held candidates of one connection."""
+
+    def begin_run(self, sync: str, model: str, *, lease: float) -> Run:
+        """Create a run holding the lease on ``model``, or raise :class:`SyncBusyError`."""
+        ...
+
+    def heartbeat(self, run: Run, *, lease: float) -> None:
+        """Extend the run's lease; :class:`LeaseLostError` when another run took it."""
+        ...
+
+    def save(
+        self, run: Run, records: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[Action, dict[str, Any]]]:
+        """Upsert records seen by ``run``; say what happened to each."""
+        ...
+
+    def live_count(self, model: str) -> int: ...
+
+    def candidates(self, run: Run) -> list[str]:
+        """Ids of live records of the run's model that the run has not seen."""
+        ...
+
+    def seen_sample(self, run: Run) -> str | None:
+        """One id the run has seen, if any (a control for confirmation lookups)."""
+        ...
+
+    def finish_run(
+        self,
+        run: Run,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        deleted: Sequence[str] = (),
+        held: Sequence[str] = (),
+        releases: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """End the run in one transaction; return the records it marked deleted."""
+        ...
+
+    def held_run(self, run_id: int) -> HeldRun | None: ...
+
+    def records(
+        self, model: str, *, include_deleted: bool = False, ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def runs(self, *, limit: int = 20) -> list[RunInfo]: ...
+
+    def get_checkpoint(self, sync: str) -> dict[str, Any] | None: ...
+
+    def save_checkpoint(self, sync: str, data: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,371 @@
+"""The SQLite store (stdlib ``sqlite3``): the reference implementation of :class:`Store`.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so two processes sharing a file
+serialize on SQLite's own write lock; the lease is a row in ``locks`` taken in the same
+transaction that creates the run. The run id (``AUTOINCREMENT``, never reused) is the
+generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    Action,
+    HeldRun,
+    LeaseLostError,
+    Run,
+    RunInfo,
+    RunStatus,
+    StoreError,
+    SyncBusyError,
+)
+
+SCHEMA_VERSION = 2
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
+    data TEXT NOT NULL, last_seen_run INTEGER NOT NULL,
+    first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
+    PRIMARY KEY (connection, model, id)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL, sync TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, error TEXT
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    connection TEXT NOT NULL, sync TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (connection, sync)
+);
+CREATE TABLE IF NOT EXISTS locks (
+    connection TEXT NOT NULL, model TEXT NOT NULL, run_id INTEGER NOT NULL,
+    expires_at REAL NOT NULL, PRIMARY KEY (connection, model)
+);
+CREATE TABLE IF NOT EXISTS held (
+    run_id INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, id)
+);
+"""
+# Columns added to ``runs`` after the first release (schema 1), added on open.
+_RUN_COLUMNS = {"model": "TEXT", "owner": "TEXT", "released_by": "INTEGER"}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _open(path: Path | str) -> sqlite3.Connection:
+    """Open the file, turning every way it can fail into one :class:`StoreError` line."""
+    where = str(path)
+    if where != ":memory:":
+        target = Path(path)
+        if target.is_dir():
+            raise StoreError(where, "is a folder; give a file name such as loom-scim.sqlite3")
+        if not target.parent.is_dir():
+            raise StoreError(where, f"the folder {target.parent} does not exist")
+    try:
+        db = sqlite3.connect(where, timeout=30.0, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 30000")
+        if where != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        for name, kind in _RUN_COLUMNS.items():
+            if name not in columns:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+        record_columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+        if not {"id", "data", "last_seen_run", "deleted_at"} <= record_columns:
+            raise StoreError(where, "has a 'records' table that loom-scim did not make")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.DatabaseError as exc:
+        reason = str(exc)
+        if "not a database" in reason:
+            reason = "is not a SQLite database (give a new file name, or the store's own file)"
+        elif "unable to open" in reason:
+            reason = "cannot be opened (check the permissions of the file and its folder)"
+        elif "readonly" in reason:
+            reason = "is read-only: the store must be writable"
+        raise StoreError(where, reason) from None
+    return db
+
+
+class SQLiteStore:
+    """Records, runs, checkpoints, leases and held candidates of one connection."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        connection_key: str,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.key = connection_key
+        self.owner = owner or default_owner()
+        self.clock = clock
+        self.db = _open(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking SQLite's write lock at once (``IMMEDIATE``)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- runs and leases ------------------------------------------------------------
+
+    def begin_run(self, sync: str, model: str, *, lease: float) -> Run:
+        with self._tx() as db:
+            now = self.clock()
+            holder = db.execute(
+                "SELECT l.run_id, l.expires_at, r.sync, r.started_at, r.owner FROM locks l"
+                " LEFT JOIN runs r ON r.run_id = l.run_id"
+                " WHERE l.connection = ? AND l.model = ?",
+                (self.key, model),
+            ).fetchone()
+            if holder is not None and holder[1] > now:
+                raise SyncBusyError(
+                    holder[2] or sync, model, holder[0], holder[3] or "?", holder[4] or "?"
+                )
+            # Whatever is still 'running' for this model holds no live lease: it crashed.
+            db.execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ?,"
+                " error = 'its process stopped without finishing (lease expired)'"
+                " WHERE connection = ? AND model = ? AND status = 'running'",
+                (now_iso(), self.key, model),
+            )
+            started = now_iso()
+            cur = db.execute(
+                "INSERT INTO runs (connection, sync, model, owner, started_at, status)"
+                " VALUES (?, ?, ?, ?, ?, 'running')",
+                (self.key, sync, model, self.owner, started),
+            )
+            run_id = cur.lastrowid
+            assert run_id is not None
+            db.execute(
+                "INSERT INTO locks (connection, model, run_id, expires_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (connection, model) DO UPDATE SET run_id = excluded.run_id,"
+                " expires_at = excluded.expires_at",
+                (self.key, model, run_id, now + lease),
+            )
+        return Run(run_id, sync, model, run_id, started, self.owner)
+
+    def heartbeat(self, run: Run, *, lease: float) -> None:
+        with self._tx() as db:
+            self._check_lease(db, run)
+            db.execute(
+                "UPDATE locks SET expires_at = ? WHERE connection = ? AND model = ?",
+                (self.clock() + lease, self.key, run.model),
+            )
+
+    def _check_lease(self, db: sqlite3.Connection, run: Run) -> None:
+        row = db.execute(
+            "SELECT run_id, expires_at FROM locks WHERE connection = ? AND model = ?",
+            (self.key, run.model),
+        ).fetchone()
+        if row is None or row[0] != run.run_id:
+            raise LeaseLostError(
+                f"run {run.run_id} lost its lease on {run.model} to another run; "
+                "nothing was deleted by it"
+            )
+
+    def finish_run(
+        self,
+        run: Run,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        deleted: Sequence[str] = (),
+        held: Sequence[str] = (),
+        releases: int | None = None,
+    ) -> list[dict[str, Any]]:
+        gone: list[dict[str, Any]] = []
+        with self._tx() as db:
+            self._check_lease(db, run)
+            stamp = now_iso()
+            for rid in deleted:
+                row = db.execute(
+                    "SELECT data FROM records WHERE connection = ? AND model = ? AND id = ?"
+                    " AND deleted_at IS NULL AND last_seen_run < ?",
+                    (self.key, run.model, rid, run.generation),
+                ).fetchone()
+                if row is None:
+                    continue
+                db.execute(
+                    "UPDATE records SET deleted_at = ?, updated_at = ?"
+                    " WHERE connection = ? AND model = ? AND id = ?",
+                    (stamp, stamp, self.key, run.model, rid),
+                )
+                gone.append(json.loads(row[0]))
+            db.executemany(
+                "INSERT OR IGNORE INTO held (run_id, id) VALUES (?, ?)",
+                [(run.run_id, rid) for rid in held],
+            )
+            if releases is not None:
+                db.execute(
+                    "UPDATE runs SET status = 'released', released_by = ? WHERE run_id = ?",
+                    (run.run_id, releases),
+                )
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, error = ? WHERE run_id = ?",
+                (stamp, status, error, run.run_id),
+            )
+            db.execute(
+                "DELETE FROM locks WHERE connection = ? AND model = ? AND run_id = ?",
+                (self.key, run.model, run.run_id),
+            )
+        return gone
+
+    def held_run(self, run_id: int) -> HeldRun | None:
+        row = self.db.execute(
+            "SELECT sync, model, status FROM runs WHERE run_id = ? AND connection = ?",
+            (run_id, self.key),
+        ).fetchone()
+        if row is None:
+            return None
+        ids = [r[0] for r in self.db.execute("SELECT id FROM held WHERE run_id = ?", (run_id,))]
+        return HeldRun(run_id, row[0], row[1] or "", row[2], sorted(ids))
+
+    def runs(self, *, limit: int = 20) -> list[RunInfo]:
+        rows = self.db.execute(
+            "SELECT r.run_id, r.sync, r.model, r.status, r.started_at, r.finished_at, r.error,"
+            " r.owner, (SELECT COUNT(*) FROM held h WHERE h.run_id = r.run_id)"
+            " FROM runs r WHERE r.connection = ? ORDER BY r.run_id DESC LIMIT ?",
+            (self.key, limit),
+        )
+        return [
+            RunInfo(r[0], r[1], r[2] or "", r[3], r[4], r[5], r[6], r[7] or "", r[8]) for r in rows
+        ]
+
+    # -- records --------------------------------------------------------------------
+
+    def save(
+        self, run: Run, records: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[Action, dict[str, Any]]]:
+        if not records:
+            return []
+        ids = [str(r["id"]) for r in records]
+        results: list[tuple[Action, dict[str, Any]]] = []
+        rows = []
+        now = now_iso()
+        with self._tx() as db:
+            known = self._known(db, run.model, ids)
+            for record, rid in zip(records, ids, strict=True):
+                data = json.dumps(record, sort_keys=True)
+                before = known.get(rid)
+                action: Action
+                if before is None or before[1] is not None:
+                    action = "ADDED"
+                elif before[0] != data:
+                    action = "UPDATED"
+                else:
+                    action = "UNCHANGED"
+                results.append((action, dict(record)))
+                rows.append((self.key, run.model, rid, data, run.generation, now, now))
+            # An older generation never overwrites what a newer one saw.
+            db.executemany(
+                "INSERT INTO records (connection, model, id, data, last_seen_run, first_seen_at,"
+                " updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
+                " ON CONFLICT (connection, model, id) DO UPDATE SET"
+                " updated_at = CASE WHEN excluded.last_seen_run < records.last_seen_run"
+                " OR (records.data = excluded.data AND records.deleted_at IS NULL)"
+                " THEN records.updated_at ELSE excluded.updated_at END,"
+                " data = CASE WHEN excluded.last_seen_run < records.last_seen_run"
+                " THEN records.data ELSE excluded.data END,"
+                " deleted_at = CASE WHEN excluded.last_seen_run < records.last_seen_run"
+                " THEN records.deleted_at ELSE NULL END,"
+                " last_seen_run = MAX(records.last_seen_run, excluded.last_seen_run)",
+                rows,
+            )
+        return results
+
+    def _known(
+        self, db: sqlite3.Connection, model: str, ids: list[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(
+                "SELECT id, data, deleted_at FROM records WHERE connection = ?"  # noqa: S608
+                f" AND model = ? AND id IN ({marks})",  # only placeholders are formatted in
+                (self.key, model, *chunk),
+            ):
+                found[row[0]] = (row[1], row[2])
+        return found
+
+    def live_count(self, model: str) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM records WHERE connection = ? AND model = ?"
+            " AND deleted_at IS NULL",
+            (self.key, model),
+        ).fetchone()
+        return int(row[0])
+
+    def candidates(self, run: Run) -> list[str]:
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
+                " AND last_seen_run < ? ORDER BY id",
+                (self.key, run.model, run.generation),
+            )
+        ]
+
+    def seen_sample(self, run: Run) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
+            " AND last_seen_run = ? LIMIT 1",
+            (self.key, run.model, run.generation),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def records(
+        self, model: str, *, include_deleted: bool = False, ids: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        query = "SELECT id, data, deleted_at FROM records WHERE connection = ? AND model = ?"
+        if not include_deleted:
+            query += " AND deleted_at IS NULL"
+        wanted = None if ids is None else set(ids)
+        return [
+            {**json.loads(data), **({"_deletedAt": deleted} if deleted else {})}
+            for rid, data, deleted in self.db.execute(query + " ORDER BY id", (self.key, model))
+            if wanted is None or rid in wanted
+        ]
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    def get_checkpoint(self, sync: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT data FROM checkpoints WHERE connection = ? AND sync = ?", (self.key, sync)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def save_checkpoint(self, sync: str, data: Mapping[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO checkpoints (connection, sync, data) VALUES (?, ?, ?)"
+                " ON CONFLICT (connection, sync) DO UPDATE SET data = excluded.data",
+                (self.key, sync, json.dumps(dict(data))),
+            )
