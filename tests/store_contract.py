@@ -1,0 +1,181 @@
+"""The guarantees every :class:`~loom_scim_connector.store.Store` gives, as tests.
+
+A store implementation passes them by subclassing :class:`StoreContract` and providing
+a ``make_store`` fixture: ``make_store(key="conn") -> Store``, where every store made by
+one fixture shares the same backing data (two "processes" on one database) and follows
+the fixture's ``clock`` (a :class:`FakeClock` in seconds), so leases expire on command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from loom_scim_connector.store import LeaseLostError, Store, SyncBusyError
+
+MakeStore = Callable[..., Store]
+LEASE = 30.0
+
+
+@dataclass
+class FakeClock:
+    now: float = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def user(uid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": uid, "email": f"{uid}@example.com", **extra}
+
+
+def live_ids(store: Store, model: str = "User") -> list[str]:
+    return [str(r["id"]) for r in store.records(model)]
+
+
+class StoreContract:
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    # -- single flight ------------------------------------------------------------------
+
+    def test_one_run_per_model_at_a_time(self, make_store: MakeStore) -> None:
+        first, second = make_store(), make_store()
+        run = first.begin_run("users", "User", lease=LEASE)
+        with pytest.raises(SyncBusyError) as busy:
+            second.begin_run("users", "User", lease=LEASE)
+        assert busy.value.run_id == run.run_id
+        assert busy.value.started_at == run.started_at
+        assert str(run.run_id) in str(busy.value) and "--wait" in str(busy.value)
+        second.begin_run("groups", "Group", lease=LEASE)  # another model is free
+        make_store(key="other").begin_run("users", "User", lease=LEASE)  # another connection
+
+    def test_finishing_releases_the_lease(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.finish_run(run, "success")
+        later = store.begin_run("users", "User", lease=LEASE)
+        assert later.generation > run.generation
+
+    def test_a_lease_not_renewed_expires_and_its_run_is_abandoned(
+        self, make_store: MakeStore, clock: FakeClock
+    ) -> None:
+        crashed, other = make_store(), make_store()
+        dead = crashed.begin_run("users", "User", lease=LEASE)
+        crashed.save(dead, [user("u1")])
+        clock.now += LEASE + 1
+        alive = other.begin_run("users", "User", lease=LEASE)
+        statuses = {r.run_id: r.status for r in other.runs()}
+        assert statuses[dead.run_id] == "abandoned"
+        assert statuses[alive.run_id] == "running"
+        with pytest.raises(LeaseLostError):
+            crashed.heartbeat(dead, lease=LEASE)
+        with pytest.raises(LeaseLostError):
+            crashed.finish_run(dead, "success", deleted=["u1"])
+        assert live_ids(other) == ["u1"]
+
+    def test_a_heartbeat_keeps_the_lease(self, make_store: MakeStore, clock: FakeClock) -> None:
+        store, other = make_store(), make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        for _ in range(3):
+            clock.now += LEASE * 0.8
+            store.heartbeat(run, lease=LEASE)
+        with pytest.raises(SyncBusyError):
+            other.begin_run("users", "User", lease=LEASE)
+
+    # -- sightings ----------------------------------------------------------------------
+
+    def test_save_says_what_happened(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        assert [a for a, _ in store.save(run, [user("u1"), user("u2")])] == ["ADDED", "ADDED"]
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        saved = store.save(run, [user("u1"), user("u2", email="new@example.com")])
+        assert [a for a, _ in saved] == ["UNCHANGED", "UPDATED"]
+        assert store.live_count("User") == 2
+
+    def test_a_record_deleted_then_seen_again_is_added(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1")])
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        assert [r["id"] for r in store.finish_run(run, "success", deleted=["u1"])] == ["u1"]
+        assert store.records("User") == []
+        assert "_deletedAt" in store.records("User", include_deleted=True)[0]
+        run = store.begin_run("users", "User", lease=LEASE)
+        assert [a for a, _ in store.save(run, [user("u1")])] == ["ADDED"]
+        assert live_ids(store) == ["u1"]
+
+    def test_an_older_run_never_overwrites_a_newer_sighting(
+        self, make_store: MakeStore, clock: FakeClock
+    ) -> None:
+        old_store, new_store = make_store(), make_store()
+        first = old_store.begin_run("users", "User", lease=LEASE)
+        old_store.save(first, [user("u1"), user("u2")])
+        old_store.finish_run(first, "success")
+        slow = old_store.begin_run("users", "User", lease=LEASE)
+        clock.now += LEASE + 1  # the slow run stalls; its lease expires
+        fresh = new_store.begin_run("users", "User", lease=LEASE)
+        new_store.save(fresh, [user("u1", role="admin"), user("u2")])
+        old_store.save(slow, [user("u1", role="viewer")])  # a late write from the stale run
+        assert new_store.candidates(fresh) == []
+        assert new_store.records("User", ids=["u1"])[0]["role"] == "admin"
+        new_store.finish_run(fresh, "success")
+
+    def test_candidates_are_live_records_the_run_has_not_seen(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user(f"u{i}") for i in range(1, 5)])
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1"), user("u3")])
+        assert store.candidates(run) == ["u2", "u4"]
+        assert store.seen_sample(run) in {"u1", "u3"}
+        # Only unseen records can be deleted, whatever the caller passes.
+        gone = store.finish_run(run, "success", deleted=["u2", "u3", "nope"])
+        assert [r["id"] for r in gone] == ["u2"]
+        assert live_ids(store) == ["u1", "u3", "u4"]
+
+    def test_models_and_connections_are_separate(self, make_store: MakeStore) -> None:
+        store, other = make_store(), make_store(key="other")
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1")])
+        groups = store.begin_run("groups", "Group", lease=LEASE)
+        assert store.candidates(groups) == []
+        assert other.records("User") == [] and store.live_count("Group") == 0
+
+    # -- held deletions -----------------------------------------------------------------
+
+    def test_held_candidates_are_kept_and_can_be_released(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1"), user("u2"), user("u3")])
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.finish_run(run, "held", held=["u2", "u3"], error="held for review")
+        held = store.held_run(run.run_id)
+        assert held is not None and (held.status, held.ids) == ("held", ["u2", "u3"])
+        assert live_ids(store) == ["u1", "u2", "u3"]
+        assert store.runs()[0].held == 2
+        release = store.begin_run("users", "User", lease=LEASE)
+        store.finish_run(release, "success", deleted=["u3"], releases=run.run_id)
+        released = store.held_run(run.run_id)
+        assert released is not None and released.status == "released"
+        assert live_ids(store) == ["u1", "u2"]
+        assert store.held_run(999_999) is None
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def test_checkpoints(self, make_store: MakeStore) -> None:
+        store = make_store()
+        assert store.get_checkpoint("users") is None
+        store.save_checkpoint("users", {"lastCount": 3})
+        store.save_checkpoint("users", {"lastCount": 4})
+        assert store.get_checkpoint("users") == {"lastCount": 4}
+        assert make_store(key="other").get_checkpoint("users") is None

@@ -1,0 +1,106 @@
+"""The SQLite store: the store contract, plus what only a file on disk can get wrong."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loom_scim_connector.store import SQLiteStore, Store, StoreError, SyncBusyError
+
+from .store_contract import LEASE, FakeClock, MakeStore, StoreContract
+
+
+class TestSQLiteStore(StoreContract):
+    @pytest.fixture
+    def make_store(self, tmp_path: Path, clock: FakeClock) -> Iterator[MakeStore]:
+        opened: list[SQLiteStore] = []
+
+        def make(key: str = "conn") -> Store:
+            store = SQLiteStore(tmp_path / "store.sqlite3", key, clock=clock)
+            opened.append(store)
+            return store
+
+        yield make
+        for store in opened:
+            store.close()
+
+
+def test_a_missing_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"the folder .* does not exist"):
+        SQLiteStore(tmp_path / "nope" / "s.sqlite3", "conn")
+
+
+def test_a_folder_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder"):
+        SQLiteStore(tmp_path, "conn")
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n" * 100)
+    before = notes.read_bytes()
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        SQLiteStore(notes, "conn")
+    assert notes.read_bytes() == before
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE records (name TEXT)")
+    with pytest.raises(StoreError, match="did not make"):
+        SQLiteStore(path, "conn")
+
+
+def test_a_store_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE records (connection TEXT NOT NULL, model TEXT NOT NULL,
+                id TEXT NOT NULL, data TEXT NOT NULL, last_seen_run INTEGER NOT NULL,
+                first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
+                PRIMARY KEY (connection, model, id));
+            CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                connection TEXT NOT NULL, sync TEXT NOT NULL, started_at TEXT NOT NULL,
+                finished_at TEXT, status TEXT NOT NULL, error TEXT);
+            INSERT INTO records VALUES ('conn', 'User', 'u1', '{"id": "u1"}', 1, 'x', 'x', NULL);
+            INSERT INTO runs (connection, sync, started_at, status)
+                VALUES ('conn', 'users', 'x', 'success');
+            """
+        )
+    store = SQLiteStore(path, "conn")
+    run = store.begin_run("users", "User", lease=LEASE)
+    assert run.generation > 1 and store.candidates(run) == ["u1"]
+    store.close()
+
+
+def _race(path: str, start: multiprocessing.synchronize.Event, results: object) -> None:
+    store = SQLiteStore(path, "conn")
+    start.wait()
+    try:
+        run = store.begin_run("users", "User", lease=LEASE)
+        results.put(("won", run.run_id))  # type: ignore[attr-defined]
+    except SyncBusyError as busy:
+        results.put(("busy", busy.run_id))  # type: ignore[attr-defined]
+
+
+def test_processes_racing_for_the_lease_get_exactly_one_winner(tmp_path: Path) -> None:
+    path = str(tmp_path / "race.sqlite3")
+    SQLiteStore(path, "conn").close()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    workers = [context.Process(target=_race, args=(path, start, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    winners = [run_id for kind, run_id in outcomes if kind == "won"]
+    assert len(winners) == 1
+    assert all(run_id == winners[0] for kind, run_id in outcomes if kind == "busy")
