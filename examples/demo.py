@@ -107,7 +107,7 @@ def main() -> None:
             },
         )
         demo.action("add-group-members", {"id": groups["Loom Creators"], "memberIds": [user["id"]]})
-        print("  Run again, create-user is exactly-once: the same user comes back")
+        print("  Run again, create-user is exactly-once: the same user comes back (existed)")
         demo.action("create-user", {"email": "new.hire@acme.example", "role": "creator"})
 
         demo.step("5. Promote them to admin (the role is read back from Loom)")
@@ -115,7 +115,10 @@ def main() -> None:
 
         leaver, contractor = sandbox.seeded["all"][1], sandbox.seeded["all"][2]
         demo.step("6. Offboard a leaver (workspace setting: deactivate; content kept)")
-        demo.action("deactivate-user", {"id": leaver})
+        off = demo.action("deactivate-user", {"id": leaver})
+        print("  Onboarding them again does not undo it: they stay deactivated, untouched")
+        again = demo.action("create-user", {"email": off["user"]["email"], "role": "creator"})
+        assert again["outcome"] == "exists_deactivated", again
         demo.step("7. Offboard a contractor in a workspace set to delete")
         sandbox.settings.deprovisioning = "delete"
         demo.action("deactivate-user", {"id": contractor})

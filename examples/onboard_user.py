@@ -15,7 +15,7 @@ from _common import connection
 
 from loom_scim_connector import LoomScimClient
 from loom_scim_connector.host import LocalHost
-from loom_scim_connector.models import Group, User
+from loom_scim_connector.models import Group, UserProvisioning
 
 ROLE_GROUPS = {"creator": "Loom Creators", "viewer": "Loom Viewers", "admin": "Loom Admins"}
 
@@ -25,9 +25,17 @@ async def main(email: str, role: str) -> None:
         host = LocalHost(conn, store=":memory:")
         try:
             # Exactly once: run it twice and the same user comes back, brought to `role`.
-            user = await host.run_action("create-user", {"email": email, "role": role})
-            assert isinstance(user, User)  # the manifest declares create-user -> User
-            print(f"user {user.email} has id {user.id} and role {user.role}")
+            # An offboarded (deactivated) user is left as is: onboarding them again is a
+            # decision, made with "reactivate": true, never a side effect.
+            out = await host.run_action("create-user", {"email": email, "role": role})
+            assert isinstance(out, UserProvisioning)  # the manifest's create-user output
+            user = out.user
+            if out.outcome == "exists_deactivated":
+                raise SystemExit(
+                    f"{email} exists but is deactivated (offboarded); left as is. To restore"
+                    ' their access on purpose, run create-user with "reactivate": true.'
+                )
+            print(f"user {user.email} has id {user.id} and role {user.role} ({out.outcome})")
             group_name = ROLE_GROUPS.get(role)
             if group_name:
                 async with LoomScimClient(conn) as client:

@@ -45,13 +45,14 @@ async def test_create_get_and_find_user(host: LocalHost) -> None:
             "photoUrl": "https://img.example/n.png",
         },
     )
-    assert created["role"] == "creator"
-    assert (created["firstName"], created["employeeNumber"], created["photoUrl"]) == (
-        "New",
-        "E9",
-        "https://img.example/n.png",
-    )
-    assert await act(host, "get-user", {"id": created["id"]}) == created
+    assert created["outcome"] == "created" and created["id"] == created["user"]["id"]
+    assert created["user"]["role"] == "creator"
+    assert (
+        created["user"]["firstName"],
+        created["user"]["employeeNumber"],
+        created["user"]["photoUrl"],
+    ) == ("New", "E9", "https://img.example/n.png")
+    assert await act(host, "get-user", {"id": created["id"]}) == created["user"]
     found = await act(host, "find-user", {"email": "NEW.HIRE@acme.example"})
     assert found["found"] is True and found["user"]["id"] == created["id"]
     missing = await act(host, "find-user", {"email": "nobody@acme.example"})
@@ -70,16 +71,85 @@ async def test_create_user_after_409_returns_the_existing_user_updated(
     again = await act(
         host, "create-user", {"email": "dup@acme.example", "role": "admin", "firstName": "Dupe"}
     )
+    assert (first["outcome"], again["outcome"]) == ("created", "existed")
     assert again["id"] == first["id"]
-    assert (again["role"], again["firstName"]) == ("admin", "Dupe")
+    assert (again["user"]["role"], again["user"]["firstName"]) == ("admin", "Dupe")
+    assert again["user"]["active"] is True
     assert len(users_named(sandbox, "dup@acme.example")) == 1
 
 
-async def test_create_user_reactivates_a_deactivated_user(host: LocalHost) -> None:
-    first = await act(host, "create-user", {"email": "back@acme.example"})
-    await act(host, "deactivate-user", {"id": first["id"]})
-    again = await act(host, "create-user", {"email": "back@acme.example"})
-    assert again["id"] == first["id"] and again["active"] is True
+async def offboarded(host: LocalHost, email: str) -> str:
+    """A user created as a viewer named Before, then deactivated: its id."""
+    first = await act(
+        host, "create-user", {"email": email, "firstName": "Before", "role": "viewer"}
+    )
+    assert (await act(host, "deactivate-user", {"id": first["id"]}))["outcome"] == "deactivated"
+    return str(first["id"])
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """Passes every request on, and remembers its method and path."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.seen: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path))
+        return await self.inner.handle_async_request(request)
+
+
+def host_over(sandbox: Sandbox, tmp_path: Path, transport: httpx.AsyncBaseTransport) -> LocalHost:
+    def factory(conn: LoomConnection) -> LoomScimClient:
+        return LoomScimClient(conn, retry=RetryPolicy(sleep=no_wait), transport=transport)
+
+    return LocalHost(sandbox_connection(sandbox), store=tmp_path / "t.db", client_factory=factory)
+
+
+async def test_create_user_leaves_a_deactivated_user_untouched(
+    host: LocalHost, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    uid = await offboarded(host, "gone@acme.example")
+    recording = Recording()
+    watched = host_over(sandbox, tmp_path, recording)
+    again = await act(
+        watched,
+        "create-user",
+        {"email": "gone@acme.example", "firstName": "After", "role": "admin"},
+    )
+    watched.close()
+    assert (again["id"], again["outcome"]) == (uid, "exists_deactivated")
+    assert again["user"]["active"] is False
+    methods = [method for method, _ in recording.seen]
+    assert "PATCH" not in methods and methods.count("POST") == 1, recording.seen
+    (stored,) = users_named(sandbox, "gone@acme.example")
+    assert stored["active"] is False
+    assert (stored["name"]["givenName"], stored["loomMemberRole"]) == ("Before", "viewer")
+
+
+async def test_create_user_reactivates_only_when_asked(host: LocalHost, sandbox: Sandbox) -> None:
+    uid = await offboarded(host, "back@acme.example")
+    again = await act(
+        host,
+        "create-user",
+        {"email": "back@acme.example", "firstName": "After", "role": "admin", "reactivate": True},
+    )
+    assert (again["id"], again["outcome"]) == (uid, "reactivated")
+    assert (again["user"]["active"], again["user"]["firstName"], again["user"]["role"]) == (
+        True,
+        "After",
+        "admin",
+    )
+    (stored,) = users_named(sandbox, "back@acme.example")
+    assert stored["active"] is True
+    # reactivate on an active user changes nothing more: it simply existed.
+    third = await act(host, "create-user", {"email": "back@acme.example", "reactivate": True})
+    assert (third["outcome"], third["user"]["active"]) == ("existed", True)
+
+
+async def test_create_user_refuses_a_non_boolean_reactivate(host: LocalHost) -> None:
+    with pytest.raises(InputError, match="reactivate"):
+        await host.run_action("create-user", {"email": "x@acme.example", "reactivate": "yes"})
 
 
 class LoseFirstPostResponse(httpx.AsyncBaseTransport):
@@ -113,7 +183,44 @@ async def test_create_user_retried_after_a_lost_response_creates_one_user(
     user = await act(host, "create-user", {"email": "once@acme.example", "role": "creator"})
     host.close()
     assert transport.lost == 1 and transport.posts == 1, "the retry looked up instead of POSTing"
+    assert user["outcome"] == "recovered" and user["user"]["role"] == "creator"
     assert [u["id"] for u in users_named(sandbox, "once@acme.example")] == [user["id"]]
+
+
+class OffboardedBehindTheLostResponse(LoseFirstPostResponse):
+    """The first POST lands, someone deactivates that user, then the response is lost."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and self.lost == 0:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            self.posts += 1
+            self.lost += 1
+            uid = response.json()["id"]
+            deactivate = {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": False}],
+            }
+            self.sandbox.call("PATCH", f"/Users/{uid}", deactivate)
+            raise httpx.ReadTimeout("response lost", request=request)
+        return await super().handle_async_request(request)
+
+
+async def test_a_recovered_user_that_reads_deactivated_is_left_as_is(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    transport = OffboardedBehindTheLostResponse(sandbox)
+    host = host_over(sandbox, tmp_path, transport)
+    out = await act(host, "create-user", {"email": "lost@acme.example", "role": "creator"})
+    host.close()
+    assert transport.posts == 1
+    assert (out["outcome"], out["user"]["active"]) == ("exists_deactivated", False)
+    (stored,) = users_named(sandbox, "lost@acme.example")
+    assert stored["active"] is False
 
 
 async def test_update_user(host: LocalHost, sandbox: Sandbox) -> None:

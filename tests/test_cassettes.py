@@ -80,6 +80,10 @@ def test_the_required_scenarios_are_recorded() -> None:
     assert "code: 429" in text["test_429_then_success"]
     assert "code: 503" in text["test_503_then_success"]
     assert "code: 409" in text["test_create_user_hits_409_and_recovers"]
+    # Two PATCHes only: deactivate, then reactivate on purpose; the 409 in between
+    # (create-user on the offboarded user, no reactivate) changed nothing.
+    offboarding = text["test_create_user_never_undoes_an_offboarding"]
+    assert offboarding.count("code: 409") == 2 and offboarding.count("method: PATCH") == 2
     assert "code: 404" in text["test_deactivate_a_user_already_gone"]
     assert "code: 401" in text["test_expired_key_is_refused_once"]
     assert "loomMemberRole" in text["test_role_the_server_did_not_apply"]

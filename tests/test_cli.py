@@ -96,7 +96,8 @@ def test_action_from_json_file_and_stdin(env: Sandbox, tmp_path: Path) -> None:
         "action", "create-user", "--input", '{"email": "cli@acme.example", "role": "viewer"}'
     )
     assert created.code == EXIT_OK, created.err
-    user = created.json()
+    assert created.json()["outcome"] == "created"
+    user = created.json()["user"]
     assert user["email"] == "cli@acme.example" and user["role"] == "viewer"
     (tmp_path / "in.json").write_text(json.dumps({"id": user["id"], "role": "creator"}))
     assert cli("action", "set-user-role", "--input", "@in.json").json()["role"] == "creator"

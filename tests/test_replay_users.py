@@ -45,8 +45,10 @@ async def test_create_get_find_and_update_user(scene: Scenario) -> None:
             "externalId": "00uCASSETTE",
         },
     )
-    assert (created["email"], created["role"], created["active"]) == (email, "creator", True)
-    assert await act(host, "get-user", {"id": created["id"]}) == created
+    assert created["outcome"] == "created"
+    user = created["user"]
+    assert (user["email"], user["role"], user["active"]) == (email, "creator", True)
+    assert await act(host, "get-user", {"id": created["id"]}) == user
     found = await act(host, "find-user", {"email": email})
     assert found["found"] and found["user"]["id"] == created["id"]
     updated = await act(
@@ -65,8 +67,36 @@ async def test_create_user_hits_409_and_recovers(scene: Scenario) -> None:
     second = await act(
         host, "create-user", {"email": email, "role": "creator", "firstName": "Twice"}
     )
-    assert second["id"] == first["id"]
-    assert (second["role"], second["firstName"]) == ("creator", "Twice")
+    assert (second["id"], second["outcome"]) == (first["id"], "existed")
+    assert (second["user"]["role"], second["user"]["firstName"]) == ("creator", "Twice")
+    await act(host, "delete-user", {"id": first["id"]})
+
+
+async def test_create_user_never_undoes_an_offboarding(scene: Scenario) -> None:
+    host = scene.host()
+    email = scene.email("offboarded")
+    first = await act(
+        host, "create-user", {"email": email, "firstName": "Before", "role": "viewer"}
+    )
+    off = await act(host, "deactivate-user", {"id": first["id"]})
+    if off["outcome"] == "deleted":  # a workspace that deprovisions by deleting
+        pytest.skip("the workspace deletes deprovisioned users: nothing left to reactivate")
+    asked = {"email": email, "firstName": "After", "role": "admin"}
+    again = await act(host, "create-user", asked)
+    assert (again["id"], again["outcome"]) == (first["id"], "exists_deactivated")
+    untouched = again["user"]
+    assert (untouched["active"], untouched["firstName"], untouched["role"]) == (
+        False,
+        "Before",
+        "viewer",
+    )
+    back = await act(host, "create-user", {**asked, "reactivate": True})
+    assert (back["id"], back["outcome"]) == (first["id"], "reactivated")
+    assert (back["user"]["active"], back["user"]["firstName"], back["user"]["role"]) == (
+        True,
+        "After",
+        "admin",
+    )
     await act(host, "delete-user", {"id": first["id"]})
 
 

@@ -94,9 +94,10 @@ async def test_actions_and_syncs_against_scim2_server(host: LocalHost) -> None:
         )
         for i in range(5)
     ]
-    assert all(u["role"] == "creator" for u in users)
+    assert all(u["outcome"] == "created" and u["user"]["role"] == "creator" for u in users)
     again = await act(host, "create-user", {"email": "tp0@acme.example", "role": "viewer"})
-    assert again["id"] == users[0]["id"] and again["role"] == "viewer"
+    assert again["id"] == users[0]["id"] and again["outcome"] == "existed"
+    assert again["user"]["role"] == "viewer"
 
     updated = await act(
         host, "update-user", {"id": users[1]["id"], "lastName": "Updated", "employeeNumber": "E1"}

@@ -3,7 +3,7 @@ Loom might silently ignore (a role, ``active``) is read back and checked."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from loom_scim_connector.contract import ActionContext
 from loom_scim_connector.errors import ActionError, NotFoundError
@@ -14,7 +14,12 @@ from loom_scim_connector.models.inputs import (
     UpdateUserInput,
     UserIdInput,
 )
-from loom_scim_connector.models.outputs import FindUserResult, UserDeletion, UserDeprovisioning
+from loom_scim_connector.models.outputs import (
+    FindUserResult,
+    UserDeletion,
+    UserDeprovisioning,
+    UserProvisioning,
+)
 from loom_scim_connector.models.records import User
 from loom_scim_connector.models.scim import CORE_USER, ENTERPRISE_USER
 
@@ -66,7 +71,8 @@ def _create_body(inp: CreateUserInput) -> dict[str, Any]:
 
 
 def _catch_up(user: User, inp: CreateUserInput) -> list[dict[str, Any]]:
-    """What to change on an existing user so it matches a create request."""
+    """What to change on an existing user so it matches a create request. Reactivating is
+    only ever asked for on purpose (``reactivate: true``); the caller decides."""
     ops = []
     if inp.first_name is not None and user.first_name != inp.first_name:
         ops.append(_replace("name.givenName", inp.first_name))
@@ -74,8 +80,6 @@ def _catch_up(user: User, inp: CreateUserInput) -> list[dict[str, Any]]:
         ops.append(_replace("name.familyName", inp.last_name))
     if inp.role not in (None, "default") and user.role != inp.role:
         ops.append(_replace("loomMemberRole", inp.role))
-    if user.active is False:
-        ops.append(_replace("active", True))
     return ops
 
 
@@ -88,24 +92,54 @@ def _check_role(user: User, role: str | None) -> None:
     )
 
 
-async def create_user(ctx: ActionContext[CreateUserInput]) -> User:
+async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
     """Create a user, exactly once: a user that already exists (409, or an earlier
-    attempt that landed) is returned, brought to the requested names, role and active."""
+    attempt that landed) is brought to the requested names and role. A *deactivated*
+    one is an offboarding, never undone by accident: it is left untouched unless the
+    input says ``reactivate: true``. The outcome says which of these happened."""
     inp = ctx.input
     result = await ctx.client.create("Users", _create_body(inp), key=("userName", inp.email))
     user = user_of(result.resource)
-    if result.outcome != "created":
-        why = (
-            "already existed" if result.outcome == "existed" else "was created by a retried attempt"
-        )
-        ctx.logger.info("user %s %s; bringing it to the requested state", inp.email, why)
-        ops = _catch_up(user, inp)
-        if ops:
-            await ctx.client.patch("Users", user.id, ops)
-    if result.outcome != "created" or inp.role not in (None, "default"):
+    if result.outcome == "created":
+        if inp.role not in (None, "default"):
+            user = await read_user(ctx.client, user.id)
+        _check_role(user, inp.role)
+        return UserProvisioning(id=user.id, outcome="created", user=user)
+    if user.active is None:  # the lookup did not say: ask for the user itself
         user = await read_user(ctx.client, user.id)
+    # Our POST sends active: true, so a "recovered" user that reads as deactivated was
+    # not created by this call: it is an existing, offboarded user like any other.
+    if user.active is False and not inp.reactivate:
+        ctx.logger.warning(
+            "user %s exists but is deactivated: left as is (pass reactivate: true to"
+            " restore access)",
+            inp.email,
+        )
+        return UserProvisioning(id=user.id, outcome="exists_deactivated", user=user)
+    reactivating = user.active is False
+    if reactivating:
+        why = "is deactivated and reactivate is true: reactivating it"
+    elif result.outcome == "existed":
+        why = "already existed"
+    else:
+        why = "was created by a retried attempt"
+    ctx.logger.info("user %s %s; bringing it to the requested state", inp.email, why)
+    ops = _catch_up(user, inp)
+    if reactivating:
+        ops.append(_replace("active", True))
+    if ops:
+        await ctx.client.patch("Users", user.id, ops)
+    user = await read_user(ctx.client, user.id)
+    if reactivating and user.active is not True:
+        raise ActionError(
+            f"user {user.id} still reads back as active={user.active} after reactivating.",
+            fix="Check the user in Loom's member list and reactivate it there.",
+        )
     _check_role(user, inp.role)
-    return user
+    outcome: Literal["existed", "recovered", "reactivated"] = (
+        "reactivated" if reactivating else result.outcome
+    )
+    return UserProvisioning(id=user.id, outcome=outcome, user=user)
 
 
 async def get_user(ctx: ActionContext[UserIdInput]) -> User:

@@ -11,7 +11,13 @@ from .inputs import (
     UpdateUserInput,
     UserIdInput,
 )
-from .outputs import FindUserResult, GroupDeletion, UserDeletion, UserDeprovisioning
+from .outputs import (
+    FindUserResult,
+    GroupDeletion,
+    UserDeletion,
+    UserDeprovisioning,
+    UserProvisioning,
+)
 from .records import Group, User
 
 __all__ = [
@@ -30,4 +36,5 @@ __all__ = [
     "UserDeletion",
     "UserDeprovisioning",
     "UserIdInput",
+    "UserProvisioning",
 ]

@@ -79,6 +79,9 @@ class FindUserInput(StrictInput):
 
 
 class CreateUserInput(StrictInput):
+    """``reactivate``: when the user exists but is deactivated (offboarded), restore their
+    access. Without it such a user is left untouched (outcome ``exists_deactivated``)."""
+
     email: Email
     first_name: Text | None = None
     last_name: Text | None = None
@@ -86,6 +89,7 @@ class CreateUserInput(StrictInput):
     external_id: Text | None = None
     employee_number: Text | None = None
     photo_url: PhotoUrl | None = None
+    reactivate: bool = False
 
 
 class UpdateUserInput(StrictInput):

@@ -12,6 +12,21 @@ class FindUserResult(Record):
     user: User | None = None
 
 
+class UserProvisioning(Record):
+    """What ``create-user`` did. ``created``: a new user. ``existed``: the POST got a 409,
+    and the user of that email was found active and brought to the requested names and
+    role. ``recovered``: an earlier attempt of this same call had landed (its response was
+    lost), and that user was brought to the requested state. ``exists_deactivated``: the
+    user of that email exists but is deactivated (offboarded), and was left exactly as is:
+    nothing changed, no access restored; pass ``reactivate: true`` to restore access on
+    purpose. ``reactivated``: it was deactivated, ``reactivate: true`` was given, so it was
+    reactivated (verified) and brought to the requested names and role."""
+
+    id: str
+    outcome: Literal["created", "existed", "recovered", "exists_deactivated", "reactivated"]
+    user: User
+
+
 class UserDeprovisioning(Record):
     """``deactivated``: active is now false. ``deleted``: the workspace's deprovisioning
     setting is *delete*, so the user is gone. ``already_gone``: the user did not exist."""
