@@ -197,13 +197,21 @@ def _summary(report: SyncReport) -> str:
     return (
         f"{report.sync}: {report.status}; {report.saved} saved ({report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted"
-        + (
-            f" (of {report.candidates} not listed: {report.recovered} still there)"
-            if report.candidates
-            else ""
-        )
+        + _candidates_note(report)
         + f", {report.pages} pages, {report.requests} requests, {report.retries} retries, "
         f"{report.seconds:.2f} s"
+    )
+
+
+def _candidates_note(report: SyncReport) -> str:
+    if not report.candidates:
+        return ""
+    if report.status == "held":
+        return f" ({report.candidates} not listed: held for review)"
+    gone = report.candidates - report.recovered
+    return (
+        f" ({report.candidates} not listed, each looked up: {gone} gone, "
+        f"{report.recovered} still there)"
     )
 
 
