@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +107,26 @@ def test_processes_racing_for_the_lease_get_exactly_one_winner(tmp_path: Path) -
     winners = [run_id for kind, run_id in outcomes if kind == "won"]
     assert len(winners) == 1
     assert all(run_id == winners[0] for kind, run_id in outcomes if kind == "busy")
+
+
+def test_the_lease_of_a_killed_process_on_this_machine_is_not_waited_out(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    script = (
+        "import os, signal, sys\n"
+        "from loom_scim_connector.store import SQLiteStore\n"
+        "run = SQLiteStore(sys.argv[1], 'conn').begin_run('users', 'User', lease=3600)\n"
+        "print(run.run_id, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    dead_run = int(killed.stdout)
+    store = SQLiteStore(path, "conn")
+    run = store.begin_run("users", "User", lease=LEASE)  # no SyncBusyError, no hour's wait
+    statuses = {r.run_id: r.status for r in store.runs()}
+    assert statuses == {dead_run: "abandoned", run.run_id: "running"}
+    store.close()

@@ -66,6 +66,22 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _is_dead(owner: str | None) -> bool:
+    """Whether the lease's owner is a process of this machine that no longer exists
+    (killed with SIGKILL, say): its lease need not be waited out. Anything uncertain
+    (another machine, a process we may not signal) counts as alive."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def _open(path: Path | str) -> sqlite3.Connection:
     """Open the file, turning every way it can fail into one :class:`StoreError` line."""
     where = str(path)
@@ -144,14 +160,14 @@ class SQLiteStore:
                 " WHERE l.connection = ? AND l.model = ?",
                 (self.key, model),
             ).fetchone()
-            if holder is not None and holder[1] > now:
+            if holder is not None and holder[1] > now and not _is_dead(holder[4]):
                 raise SyncBusyError(
                     holder[2] or sync, model, holder[0], holder[3] or "?", holder[4] or "?"
                 )
             # Whatever is still 'running' for this model holds no live lease: it crashed.
             db.execute(
                 "UPDATE runs SET status = 'abandoned', finished_at = ?,"
-                " error = 'its process stopped without finishing (lease expired)'"
+                " error = 'it stopped without finishing: its lease expired or its process is gone'"
                 " WHERE connection = ? AND model = ? AND status = 'running'",
                 (now_iso(), self.key, model),
             )
