@@ -9,7 +9,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -52,6 +52,24 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     pages: int = 0
+
+
+Recover = Callable[[], Awaitable[Any]]
+"""Look up what an earlier attempt of a write may have created; ``None`` if nothing."""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A write's answer found by its ``recover`` lookup: an earlier attempt had landed."""
+
+    body: Any
+
+
+@dataclass
+class _MaybeLanded:
+    """Whether an attempt of this request failed in a way that may have been applied."""
+
+    maybe: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,15 +142,44 @@ class LoomScimClient:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        recover: Recover | None = None,
     ) -> Any:
-        """Send a request under the retry policy; return the JSON body, or ``None``."""
+        """Send a request: the one retry loop every request goes through.
+
+        Returns the JSON body, or ``None``. Layers, outermost first: the retry loop
+        (here) -> recovery (:meth:`_send_recovering`) -> one HTTP exchange
+        (:meth:`_send_once`). With ``recover``, a write whose earlier attempt may have
+        landed looks first, and what it finds is returned as :class:`Recovered`.
+        """
         result: Any = None
+        landed = _MaybeLanded()
         async for attempt in self.retry.retrying(self._on_retry):
             with attempt:
-                result = await self._send_once(
-                    method, path, params, json, attempt.retry_state.attempt_number
+                result = await self._send_recovering(
+                    method, path, params, json, recover, landed, attempt.retry_state.attempt_number
                 )
         return result
+
+    async def _send_recovering(
+        self,
+        method: Method,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        recover: Recover | None,
+        landed: _MaybeLanded,
+        attempt: int,
+    ) -> Any:
+        """Before sending a write again, look for what an earlier attempt may have made."""
+        if recover is not None and landed.maybe:
+            found = await recover()
+            if found is not None:
+                return Recovered(found)
+        try:
+            return await self._send_once(method, path, params, body, attempt)
+        except ApiError as exc:
+            landed.maybe = landed.maybe or exc.may_have_applied
+            raise
 
     def _on_retry(self, event: RetryEvent) -> None:
         self.stats.retries += 1
@@ -314,32 +361,20 @@ class LoomScimClient:
         """
         path = self.path_of(resource)
         attribute, value = key
-        maybe_landed = False
 
-        async def attempt_once(number: int) -> CreateResult:
-            nonlocal maybe_landed
-            if maybe_landed:
-                existing = await self.find_one(resource, attribute, value)
-                if existing is not None:
-                    return CreateResult(existing, "recovered")
-            try:
-                created = await self._send_once("POST", path, None, dict(body), number)
-            except ConflictError:
-                existing = await self.find_one(resource, attribute, value)
-                if existing is None:
-                    raise
-                return CreateResult(existing, "existed")
-            except ApiError as exc:
-                maybe_landed = maybe_landed or exc.may_have_applied
+        async def lookup() -> dict[str, Any] | None:
+            return await self.find_one(resource, attribute, value)
+
+        try:
+            answer = await self.request("POST", path, json=dict(body), recover=lookup)
+        except ConflictError:
+            existing = await lookup()
+            if existing is None:
                 raise
-            return CreateResult(self._object("POST", path, created), "created")
-
-        result: CreateResult | None = None
-        async for attempt in self.retry.retrying(self._on_retry):
-            with attempt:
-                result = await attempt_once(attempt.retry_state.attempt_number)
-        assert result is not None
-        return result
+            return CreateResult(existing, "existed")
+        if isinstance(answer, Recovered):
+            return CreateResult(self._object("POST", path, answer.body), "recovered")
+        return CreateResult(self._object("POST", path, answer), "created")
 
     async def patch(
         self, resource: Resource, resource_id: str, operations: Sequence[Mapping[str, Any]]
