@@ -171,21 +171,43 @@ def _datetime(text: str) -> datetime:
 
 
 def read_input(spec: str, stdin: TextIO) -> Any:
+    """The action input: JSON text, ``@file`` or ``-`` (stdin). Every way it can be bad
+    (unreadable, not UTF-8, empty, not JSON, nested too deeply for the parser, a number
+    too long to convert) is an :class:`InputError`, never a traceback."""
     if spec == "-":
-        text = stdin.read()
+        source = "stdin"
+        try:
+            text = stdin.read()
+        except UnicodeDecodeError:
+            raise InputError("--input", {"(stdin)": "is not UTF-8 text"}) from None
     elif spec.startswith("@"):
+        source = f"the file {spec[1:]}"
         try:
             text = Path(spec[1:]).read_text(encoding="utf-8")
         except OSError as exc:
             raise InputError(
                 "--input", {"(file)": f"cannot read {spec[1:]}: {exc.strerror}"}
             ) from None
+        except UnicodeDecodeError:
+            raise InputError("--input", {"(file)": f"{spec[1:]} is not UTF-8 text"}) from None
     else:
+        source = "the --input argument"
         text = spec
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write
+    if not text.strip():
+        raise InputError(
+            "--input", {"(json)": f"{source} is empty; give the input as a JSON object"}
+        )
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except RecursionError:
+        raise InputError(
+            "--input", {"(json)": "is nested too deeply ([ or { inside one another)"}
+        ) from None
+    except json.JSONDecodeError as exc:
         raise InputError("--input", {"(json)": f"not valid JSON: {exc}"}) from None
+    except ValueError:  # int() refuses numbers over sys.get_int_max_str_digits() digits
+        raise InputError("--input", {"(json)": "has a number with too many digits"}) from None
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -389,7 +411,7 @@ def run(
     except (LoomScimError, ManifestError) as exc:
         if args.debug:
             traceback.print_exc(file=err)
-        err.write(f"loom-scim: error: {exc}\n")
+        err.write(f"loom-scim: error: {_one_line(str(exc))}\n")
         return exit_code_for(exc)
     except KeyboardInterrupt:
         err.write("loom-scim: interrupted; nothing was deleted\n")
@@ -400,12 +422,17 @@ def run(
     except Exception as exc:  # a bug, or a failure nobody classified: still one line
         if args.debug:
             traceback.print_exc(file=err)
-        message = _redact_env_key(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        message = _one_line(_redact_env_key(f"{type(exc).__name__}: {exc}".rstrip(": ")))
         err.write(
             f"loom-scim: error: unexpected {message} (nothing was deleted; --debug shows "
             "the traceback: please report it)\n"
         )
         return EXIT_FAILURE
+
+
+def _one_line(text: str) -> str:
+    """An error is one line, even when a field name or a file name has a newline in it."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
 
 
 def _redact_env_key(text: str) -> str:

@@ -238,7 +238,12 @@ class LoomScimClient:
     def _error_from(
         self, method: str, path: str, response: httpx.Response, attempt: int
     ) -> ApiError:
-        parsed = parse_error_body(response.content, response.headers.get("content-type", ""))
+        # Redact before parsing: the detail is shortened, and a key cut in two by the
+        # shortening would no longer be found (and replaced) whole.
+        content = response.content
+        if self._secret:
+            content = content.replace(self._secret.encode(), REDACTED.encode())
+        parsed = parse_error_body(content, response.headers.get("content-type", ""))
         error = error_for_status(
             method,
             path,
@@ -259,14 +264,20 @@ class LoomScimClient:
         content_type = response.headers.get("content-type", "").lower()
         try:
             return response.json()
-        except ValueError:
-            shown = content_type.split(";")[0] or "no content type"
+        except (ValueError, RecursionError) as exc:
+            # ValueError covers bad JSON, bytes that are not UTF-8 (UnicodeDecodeError)
+            # and integers over int's digit limit; RecursionError, JSON nested too deeply.
+            if isinstance(exc, RecursionError):
+                detail = "the body's JSON is nested too deeply to read"
+            elif isinstance(exc, UnicodeDecodeError):
+                detail = "the body is not UTF-8 text"
+            elif not isinstance(exc, jsonlib.JSONDecodeError):
+                detail = "the body has a number with too many digits"
+            else:
+                shown = content_type.split(";")[0] or "no content type"
+                detail = f"the body is not JSON ({shown})"
             raise ProtocolError(
-                method,
-                path,
-                status=response.status_code,
-                detail=f"the body is not JSON ({shown})",
-                attempts=attempt,
+                method, path, status=response.status_code, detail=detail, attempts=attempt
             ) from None
 
     def _redact(self, text: str) -> str:

@@ -61,6 +61,14 @@ async def test_an_echoed_key_is_redacted_from_errors(make_client: Make) -> None:
     assert "[REDACTED]" in str(caught.value)
 
 
+async def test_a_key_echoed_across_the_detail_cut_off_is_not_half_shown(make_client: Make) -> None:
+    detail = "x" * (300 - len(SECRET) // 2) + SECRET + " is expired"
+    client, _ = make_client(scim(401, {"detail": detail}))
+    with pytest.raises(ApiError) as caught:
+        await client.get("Users", "u1")
+    assert SECRET[: len(SECRET) // 2] not in str(caught.value)
+
+
 async def test_logs_never_hold_the_key(make_client: Make, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     client, _ = make_client(

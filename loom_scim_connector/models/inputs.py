@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -30,6 +31,31 @@ _EMAIL = re.compile(
 )
 
 
+# Unicode category Cc (C0 controls, DEL, C1 controls: NUL, BEL, ESC, tab, newline...) and
+# the line and paragraph separators: never part of a name, an id, an email or a URL, and
+# they would break the one-line outputs and logs downstream.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_surrogates(value: object) -> object:
+    """Runs before the string check: JSON can carry a lone surrogate (``"\\ud800"``),
+    which is not text, and pydantic's own message for it says nothing useful."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "must not contain invalid Unicode (a lone surrogate such as \\ud800)"
+            ) from None
+    return value
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def _email(value: str) -> str:
     if len(value) > 254 or not _EMAIL.match(value):
         raise ValueError("must be an email address such as jane@example.com")
@@ -37,8 +63,11 @@ def _email(value: str) -> str:
 
 
 def _photo_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. unbalanced [IPv6] brackets; its message may quote the URL
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an absolute http(s) URL that Atlassian can reach")
     return value
 
@@ -49,10 +78,34 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_email)]
-ResourceId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-PhotoUrl = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_photo_url)]
+# Each string type: lone surrogates refused first (a BeforeValidator listed last runs
+# first), then stripped and length-checked, then control characters refused.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_no_control),
+    AfterValidator(_email),
+    BeforeValidator(_no_surrogates),
+]
+ResourceId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_no_control),
+    BeforeValidator(_no_surrogates),
+]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_no_control),
+    BeforeValidator(_no_surrogates),
+]
+PhotoUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_no_control),
+    AfterValidator(_photo_url),
+    BeforeValidator(_no_surrogates),
+]
 MemberIds = Annotated[
     list[ResourceId], Field(min_length=1, max_length=1000), AfterValidator(_unique)
 ]

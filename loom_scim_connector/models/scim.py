@@ -216,14 +216,16 @@ def parse_error_body(content: bytes, content_type: str) -> ErrorBody:
         return ErrorBody(None, None, None)
     try:
         body = json.loads(text)
-    except ValueError:
+    except RecursionError:
+        return ErrorBody(None, "an error body nested too deeply to read", None)
+    except ValueError:  # not JSON, or an integer over int's digit limit
         body = None
     if isinstance(body, Mapping):
         low = _lower(body)
         detail = low.get("detail") or low.get("message") or low.get("error_description")
         scim_type = low.get("scimtype")
         return ErrorBody(
-            scim_type=str(scim_type) if scim_type else None,
+            scim_type=_shorten(str(scim_type)) if scim_type else None,
             detail=_shorten(str(detail)) if detail else None,
             status=_int_or_none(low.get("status")),
         )
@@ -234,5 +236,11 @@ def parse_error_body(content: bytes, content_type: str) -> ErrorBody:
     return ErrorBody(None, _shorten(text), None)
 
 
+# Whitespace runs and control characters (newlines, ESC...) in what a server sent: the
+# detail ends up in a one-line error, so they become one space.
+_NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
 def _shorten(text: str) -> str:
+    text = _NOT_ONE_LINE.sub(" ", text).strip()
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
