@@ -81,6 +81,13 @@ class CreateResult:
     outcome: Literal["created", "existed", "recovered"]
 
 
+def _is_json_object(content: bytes) -> bool:
+    try:
+        return isinstance(jsonlib.loads(content), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
 class LoomScimClient:
     def __init__(
         self,
@@ -253,8 +260,7 @@ class LoomScimClient:
             retry_after=response.headers.get("retry-after"),
         )
         error.attempts = attempt
-        content_type = response.headers.get("content-type", "").lower()
-        error.from_gateway = "html" in content_type or response.content.lstrip()[:1] == b"<"
+        error.scim_body = _is_json_object(response.content)
         error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
         return error
 
@@ -300,20 +306,21 @@ class LoomScimClient:
     async def get_or_none(self, resource: Resource, resource_id: str) -> dict[str, Any] | None:
         """The resource, or ``None`` when the server answers 404 for it.
 
-        A 404 counts only when it comes from the SCIM server: an HTML error page (a
-        gateway or proxy that does not know the path) raises :class:`ProtocolError`,
-        because "gone" is what deletions are built on.
+        A 404 counts only when it comes from the SCIM server, with a JSON error body:
+        an HTML page, plain text or an empty body (a gateway or proxy that does not know
+        the path) raises :class:`ProtocolError`, because "gone" is what deletions are
+        built on.
         """
         try:
             return await self.get(resource, resource_id)
         except NotFoundError as exc:
-            if exc.from_gateway:
+            if not exc.scim_body:
                 raise ProtocolError(
                     "GET",
                     exc.path,
                     status=404,
-                    detail="an HTML 404 page, not a SCIM answer: the resource's absence "
-                    "is not confirmed",
+                    detail="a 404 without a SCIM (JSON) error body, as a gateway or proxy "
+                    "sends: the resource's absence is not confirmed",
                 ) from None
             return None
 

@@ -179,3 +179,29 @@ def _note_recording_target(record_mode: str) -> None:
         replay.write_recording_info("workspace", domain)
     elif record_mode != "none":
         replay.write_recording_info("sandbox", replay.DEFAULT_DOMAIN)
+
+
+# -- hypothesis profiles (tests/test_properties.py) ----------------------------------------
+def _register_hypothesis_profiles() -> None:
+    """Chosen by HYPOTHESIS_PROFILE. "default": a fixed set of examples (derandomized,
+    so CI is reproducible and writes no example database), in well under a minute.
+    "long" (`make properties`): many random examples; failing ones are kept under
+    .pytest_cache (ignored by git) and replayed first next time."""
+    from hypothesis import settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    settings.register_profile(
+        "default", max_examples=100, deadline=None, derandomize=True, print_blob=True
+    )
+    cache = Path(__file__).resolve().parent.parent / ".pytest_cache" / "hypothesis"
+    settings.register_profile(
+        "long",
+        max_examples=2000,
+        deadline=None,
+        print_blob=True,
+        database=DirectoryBasedExampleDatabase(cache),
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+_register_hypothesis_profiles()

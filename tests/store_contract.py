@@ -136,7 +136,8 @@ class StoreContract:
         run = store.begin_run("users", "User", lease=LEASE)
         store.save(run, [user("u1"), user("u3")])
         assert store.candidates(run) == ["u2", "u4"]
-        assert store.seen_sample(run) in {"u1", "u3"}
+        assert sorted(store.seen_sample(run)) == ["u1", "u3"]
+        assert len(store.seen_sample(run, limit=1)) == 1
         # Only unseen records can be deleted, whatever the caller passes.
         gone = store.finish_run(run, "success", deleted=["u2", "u3", "nope"])
         assert [r["id"] for r in gone] == ["u2"]

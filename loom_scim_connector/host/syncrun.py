@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
+from loom_scim_connector.contract import RunContext
 from loom_scim_connector.errors import IncompleteSyncError
 from loom_scim_connector.manifest import ResolvedSync
 from loom_scim_connector.store import LeaseLostError, Run, Store
@@ -171,6 +172,26 @@ class SyncRun:
 
     # -- confirmation -------------------------------------------------------------------
 
+    async def _control(
+        self,
+        ctx: SyncContextImpl,
+        lookup: Callable[[RunContext, str], Awaitable[BaseModel | None]],
+        control: bool,
+    ) -> None:
+        """Before trusting any 404: records this run has just listed must be found. One
+        found is enough (a listed user may really have left since); none found means
+        the server's lookups by id cannot tell a gone record from a missing path."""
+        samples = self.store.seen_sample(ctx.run) if control else []
+        for sample in samples:
+            if await lookup(ctx, sample) is not None:
+                return
+        if samples:
+            raise IncompleteSyncError(
+                f"the server answered 404 for {len(samples)} {ctx.model} records this run has "
+                f"just listed ({', '.join(samples)}): its lookups by id cannot confirm a "
+                "deletion, so nothing was deleted"
+            )
+
     async def confirm(
         self, ctx: SyncContextImpl, ids: list[str], *, control: bool = True
     ) -> list[str]:
@@ -184,12 +205,7 @@ class SyncRun:
         lookup = self.sync.confirm
         if lookup is None:
             raise ContractError(f"sync {self.sync.name} tracks deletes but has no confirm")
-        sample = self.store.seen_sample(ctx.run) if control else None
-        if sample is not None and await lookup(ctx, sample) is None:
-            raise IncompleteSyncError(
-                f"the server answered 404 for {ctx.model} {sample}, which this run has just "
-                "listed: its lookups by id cannot confirm a deletion, so nothing was deleted"
-            )
+        await self._control(ctx, lookup, control)
         found: dict[str, BaseModel | None] = {}
         pending = iter(ids)
 

@@ -119,8 +119,8 @@ class Store(Protocol):
         """Ids of live records of the run's model that the run has not seen."""
         ...
 
-    def seen_sample(self, run: Run) -> str | None:
-        """One id the run has seen, if any (a control for confirmation lookups)."""
+    def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
+        """Up to ``limit`` ids the run has seen (controls for confirmation lookups)."""
         ...
 
     def finish_run(

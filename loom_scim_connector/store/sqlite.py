@@ -349,13 +349,13 @@ class SQLiteStore:
             )
         ]
 
-    def seen_sample(self, run: Run) -> str | None:
-        row = self.db.execute(
+    def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
+        rows = self.db.execute(
             "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-            " AND last_seen_run = ? LIMIT 1",
-            (self.key, run.model, run.generation),
-        ).fetchone()
-        return None if row is None else str(row[0])
+            " AND last_seen_run = ? LIMIT ?",
+            (self.key, run.model, run.generation, limit),
+        )
+        return [str(row[0]) for row in rows]
 
     def records(
         self, model: str, *, include_deleted: bool = False, ids: Sequence[str] | None = None
