@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit record models bench clean
+.PHONY: demo test lint typecheck unit properties record models bench faults clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -30,6 +30,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest --record-mode=none
 
+# The "never a false delete" properties with many more random examples (minutes, not
+# seconds); `make unit` runs the same tests with the small, fixed "default" profile.
+properties: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest --record-mode=none tests/test_properties.py
+
 # Re-record the cassettes: against the sandbox by default, or against a real workspace
 # when LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set.
 record: $(STAMP)
@@ -44,6 +49,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_walk.py
+
+# The fault matrix: the CLI against the sandbox behind a fault proxy (SEEDS=N per row).
+faults: $(STAMP)
+	$(BIN)/python benchmarks/faults.py $(if $(SEEDS),--seeds $(SEEDS))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache loom-scim.sqlite3
