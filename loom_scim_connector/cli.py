@@ -20,6 +20,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from ._exchange import redact
 from ._version import __version__
 from .check import check_connection
 from .client import LoomScimClient
@@ -437,7 +438,7 @@ def _one_line(text: str) -> str:
 
 def _redact_env_key(text: str) -> str:
     key = os.environ.get(ENV_KEY, "").strip()
-    return text.replace(key, "[REDACTED]") if len(key) >= 4 else text
+    return redact(text, key) if len(key) >= 4 else text
 
 
 def main() -> NoReturn:

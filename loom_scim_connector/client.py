@@ -18,31 +18,29 @@ from urllib.parse import quote
 import httpx
 
 from . import filters
-from ._version import __version__
+from ._exchange import (
+    ACCEPT,
+    SCIM_JSON,
+    USER_AGENT,
+    read_answer,
+    redact,
+    transport_error,
+)
 from .config import LoomConnection
 from .errors import (
     ApiError,
     ConflictError,
     NotFoundError,
     ProtocolError,
-    TransportError,
-    error_for_status,
 )
-from .models.scim import ListPage, WireFormatError, parse_error_body, parse_list_response
+from .models.scim import ListPage, WireFormatError, parse_list_response
 from .pagination import DEFAULT_PAGE_SIZE, PageCursor, paginate
 from .retry import RetryEvent, RetryPolicy
 
 Resource = Literal["Users", "Groups"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-USER_AGENT = f"loom-scim-connector/{__version__}"
-SCIM_JSON = "application/scim+json"
-ACCEPT = "application/scim+json, application/json"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-REDACTED = "[REDACTED]"
-
-# httpx errors raised before a request left this machine: retrying them cannot duplicate.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 logger = logging.getLogger("loom_scim_connector")
 
@@ -79,13 +77,6 @@ class CreateResult:
 
     resource: dict[str, Any]
     outcome: Literal["created", "existed", "recovered"]
-
-
-def _is_json_object(content: bytes) -> bool:
-    try:
-        return isinstance(jsonlib.loads(content), dict)
-    except (ValueError, RecursionError):
-        return False
 
 
 class LoomScimClient:
@@ -219,75 +210,13 @@ class LoomScimClient:
                 method, path.lstrip("/"), params=params, content=content, headers=headers
             )
         except httpx.TransportError as exc:
-            error = TransportError(
-                method,
-                path,
-                detail=self._redact(f"{type(exc).__name__}: {exc}".rstrip(": ")),
-                retryable=True,
-                attempts=attempt,
-            )
-            error.may_have_applied = not isinstance(exc, _NOT_SENT)
-            raise error from None
+            raise transport_error(method, path, exc, attempt, self._redact) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        if response.status_code >= 400:
-            raise self._error_from(method, path, response, attempt)
-        if response.status_code >= 300:
-            raise ProtocolError(
-                method,
-                path,
-                status=response.status_code,
-                detail="redirected to another address; configure the final SCIM URL",
-                attempts=attempt,
-            )
-        return self._json_of(method, path, response, attempt)
-
-    def _error_from(
-        self, method: str, path: str, response: httpx.Response, attempt: int
-    ) -> ApiError:
-        # Redact before parsing: the detail is shortened, and a key cut in two by the
-        # shortening would no longer be found (and replaced) whole.
-        content = response.content
-        if self._secret:
-            content = content.replace(self._secret.encode(), REDACTED.encode())
-        parsed = parse_error_body(content, response.headers.get("content-type", ""))
-        error = error_for_status(
-            method,
-            path,
-            response.status_code,
-            scim_type=parsed.scim_type,
-            detail=self._redact(parsed.detail) if parsed.detail else None,
-            retry_after=response.headers.get("retry-after"),
-        )
-        error.attempts = attempt
-        error.scim_body = _is_json_object(response.content)
-        error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
-        return error
-
-    def _json_of(self, method: str, path: str, response: httpx.Response, attempt: int) -> Any:
-        if response.status_code == 204 or not response.content.strip():
-            return None
-        content_type = response.headers.get("content-type", "").lower()
-        try:
-            return response.json()
-        except (ValueError, RecursionError) as exc:
-            # ValueError covers bad JSON, bytes that are not UTF-8 (UnicodeDecodeError)
-            # and integers over int's digit limit; RecursionError, JSON nested too deeply.
-            if isinstance(exc, RecursionError):
-                detail = "the body's JSON is nested too deeply to read"
-            elif isinstance(exc, UnicodeDecodeError):
-                detail = "the body is not UTF-8 text"
-            elif not isinstance(exc, jsonlib.JSONDecodeError):
-                detail = "the body has a number with too many digits"
-            else:
-                shown = content_type.split(";")[0] or "no content type"
-                detail = f"the body is not JSON ({shown})"
-            raise ProtocolError(
-                method, path, status=response.status_code, detail=detail, attempts=attempt
-            ) from None
+        return read_answer(method, path, response, attempt, self._secret)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._secret, REDACTED) if self._secret else text
+        return redact(text, self._secret)
 
     # -- SCIM operations ----------------------------------------------------------------
 

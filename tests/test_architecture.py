@@ -20,6 +20,7 @@ LAYERS = {
     "config": 1,
     "retry": 1,
     "pagination": 1,
+    "_exchange": 1,
     "client": 2,
     "contract": 3,
     "check": 3,

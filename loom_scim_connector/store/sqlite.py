@@ -9,16 +9,14 @@ generation.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._sqlite_db import default_owner, is_dead, now_iso, open_db
 from .base import (
     Action,
     HeldRun,
@@ -26,96 +24,8 @@ from .base import (
     Run,
     RunInfo,
     RunStatus,
-    StoreError,
     SyncBusyError,
 )
-
-SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
-    data TEXT NOT NULL, last_seen_run INTEGER NOT NULL,
-    first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
-    PRIMARY KEY (connection, model, id)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL, sync TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, error TEXT
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    connection TEXT NOT NULL, sync TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (connection, sync)
-);
-CREATE TABLE IF NOT EXISTS locks (
-    connection TEXT NOT NULL, model TEXT NOT NULL, run_id INTEGER NOT NULL,
-    expires_at REAL NOT NULL, PRIMARY KEY (connection, model)
-);
-CREATE TABLE IF NOT EXISTS held (
-    run_id INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, id)
-);
-"""
-# Columns added to ``runs`` after the first release (schema 1), added on open.
-_RUN_COLUMNS = {"model": "TEXT", "owner": "TEXT", "released_by": "INTEGER"}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _is_dead(owner: str | None) -> bool:
-    """Whether the lease's owner is a process of this machine that no longer exists
-    (killed with SIGKILL, say): its lease need not be waited out. Anything uncertain
-    (another machine, a process we may not signal) counts as alive."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-def _open(path: Path | str) -> sqlite3.Connection:
-    """Open the file, turning every way it can fail into one :class:`StoreError` line."""
-    where = str(path)
-    if where != ":memory:":
-        target = Path(path)
-        if target.is_dir():
-            raise StoreError(where, "is a folder; give a file name such as loom-scim.sqlite3")
-        if not target.parent.is_dir():
-            raise StoreError(where, f"the folder {target.parent} does not exist")
-    try:
-        db = sqlite3.connect(where, timeout=30.0, isolation_level=None)
-        db.execute("PRAGMA busy_timeout = 30000")
-        if where != ":memory:":
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-        db.executescript(_SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-        for name, kind in _RUN_COLUMNS.items():
-            if name not in columns:
-                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-        record_columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
-        if not {"id", "data", "last_seen_run", "deleted_at"} <= record_columns:
-            raise StoreError(where, "has a 'records' table that loom-scim did not make")
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except sqlite3.DatabaseError as exc:
-        reason = str(exc)
-        if "not a database" in reason:
-            reason = "is not a SQLite database (give a new file name, or the store's own file)"
-        elif "unable to open" in reason:
-            reason = "cannot be opened (check the permissions of the file and its folder)"
-        elif "readonly" in reason:
-            reason = "is read-only: the store must be writable"
-        raise StoreError(where, reason) from None
-    return db
 
 
 class SQLiteStore:
@@ -133,7 +43,7 @@ class SQLiteStore:
         self.key = connection_key
         self.owner = owner or default_owner()
         self.clock = clock
-        self.db = _open(path)
+        self.db = open_db(path)
 
     def close(self) -> None:
         self.db.close()
@@ -160,7 +70,7 @@ class SQLiteStore:
                 " WHERE l.connection = ? AND l.model = ?",
                 (self.key, model),
             ).fetchone()
-            if holder is not None and holder[1] > now and not _is_dead(holder[4]):
+            if holder is not None and holder[1] > now and not is_dead(holder[4]):
                 raise SyncBusyError(
                     holder[2] or sync, model, holder[0], holder[3] or "?", holder[4] or "?"
                 )

@@ -1,0 +1,112 @@
+"""One HTTP exchange read as SCIM: the innermost layer under the client's retry loop.
+
+What a response means (the JSON body, or the :class:`ApiError` its status maps to) and
+what a transport failure means (retryable; may the request have been applied?). The
+key is redacted from anything a server echoes, before any shortening could cut it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from ._version import __version__
+from .errors import ApiError, ProtocolError, TransportError, error_for_status
+from .models.scim import parse_error_body
+
+USER_AGENT = f"loom-scim-connector/{__version__}"
+SCIM_JSON = "application/scim+json"
+ACCEPT = "application/scim+json, application/json"
+REDACTED = "[REDACTED]"
+
+# httpx errors raised before a request left this machine: retrying them cannot duplicate.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def transport_error(
+    method: str, path: str, exc: httpx.TransportError, attempt: int, scrub: Callable[[str], str]
+) -> TransportError:
+    error = TransportError(
+        method,
+        path,
+        detail=scrub(f"{type(exc).__name__}: {exc}".rstrip(": ")),
+        retryable=True,
+        attempts=attempt,
+    )
+    error.may_have_applied = not isinstance(exc, _NOT_SENT)
+    return error
+
+
+def read_answer(method: str, path: str, response: httpx.Response, attempt: int, secret: str) -> Any:
+    """The JSON body of a 2xx answer (``None`` when empty); raise for anything else."""
+    if response.status_code >= 400:
+        raise error_from(method, path, response, attempt, secret)
+    if response.status_code >= 300:
+        raise ProtocolError(
+            method,
+            path,
+            status=response.status_code,
+            detail="redirected to another address; configure the final SCIM URL",
+            attempts=attempt,
+        )
+    return json_of(method, path, response, attempt)
+
+
+def error_from(
+    method: str, path: str, response: httpx.Response, attempt: int, secret: str
+) -> ApiError:
+    # Redact before parsing: the detail is shortened, and a key cut in two by the
+    # shortening would no longer be found (and replaced) whole.
+    content = response.content
+    if secret:
+        content = content.replace(secret.encode(), REDACTED.encode())
+    parsed = parse_error_body(content, response.headers.get("content-type", ""))
+    error = error_for_status(
+        method,
+        path,
+        response.status_code,
+        scim_type=parsed.scim_type,
+        detail=redact(parsed.detail, secret) if parsed.detail else None,
+        retry_after=response.headers.get("retry-after"),
+    )
+    error.attempts = attempt
+    error.scim_body = _is_json_object(response.content)
+    error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
+    return error
+
+
+def json_of(method: str, path: str, response: httpx.Response, attempt: int) -> Any:
+    if response.status_code == 204 or not response.content.strip():
+        return None
+    content_type = response.headers.get("content-type", "").lower()
+    try:
+        return response.json()
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad JSON, bytes that are not UTF-8 (UnicodeDecodeError)
+        # and integers over int's digit limit; RecursionError, JSON nested too deeply.
+        if isinstance(exc, RecursionError):
+            detail = "the body's JSON is nested too deeply to read"
+        elif isinstance(exc, UnicodeDecodeError):
+            detail = "the body is not UTF-8 text"
+        elif not isinstance(exc, json.JSONDecodeError):
+            detail = "the body has a number with too many digits"
+        else:
+            shown = content_type.split(";")[0] or "no content type"
+            detail = f"the body is not JSON ({shown})"
+        raise ProtocolError(
+            method, path, status=response.status_code, detail=detail, attempts=attempt
+        ) from None
+
+
+def _is_json_object(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content), dict)
+    except (ValueError, RecursionError):
+        return False
