@@ -202,3 +202,19 @@ def test_concurrent_cli_syncs_on_one_store_never_delete_a_live_user(
         saved = SQLiteStore(tmp_path / "s.db", sandbox.url)
         assert len(saved.records("User")) == 300
         saved.close()
+
+
+@pytest.mark.parametrize("where", ["missing", "folder", "not-sqlite"])
+def test_a_bad_store_is_one_line_and_exit_2_before_any_request(
+    env: Sandbox, tmp_path: Path, where: str
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 50)
+    store = {"missing": tmp_path / "nope" / "s.db", "folder": tmp_path, "not-sqlite": notes}
+    served = env.app.requests_served
+    code, out, err = cli("sync", "users", "--store", str(store[where]))
+    assert (code, out) == (2, "")
+    assert err.startswith("loom-scim: error: store ") and err.count("\n") == 1
+    assert "Traceback" not in err
+    assert env.app.requests_served == served
+    assert notes.read_text() == "not a database\n" * 50
