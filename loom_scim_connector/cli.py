@@ -31,6 +31,7 @@ from .errors import (
     InputError,
     LoomScimError,
     NotFoundError,
+    NotSupportedError,
     PermissionDeniedError,
     UnknownNameError,
 )
@@ -45,6 +46,7 @@ EXIT_AUTH = 3
 EXIT_NOT_FOUND = 4
 EXIT_HELD = 5
 EXIT_BUSY = 6
+EXIT_NOT_SUPPORTED = 7
 EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
@@ -63,6 +65,8 @@ exit codes:
   {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
      the listed records, then run the same sync with --release-held RUN_ID
   {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)
+  {EXIT_NOT_SUPPORTED}  not supported by this SCIM server (501, or an unsupported filter, path or
+     attribute): running again will not help
   {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
 """
 
@@ -76,6 +80,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_AUTH
     if isinstance(exc, NotFoundError):
         return EXIT_NOT_FOUND
+    if isinstance(exc, NotSupportedError):
+        return EXIT_NOT_SUPPORTED
     if isinstance(exc, SyncBusyError):
         return EXIT_BUSY
     if isinstance(exc, StoreError):

@@ -31,6 +31,7 @@ from .errors import (
     ApiError,
     ConflictError,
     NotFoundError,
+    NotSupportedError,
     ProtocolError,
 )
 from .models.scim import ListPage, WireFormatError, parse_list_response
@@ -41,6 +42,8 @@ Resource = Literal["Users", "Groups"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# How many resources a lookup reads when a filter finds nothing (or is not supported).
+SCAN_LIMIT = 2000
 
 logger = logging.getLogger("loom_scim_connector")
 
@@ -77,6 +80,15 @@ class CreateResult:
 
     resource: dict[str, Any]
     outcome: Literal["created", "existed", "recovered"]
+
+
+def _matching(items: Sequence[dict[str, Any]], attribute: str, value: str) -> dict[str, Any] | None:
+    wanted = value.casefold()
+    for item in items:
+        found = {k.lower(): v for k, v in item.items()}.get(attribute.lower())
+        if isinstance(found, str) and found.casefold() == wanted:
+            return item
+    return None
 
 
 class LoomScimClient:
@@ -282,15 +294,36 @@ class LoomScimClient:
         return paginate(fetch, cursor or PageCursor(page_size=self.page_size))
 
     async def find_one(
-        self, resource: Resource, attribute: str, value: str
+        self, resource: Resource, attribute: str, value: str, *, scan: int = 0
     ) -> dict[str, Any] | None:
-        """The resource whose ``attribute`` equals ``value`` (case-insensitively), if any."""
-        page = await self.list_page(resource, 1, 10, filter=filters.eq(attribute, value))
-        wanted = value.casefold()
-        for item in page.resources:
-            found = {k.lower(): v for k, v in item.items()}.get(attribute.lower())
-            if isinstance(found, str) and found.casefold() == wanted:
-                return item
+        """The resource whose ``attribute`` equals ``value`` (case-insensitively), if any.
+
+        It asks with a filter. With ``scan``, when the filter finds nothing or the server
+        does not support it (some servers answer an unsupported filter with an empty
+        list), it reads up to ``scan`` resources of the collection and says so.
+        """
+        expression = filters.eq(attribute, value)
+        try:
+            page = await self.list_page(resource, 1, 10, filter=expression)
+        except NotSupportedError as exc:
+            if not scan:
+                exc.subject = f"filter {expression}"
+                raise
+            page = ListPage([], None)
+        found = _matching(page.resources, attribute, value)
+        if found is not None or not scan:
+            return found
+        self._log.warning(
+            "the filter %s found no %s: reading up to %d of them instead",
+            expression,
+            resource,
+            scan,
+        )
+        cursor = PageCursor(page_size=self.page_size, max_pages=max(1, scan // self.page_size))
+        async for items in self.iterate(resource, cursor=cursor):
+            found = _matching(items, attribute, value)
+            if found is not None:
+                return found
         return None
 
     async def create(
@@ -310,7 +343,7 @@ class LoomScimClient:
         attribute, value = key
 
         async def lookup() -> dict[str, Any] | None:
-            return await self.find_one(resource, attribute, value)
+            return await self.find_one(resource, attribute, value, scan=SCAN_LIMIT)
 
         try:
             answer = await self.request("POST", path, json=dict(body), recover=lookup)
@@ -332,7 +365,11 @@ class LoomScimClient:
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [dict(op) for op in operations],
         }
-        answer = await self.request("PATCH", path, json=body)
+        try:
+            answer = await self.request("PATCH", path, json=body)
+        except ApiError as exc:
+            exc.subject = ", ".join(str(op.get("path") or "(no path)") for op in operations)
+            raise
         return None if answer is None else self._object("PATCH", path, answer)
 
     async def delete(self, resource: Resource, resource_id: str) -> None:

@@ -84,6 +84,9 @@ class ApiError(LoomScimError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.attempts = attempts
+        # What the request was about, when the caller knows (a PATCH's attribute paths,
+        # a filter): shown in the message so "not supported" names what is not.
+        self.subject: str | None = None
         # Set by the client: a POST/PATCH that timed out after sending, or got a 5xx,
         # may have been applied, so a retry must first check before writing again.
         self.may_have_applied = False
@@ -97,7 +100,8 @@ class ApiError(LoomScimError):
     def __str__(self) -> str:
         where = f"{self.method} {self.path}"
         status = f"HTTP {self.status}" if self.status is not None else "no response"
-        parts = [f"{where} failed ({status}, {self.kind})"]
+        about = f" for {self.subject}" if self.subject else ""
+        parts = [f"{where}{about} failed ({status}, {self.kind})"]
         if self.scim_type:
             parts.append(f"scimType={self.scim_type}")
         if self.detail:
@@ -144,6 +148,18 @@ class InvalidRequestError(ApiError):
     hint = "The server refused the request as sent; the detail says which attribute."
 
 
+class NotSupportedError(ApiError):
+    """The server does not support this operation or attribute (RFC 7644 3.12: 501, or
+    400 with scimType invalidFilter, invalidPath or mutability). Never retried."""
+
+    kind = "not supported by this server"
+    hint = (
+        "This SCIM server does not support the operation or attribute named above: "
+        "running again will not help. Change it in the identity provider or in Loom "
+        "directly, or leave that attribute out."
+    )
+
+
 class RateLimitedError(ApiError):
     kind = "rate limited"
     hint = "Loom kept throttling after every retry; run again later."
@@ -185,6 +201,7 @@ STATUS_TABLE: dict[int, StatusRule] = {
     412: StatusRule(ConflictError, retry=False),
     422: StatusRule(InvalidRequestError, retry=False),
     429: StatusRule(RateLimitedError, retry=True),
+    501: StatusRule(NotSupportedError, retry=False),
     500: StatusRule(ServerError, retry=True),
     502: StatusRule(ServerError, retry=True),
     503: StatusRule(ServerError, retry=True),
@@ -203,6 +220,12 @@ def rule_for(status: int) -> StatusRule:
     return StatusRule(ProtocolError, retry=False)
 
 
+# A 400 with one of these scimTypes says the server cannot do this kind of request at
+# all (a filter it does not support, a path it does not know, an attribute it will not
+# change): the same as 501 for the person who reads it.
+UNSUPPORTED_SCIM_TYPES = frozenset({"invalidfilter", "invalidpath", "mutability"})
+
+
 def error_for_status(
     method: str,
     path: str,
@@ -213,6 +236,8 @@ def error_for_status(
     retry_after: str | None = None,
 ) -> ApiError:
     rule = rule_for(status)
+    if status == 400 and (scim_type or "").lower() in UNSUPPORTED_SCIM_TYPES:
+        rule = StatusRule(NotSupportedError, retry=False)
     return rule.error(
         method,
         path,

@@ -334,6 +334,7 @@ async def test_create_group_after_409_reuses_it_and_adds_missing_members(
         [
             scim(409, {"status": "409", "scimType": "uniqueness"}),
             scim(200, {"Resources": [existing], "totalResults": 1}),
+            scim(200, existing),  # read back: "b" is missing
             scim(204),
             scim(200, {**existing, "members": [{"value": "a"}, {"value": "b"}]}),
         ]
@@ -353,7 +354,7 @@ async def test_create_group_after_409_reuses_it_and_adds_missing_members(
         "externalId": None,
         "memberIds": ["a", "b"],
     }
-    patch = json.loads(script.requests[2].content)
+    patch = json.loads(script.requests[3].content)
     assert patch["Operations"] == [{"op": "add", "path": "members", "value": [{"value": "b"}]}]
     assert script.requests[1].url.params["filter"] == 'displayName eq "Loom Crew"'
 

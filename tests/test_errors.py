@@ -23,7 +23,7 @@ from loom_scim_connector.models.scim import parse_error_body
         (503, errors.ServerError, True),
         (504, errors.ServerError, True),
         (418, errors.InvalidRequestError, False),
-        (501, errors.ServerError, False),
+        (501, errors.NotSupportedError, False),
     ],
 )
 def test_the_status_table(status: int, cls: type[errors.ApiError], retry: bool) -> None:

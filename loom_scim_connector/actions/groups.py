@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from loom_scim_connector.contract import ActionContext
-from loom_scim_connector.errors import ActionError, NotFoundError
+from loom_scim_connector.errors import ActionError, ApiError, NotFoundError
 from loom_scim_connector.filters import quote
 from loom_scim_connector.models.inputs import (
     CreateGroupInput,
@@ -18,7 +18,7 @@ from loom_scim_connector.models.outputs import GroupDeletion
 from loom_scim_connector.models.records import Group
 from loom_scim_connector.models.scim import CORE_GROUP
 
-from ._read import group_of, read_group
+from ._read import group_of, read_group, read_or_none
 
 
 def _add_members(ids: list[str]) -> dict[str, Any]:
@@ -36,20 +36,43 @@ async def create_group(ctx: ActionContext[CreateGroupInput]) -> Group:
     if inp.external_id is not None:
         body["externalId"] = inp.external_id
     result = await ctx.client.create("Groups", body, key=("displayName", inp.display_name))
-    group = group_of(result.resource)
-    if result.outcome == "created":
-        return group
+    group = await read_group(ctx.client, group_of(result.resource).id)
     missing = [i for i in inp.member_ids if i not in group.member_ids]
-    if missing:
+    if not missing:
+        return group
+    if result.outcome == "created":
+        ctx.logger.warning(
+            "group %s was created without %d of its members: adding them", group.id, len(missing)
+        )
+    try:
         await ctx.client.patch("Groups", group.id, [_add_members(missing)])
-    return await read_group(ctx.client, group.id)
+        group = await read_group(ctx.client, group.id)
+    except ApiError as exc:
+        raise ActionError(
+            f"group {inp.display_name!r} exists (id {group.id}), but adding its members "
+            f"{', '.join(missing)} failed: {exc}",
+            fix=f"Add them with add-group-members, or undo with delete-group {group.id}.",
+        ) from None
+    still = [i for i in missing if i not in group.member_ids]
+    if still:
+        raise ActionError(
+            f"group {inp.display_name!r} exists (id {group.id}) but does not list "
+            f"{', '.join(still)} after adding them.",
+            fix=f"Add them with add-group-members, or undo with delete-group {group.id}.",
+        )
+    return group
 
 
 async def rename_group(ctx: ActionContext[RenameGroupInput]) -> Group:
     inp = ctx.input
     op = {"op": "replace", "path": "displayName", "value": inp.display_name}
     await ctx.client.patch("Groups", inp.id, [op])
-    return await read_group(ctx.client, inp.id)
+    group = await read_group(ctx.client, inp.id)
+    if group.display_name != inp.display_name:
+        raise ActionError(
+            f"group {inp.id} reads back as {group.display_name!r}, not {inp.display_name!r}."
+        )
+    return group
 
 
 async def add_group_members(ctx: ActionContext[GroupMembersInput]) -> Group:
@@ -80,4 +103,6 @@ async def delete_group(ctx: ActionContext[GroupIdInput]) -> GroupDeletion:
         await ctx.client.delete("Groups", ctx.input.id)
     except NotFoundError:
         return GroupDeletion(id=ctx.input.id, outcome="already_gone")
+    if await read_or_none(ctx.client, "Groups", ctx.input.id) is not None:
+        raise ActionError(f"group {ctx.input.id} still exists after DELETE.")
     return GroupDeletion(id=ctx.input.id, outcome="deleted")

@@ -92,6 +92,56 @@ def _check_role(user: User, role: str | None) -> None:
     )
 
 
+def _requested(inp: CreateUserInput | UpdateUserInput) -> dict[str, Any]:
+    """The record fields an input asks for, by record field name (None: not asked)."""
+    return {
+        "email": inp.email,
+        "first_name": inp.first_name,
+        "last_name": inp.last_name,
+        "external_id": inp.external_id,
+        "employee_number": inp.employee_number,
+        "photo_url": inp.photo_url,
+    }
+
+
+def _check_fields(user: User, wanted: dict[str, Any]) -> None:
+    """Every asked-for field must read back as asked; a missing one is not verified."""
+    wrong = []
+    for name, value in wanted.items():
+        if value is None:
+            continue
+        got = getattr(user, name)
+        same = got == value or (
+            name == "email" and isinstance(got, str) and got.casefold() == value.casefold()
+        )
+        if not same:
+            alias = User.model_fields[name].alias or name
+            wrong.append(f"{alias} reads back as {got!r}, not {value!r}")
+    if wrong:
+        raise ActionError(
+            f"user {user.id} was not changed as asked: {'; '.join(wrong)}.",
+            fix="The server did not apply (or does not keep) those attributes.",
+        )
+
+
+async def _created(ctx: ActionContext[CreateUserInput], user: User) -> UserProvisioning:
+    """Verify a user this call created; a failure says the user exists now, with its id."""
+    inp = ctx.input
+    try:
+        if inp.role not in (None, "default") or any(
+            getattr(user, name) is None for name, v in _requested(inp).items() if v is not None
+        ):
+            user = await read_user(ctx.client, user.id)
+        _check_fields(user, _requested(inp))
+        _check_role(user, inp.role)
+    except ActionError as exc:
+        raise ActionError(
+            f"user {inp.email} was created (id {user.id}) and exists now, but {exc}",
+            fix=f"Finish with update-user or set-user-role, or undo with delete-user {user.id}.",
+        ) from None
+    return UserProvisioning(id=user.id, outcome="created", user=user)
+
+
 async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
     """Create a user, exactly once: a user that already exists (409, or an earlier
     attempt that landed) is brought to the requested names and role. A *deactivated*
@@ -101,10 +151,7 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
     result = await ctx.client.create("Users", _create_body(inp), key=("userName", inp.email))
     user = user_of(result.resource)
     if result.outcome == "created":
-        if inp.role not in (None, "default"):
-            user = await read_user(ctx.client, user.id)
-        _check_role(user, inp.role)
-        return UserProvisioning(id=user.id, outcome="created", user=user)
+        return await _created(ctx, user)
     if user.active is None:  # the lookup did not say: ask for the user itself
         user = await read_user(ctx.client, user.id)
     # Our POST sends active: true, so a "recovered" user that reads as deactivated was
@@ -169,7 +216,9 @@ async def update_user(ctx: ActionContext[UpdateUserInput]) -> User:
     if inp.photo_url is not None:
         ops.append(_replace("photos", _photo_values(inp.photo_url)))
     await ctx.client.patch("Users", inp.id, ops)
-    return await read_user(ctx.client, inp.id)
+    user = await read_user(ctx.client, inp.id)
+    _check_fields(user, _requested(inp))
+    return user
 
 
 async def set_user_role(ctx: ActionContext[SetUserRoleInput]) -> User:
