@@ -24,6 +24,7 @@ class CheckReport:
     warnings: list[str] = field(default_factory=list)
     problem: str | None = None
     error: ApiError | None = field(default=None, repr=False)
+    capabilities: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
@@ -70,7 +71,13 @@ async def check_connection(
                 return CheckReport(False, base, tried, None, days, warnings, str(exc), exc)
             except ApiError as exc:
                 return CheckReport(False, base, tried, None, days, warnings, str(exc), exc)
+            try:
+                capabilities: dict[str, Any] | None = (await client.capabilities()).to_dict()
+            except ApiError:  # a hint only: a check that listed users has passed
+                capabilities = None
         if len(candidates) > 1:
             warnings.append(f"SCIM answered at {base}: set LOOM_SCIM_BRIDGE_URL to it")
-        return CheckReport(True, base, tried, page.total_results, days, warnings)
+        report = CheckReport(True, base, tried, page.total_results, days, warnings)
+        report.capabilities = capabilities
+        return report
     raise AssertionError("no candidate base URL")  # pragma: no cover

@@ -244,6 +244,14 @@ def _candidates_note(report: SyncReport) -> str:
     )
 
 
+def _capabilities(caps: dict[str, Any]) -> str:
+    def said(value: object) -> str:
+        return "unknown" if value is None else "yes" if value else "no"
+
+    page = caps.get("maxResults") or "no limit given"
+    return f"PATCH {said(caps.get('patch'))}, filter {said(caps.get('filter'))}, max page {page}"
+
+
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
     connection = LoomConnection.from_env()
     report = await check_connection(connection)
@@ -254,6 +262,8 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{status}: {report.base_url}\n")
         if report.users is not None:
             out.write(f"  users: {report.users}\n")
+        if report.capabilities is not None:
+            out.write(f"  server says: {_capabilities(report.capabilities)}\n")
         if report.key_days_left is not None:
             out.write(f"  key expires in: {report.key_days_left} days\n")
         for warning in report.warnings:

@@ -34,7 +34,13 @@ from .errors import (
     NotSupportedError,
     ProtocolError,
 )
-from .models.scim import ListPage, WireFormatError, parse_list_response
+from .models.scim import (
+    Capabilities,
+    ListPage,
+    WireFormatError,
+    parse_list_response,
+    parse_service_provider_config,
+)
 from .pagination import DEFAULT_PAGE_SIZE, PageCursor, paginate
 from .retry import RetryEvent, RetryPolicy
 
@@ -42,6 +48,8 @@ Resource = Literal["Users", "Groups"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# Capabilities read from each bridge URL's /ServiceProviderConfig, once per process.
+_CAPABILITIES: dict[str, Capabilities] = {}
 # How many resources a lookup reads when a filter finds nothing (or is not supported).
 SCAN_LIMIT = 2000
 
@@ -374,6 +382,19 @@ class LoomScimClient:
 
     async def delete(self, resource: Resource, resource_id: str) -> None:
         await self.request("DELETE", self.path_of(resource, resource_id))
+
+    async def capabilities(self) -> Capabilities:
+        """The server's ``/ServiceProviderConfig``, read once per bridge URL in this
+        process and kept: PATCH and filter support and the largest page, as hints. A
+        server without the endpoint (404, or not SCIM) has unknown capabilities."""
+        known = _CAPABILITIES.get(self.base_url)
+        if known is None:
+            try:
+                known = parse_service_provider_config(await self.service_provider_config())
+            except (NotFoundError, NotSupportedError, ProtocolError):
+                known = Capabilities()
+            _CAPABILITIES[self.base_url] = known
+        return known
 
     async def service_provider_config(self) -> dict[str, Any]:
         path = "/ServiceProviderConfig"

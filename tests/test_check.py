@@ -47,3 +47,24 @@ async def test_expired_key_date_warns() -> None:
     assert days == -10 and "expired 10 days ago" in warnings[0]
     days, warnings = _expiry_warnings(conn, date(2025, 1, 1))
     assert warnings == []
+
+
+async def test_check_reads_what_the_server_says_it_supports(sandbox: Sandbox) -> None:
+    conn = LoomConnection.create(sandbox.url, sandbox.token, "2030-01-01")
+    report = await check_connection(conn, fast_factory(), today=date(2026, 1, 1))
+    assert report.capabilities is not None
+    assert report.capabilities["patch"] is True and report.capabilities["filter"] is True
+
+
+def test_capabilities_are_read_leniently() -> None:
+    from loom_scim_connector.models.scim import parse_service_provider_config
+
+    django_like = {
+        "patch": {"supported": True},
+        "filter": {"supported": False, "maxResults": 50},
+        "Bulk": {"supported": "false"},
+    }
+    caps = parse_service_provider_config(django_like)
+    assert (caps.patch, caps.filter, caps.max_results, caps.bulk) == (True, False, 50, False)
+    unknown = parse_service_provider_config("not an object")
+    assert (unknown.patch, unknown.filter, unknown.max_results) == (None, None, None)

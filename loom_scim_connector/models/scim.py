@@ -244,3 +244,42 @@ _NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 def _shorten(text: str) -> str:
     text = _NOT_ONE_LINE.sub(" ", text).strip()
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a server says of itself in ``/ServiceProviderConfig`` (RFC 7643 5): hints
+    only. Servers misreport (django-scim2 says filtering is unsupported, then filters),
+    so nothing is skipped on their word: not a request, never a verification."""
+
+    patch: bool | None = None
+    filter: bool | None = None
+    max_results: int | None = None
+    bulk: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "patch": self.patch,
+            "filter": self.filter,
+            "maxResults": self.max_results,
+            "bulk": self.bulk,
+        }
+
+
+def parse_service_provider_config(body: Any) -> Capabilities:
+    low = _lower(body) if isinstance(body, Mapping) else {}
+
+    def flag(name: str) -> bool | None:
+        section = _lower(low.get(name) or {})
+        value = section.get("supported")
+        if isinstance(value, bool):
+            return value
+        return _truthy(value) if isinstance(value, str) else None
+
+    max_results = _int_or_none(_lower(low.get("filter") or {}).get("maxresults"))
+    return Capabilities(
+        patch=flag("patch"),
+        filter=flag("filter"),
+        max_results=max_results if max_results and max_results > 0 else None,
+        bulk=flag("bulk"),
+    )
