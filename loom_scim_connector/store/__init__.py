@@ -2,7 +2,9 @@
 
 :class:`Store` is the interface (a typing protocol); :class:`SQLiteStore` is the
 reference implementation. The guarantees every implementation gives are written as a
-test suite (``tests/store_contract.py``) that any store must pass.
+test suite (``tests/store_contract.py``) that any store must pass. The PostgreSQL
+store (the ``fleet`` extra) is imported from its own module,
+``loom_scim_connector.store.postgres``, never from here: the core install has no psycopg.
 """
 
 from .base import (

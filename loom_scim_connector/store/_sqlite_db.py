@@ -6,10 +6,7 @@ Every way a file can fail to be a store becomes one :class:`StoreError` line her
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 from .base import StoreError
@@ -40,30 +37,6 @@ CREATE TABLE IF NOT EXISTS held (
 """
 # Columns added to ``runs`` after the first release (schema 1), added on open.
 _RUN_COLUMNS = {"model": "TEXT", "owner": "TEXT", "released_by": "INTEGER"}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def is_dead(owner: str | None) -> bool:
-    """Whether the lease's owner is a process of this machine that no longer exists
-    (killed with SIGKILL, say): its lease need not be waited out. Anything uncertain
-    (another machine, a process we may not signal) counts as alive."""
-    host, _, pid = (owner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 def open_db(path: Path | str) -> sqlite3.Connection:

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._sqlite_db import default_owner, is_dead, now_iso, open_db
+from ._owner import default_owner, is_dead, now_iso
+from ._sqlite_db import open_db
 from .base import (
     Action,
     HeldRun,
