@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 from ._exchange import redact
 from ._version import __version__
@@ -106,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="run a sync; records as JSON lines on stdout")
     sync.add_argument("name", help="users or groups")
-    sync.add_argument("--store", type=Path, default=DEFAULT_STORE, help="SQLite file of records")
+    sync.add_argument(
+        "--store",
+        default=str(DEFAULT_STORE),
+        help="a SQLite file, or a postgresql:// URL (the fleet extra) (default: %(default)s)",
+    )
     sync.add_argument("--page-size", type=_positive, default=100, metavar="N")
     sync.add_argument(
         "--wait",
@@ -314,7 +319,8 @@ def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[
             *([f"  ... and {more} more"] if more > 0 else []),
             "If they really left, release them (each is still looked up first, and only "
             "those the server says are gone are deleted):",
-            f"  loom-scim sync {report.sync} --store {args.store} --release-held {report.run_id}",
+            f"  loom-scim sync {report.sync} --store {_shown(args.store)} "
+            f"--release-held {report.run_id}",
         ]
     )
 
@@ -445,6 +451,17 @@ def run(
             "the traceback: please report it)\n"
         )
         return EXIT_FAILURE
+
+
+def _shown(store: str) -> str:
+    """The store as a person may see it: a URL's password replaced."""
+    parts = urlsplit(store)
+    if "://" not in store or "@" not in parts.netloc:
+        return store
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    netloc = f"{user}:***@{hostport}" if has_password else parts.netloc
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _one_line(text: str) -> str:

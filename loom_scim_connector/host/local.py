@@ -15,7 +15,7 @@ from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import InputError
 from loom_scim_connector.manifest import Manifest, ResolvedSync, load_manifest
-from loom_scim_connector.store import Run, SQLiteStore, Store, SyncBusyError
+from loom_scim_connector.store import Run, SQLiteStore, Store, StoreError, SyncBusyError
 
 from .context import ActionContextImpl, OnRecord, validate_input
 from .report import SyncReport
@@ -24,6 +24,23 @@ from .syncrun import CONFIRM_CONCURRENCY, LEASE_SECONDS, DeletionGuard, SyncRun
 DEFAULT_STORE = Path("loom-scim.sqlite3")
 ClientFactory = Callable[[LoomConnection], LoomScimClient]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+def open_store(store: Path | str | Store, connection_key: str) -> Store:
+    """A store from what a user gives: a ``postgresql://`` URL (needs the ``fleet``
+    extra), a SQLite file path, or a :class:`Store` already made."""
+    if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
+        try:
+            from loom_scim_connector.store.postgres import PostgresStore
+        except ImportError:
+            raise StoreError(
+                "(a postgresql:// URL)",
+                "needs the fleet extra: pip install 'loom-scim-connector[fleet]'",
+            ) from None
+        return PostgresStore(store, connection_key)
+    if isinstance(store, str | Path):
+        return SQLiteStore(store, connection_key)
+    return store
 
 
 class LocalHost:
@@ -52,9 +69,7 @@ class LocalHost:
         self.lease = lease
         self.confirm_concurrency = confirm_concurrency
         self.sleep = sleep
-        if isinstance(store, str | Path):
-            store = SQLiteStore(store, connection.base_url)
-        self.store: Store = store
+        self.store: Store = open_store(store, connection.base_url)
 
     def close(self) -> None:
         self.store.close()
