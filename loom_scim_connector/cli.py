@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from ._constants import DEFAULT_PAGE_SIZE, ENV_KEY, LOOPBACK_HOSTS
 from ._exchange import redact
 from ._version import __version__
 from .check import check_connection
 from .client import LoomScimClient
-from .config import ENV_KEY, LoomConnection
+from .config import LoomConnection
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -112,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_STORE),
         help="a SQLite file, or a postgresql:// URL (the fleet extra) (default: %(default)s)",
     )
-    sync.add_argument("--page-size", type=_positive, default=100, metavar="N")
+    sync.add_argument(
+        "--page-size",
+        type=_positive,
+        default=DEFAULT_PAGE_SIZE,
+        metavar="N",
+        help="users asked for per page (default: %(default)s)",
+    )
     sync.add_argument(
         "--wait",
         action="store_true",
@@ -378,7 +385,7 @@ def _sandbox(args: argparse.Namespace, out: TextIO) -> int:
         seed=args.seed,
         settings=settings,
     )
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.host not in LOOPBACK_HOSTS:
         log.warning(
             "serving on %s: the sandbox has no real security; keep it on loopback", args.host
         )

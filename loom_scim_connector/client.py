@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from . import filters
+from ._constants import DEFAULT_PAGE_SIZE, SCAN_LIMIT
 from ._exchange import (
     ACCEPT,
     SCIM_JSON,
@@ -41,7 +42,7 @@ from .models.scim import (
     parse_list_response,
     parse_service_provider_config,
 )
-from .pagination import DEFAULT_PAGE_SIZE, PageCursor, paginate
+from .pagination import PageCursor, paginate
 from .retry import RetryEvent, RetryPolicy
 
 Resource = Literal["Users", "Groups"]
@@ -50,8 +51,6 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # Capabilities read from each bridge URL's /ServiceProviderConfig, once per process.
 _CAPABILITIES: dict[str, Capabilities] = {}
-# How many resources a lookup reads when a filter finds nothing (or is not supported).
-SCAN_LIMIT = 2000
 
 logger = logging.getLogger("loom_scim_connector")
 

@@ -17,16 +17,27 @@ from urllib.parse import SplitResult, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from ._constants import (
+    DISCOVERY_PREFIXES,
+    ENV_EXPIRES,
+    ENV_KEY,
+    ENV_URL,
+    EXPIRY_WARNING_DAYS,
+    LOOPBACK_HOSTS,
+)
 from .errors import ConfigError
 
-ENV_URL = "LOOM_SCIM_BRIDGE_URL"
-ENV_KEY = "LOOM_SCIM_API_KEY"
-ENV_EXPIRES = "LOOM_SCIM_API_KEY_EXPIRES_AT"
+__all__ = [
+    "DISCOVERY_PREFIXES",
+    "ENV_EXPIRES",
+    "ENV_KEY",
+    "ENV_URL",
+    "EXPIRY_WARNING_DAYS",
+    "LOOPBACK_HOSTS",
+    "LoomConnection",
+    "normalize_bridge_url",
+]
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-# Tried in this order when the admin gives a bare host with no path.
-DISCOVERY_PREFIXES = ("/scim/v2", "/scim")
-EXPIRY_WARNING_DAYS = 30
 
 _FIELD_TO_ENV = {
     "scimBridgeUrl": ENV_URL,

@@ -29,13 +29,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._constants import DEFAULT_PAGE_SIZE, MAX_PAGES
 from .models.scim import ListPage
 
 FetchPage = Callable[[int, int], Awaitable[ListPage]]
 """Fetch one page: ``(start_index, count) -> ListPage``."""
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGES = 1_000_000  # a hard stop against a server that never ends
 
 # Normal ends of a walk; any other stop (the page limit) is not complete.
 _ENDS = ("empty page", "short page", "no new ids")

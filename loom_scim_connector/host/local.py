@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from loom_scim_connector._constants import CONFIRM_CONCURRENCY, LEASE_SECONDS
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import InputError
@@ -19,7 +20,7 @@ from loom_scim_connector.store import Run, SQLiteStore, Store, StoreError, SyncB
 
 from .context import ActionContextImpl, OnRecord, validate_input
 from .report import SyncReport
-from .syncrun import CONFIRM_CONCURRENCY, LEASE_SECONDS, DeletionGuard, SyncRun
+from .syncrun import DeletionGuard, SyncRun
 
 DEFAULT_STORE = Path("loom-scim.sqlite3")
 ClientFactory = Callable[[LoomConnection], LoomScimClient]

@@ -18,6 +18,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from loom_scim_connector._constants import (
+    CONFIRM_CONCURRENCY,
+    GUARD_MAX_FRACTION,
+    GUARD_MIN_COUNT,
+    LEASE_SECONDS,
+)
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.contract import RunContext
@@ -28,17 +34,14 @@ from loom_scim_connector.store import LeaseLostError, Run, Store
 from .context import ContractError, OnRecord, SyncContextImpl
 from .report import SyncReport
 
-LEASE_SECONDS = 30.0
-CONFIRM_CONCURRENCY = 8
-
 
 @dataclass(frozen=True)
 class DeletionGuard:
     """When are candidates too many to confirm one by one? More than ``min_count`` AND
     more than ``max_fraction`` of the records that were live before the run."""
 
-    min_count: int = 25
-    max_fraction: float = 0.10
+    min_count: int = GUARD_MIN_COUNT
+    max_fraction: float = GUARD_MAX_FRACTION
 
     def trips(self, candidates: int, live: int) -> bool:
         return candidates > self.min_count and candidates > self.max_fraction * live

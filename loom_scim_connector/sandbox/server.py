@@ -16,8 +16,6 @@ from scim2_server.testserver.cli import ThreadingWSGIServer
 from .app import MOUNT, LoomApplication, SandboxSettings, TokenStore
 from .seed import role_groups, seed_users
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 class _IPv6Server(ThreadingWSGIServer):
     address_family = socket.AF_INET6

@@ -1,0 +1,28 @@
+"""Facts the package states once: environment variable names, paging, loopback hosts,
+and the numbers behind the deletion guarantee. Every other module imports them here."""
+
+from __future__ import annotations
+
+# The connection, from the environment.
+ENV_URL = "LOOM_SCIM_BRIDGE_URL"
+ENV_KEY = "LOOM_SCIM_API_KEY"
+ENV_EXPIRES = "LOOM_SCIM_API_KEY_EXPIRES_AT"
+
+# Plain http is allowed only for these hosts (a local sandbox).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Tried in this order when the admin gives a bare host with no path.
+DISCOVERY_PREFIXES = ("/scim/v2", "/scim")
+EXPIRY_WARNING_DAYS = 30
+
+# Paging.
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGES = 1_000_000  # a hard stop against a server that never ends
+# How many resources a lookup reads when a filter finds nothing (or is not supported).
+SCAN_LIMIT = 2000
+
+# Deletions: the lease of a running sync, how many lookups confirm at once, and when
+# candidates are too many to confirm (more than MIN and more than FRACTION of the live).
+LEASE_SECONDS = 30.0
+CONFIRM_CONCURRENCY = 8
+GUARD_MIN_COUNT = 25
+GUARD_MAX_FRACTION = 0.10
