@@ -8,6 +8,7 @@ key is redacted from anything a server echoes, before any shortening could cut i
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -33,15 +34,39 @@ def redact(text: str, secret: str) -> str:
 def transport_error(
     method: str, path: str, exc: httpx.TransportError, attempt: int, scrub: Callable[[str], str]
 ) -> TransportError:
-    error = TransportError(
-        method,
-        path,
-        detail=scrub(f"{type(exc).__name__}: {exc}".rstrip(": ")),
-        retryable=True,
-        attempts=attempt,
-    )
+    """Classify a failure with no answer. A host name that does not exist is not retried
+    (it will not exist in a second); a refused connection is tried once more, quickly
+    (nothing listens there: a wrong port, or a server restarting); the rest (timeouts,
+    resets) go through the whole retry policy."""
+    cause = _cause(exc)
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    error = TransportError(method, path, detail=scrub(detail), retryable=True, attempts=attempt)
+    if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_HOST:
+        error.retryable = False
+        error.detail = "the host name does not exist (DNS: no such host)"
+    elif isinstance(cause, ConnectionRefusedError):
+        error.retry_limit = 2
+        error.detail = "connection refused: nothing listens at that address and port"
     error.may_have_applied = not isinstance(exc, _NOT_SENT)
     return error
+
+
+# getaddrinfo's "no such name" answers; EAI_AGAIN (a temporary failure) is retried.
+_NO_SUCH_HOST = {
+    getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)
+}
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """The OS-level error under httpx's and httpcore's wrappers, if any."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if isinstance(current, socket.gaierror | ConnectionRefusedError):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 def read_answer(method: str, path: str, response: httpx.Response, attempt: int, secret: str) -> Any:

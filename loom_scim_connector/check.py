@@ -12,6 +12,7 @@ from .config import EXPIRY_WARNING_DAYS, LoomConnection
 from .errors import ApiError, NotFoundError, ProtocolError
 
 ClientFactory = Callable[[LoomConnection], LoomScimClient]
+EXPIRY_UNKNOWN = "key expiry unknown"
 
 
 @dataclass
@@ -36,7 +37,7 @@ def _expiry_warnings(
     days = connection.days_until_expiry(today)
     if days is None:
         return None, [
-            "key expiry unknown: set LOOM_SCIM_API_KEY_EXPIRES_AT (Loom keys expire one year "
+            f"{EXPIRY_UNKNOWN}: set LOOM_SCIM_API_KEY_EXPIRES_AT (Loom keys expire one year "
             "after creation; see admin.atlassian.com > Security > Identity providers)"
         ]
     if days < 0:
@@ -47,6 +48,11 @@ def _expiry_warnings(
             "update every identity provider that uses it (the old key stops at once)"
         ]
     return days, []
+
+
+def _known(warnings: list[str]) -> list[str]:
+    """On a failure, only warnings that may explain it: not 'expiry unknown'."""
+    return [w for w in warnings if not w.startswith(EXPIRY_UNKNOWN)]
 
 
 async def check_connection(
@@ -68,9 +74,9 @@ async def check_connection(
             except (NotFoundError, ProtocolError) as exc:
                 if index + 1 < len(candidates):
                     continue
-                return CheckReport(False, base, tried, None, days, warnings, str(exc), exc)
+                return CheckReport(False, base, tried, None, days, _known(warnings), str(exc), exc)
             except ApiError as exc:
-                return CheckReport(False, base, tried, None, days, warnings, str(exc), exc)
+                return CheckReport(False, base, tried, None, days, _known(warnings), str(exc), exc)
             try:
                 capabilities: dict[str, Any] | None = (await client.capabilities()).to_dict()
             except ApiError:  # a hint only: a check that listed users has passed

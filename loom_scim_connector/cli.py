@@ -239,9 +239,14 @@ def _summary(report: SyncReport) -> str:
         f"{report.sync}: {report.status}; {report.saved} saved ({report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted"
         + _candidates_note(report)
-        + f", {report.pages} pages, {report.requests} requests, {report.retries} retries, "
-        f"{report.seconds:.2f} s"
+        + f", {_n(report.pages, 'page')}, {_n(report.requests, 'request')}, "
+        f"{_n(report.retries, 'retry', 'retries')}, {report.seconds:.2f} s"
     )
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """``1 page``, ``2 pages``: a count with its noun in the right number."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def _candidates_note(report: SyncReport) -> str:
@@ -320,7 +325,7 @@ def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[
     more = len(report.held) - len(shown)
     return "\n".join(
         [
-            f"{len(report.held)} {report.model} records were not seen in two walks of run "
+            f"{_n(len(report.held), report.model + ' record')} not seen in two walks of run "
             f"{report.run_id}; they are kept, none was deleted:",
             *shown,
             *([f"  ... and {more} more"] if more > 0 else []),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from . import filters
-from ._constants import DEFAULT_PAGE_SIZE, SCAN_LIMIT
+from ._constants import DEFAULT_PAGE_SIZE, PAGE_CONCURRENCY, SCAN_LIMIT
 from ._exchange import (
     ACCEPT,
     SCIM_JSON,
@@ -42,7 +42,7 @@ from .models.scim import (
     parse_list_response,
     parse_service_provider_config,
 )
-from .pagination import PageCursor, paginate
+from .pagination import PageCursor, Throttle, paginate
 from .retry import RetryEvent, RetryPolicy
 
 Resource = Literal["Users", "Groups"]
@@ -107,13 +107,20 @@ class LoomScimClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        page_concurrency: int = PAGE_CONCURRENCY,
         log: logging.Logger | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if page_concurrency < 1:
+            raise ValueError("page_concurrency must be at least 1")
         self.connection = connection
         self.retry = retry or RetryPolicy()
         self.page_size = page_size
+        # Pages of a walk in flight at once (1: the sequential walk); see pagination.py.
+        self.page_concurrency = page_concurrency
+        # 429s seen, and until when the server asked to wait: the planned walk slows down.
+        self.throttle = Throttle(sleep=self.retry.sleep)
         self.stats = ClientStats()
         self._log = log or logger
         self._secret = connection.api_key.get_secret_value()
@@ -201,6 +208,8 @@ class LoomScimClient:
     def _on_retry(self, event: RetryEvent) -> None:
         self.stats.retries += 1
         error = event.error
+        if error.status == 429:
+            self.throttle.note(event.wait)
         why = f"HTTP {error.status}" if error.status else (error.detail or error.kind)
         self._log.warning(
             "retrying %s %s in %.1f s after %s (attempt %d of %d)",
@@ -209,7 +218,7 @@ class LoomScimClient:
             event.wait,
             why,
             event.attempt,
-            self.retry.max_attempts,
+            min(self.retry.max_attempts, error.retry_limit or self.retry.max_attempts),
         )
 
     async def _send_once(
@@ -292,13 +301,22 @@ class LoomScimClient:
         *,
         filter: str | None = None,
         cursor: PageCursor | None = None,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every resource, a page at a time, through the one paginator."""
+        concurrency: int | None = None,
+    ) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """Every resource, a page at a time in ``startIndex`` order, through the one
+        paginator: with up to ``concurrency`` pages in flight (default
+        ``page_concurrency``) once the first page allows a plan. Close it
+        (``contextlib.aclosing``) when stopping early."""
 
         async def fetch(start_index: int, count: int) -> ListPage:
             return await self.list_page(resource, start_index, count, filter=filter)
 
-        return paginate(fetch, cursor or PageCursor(page_size=self.page_size))
+        return paginate(
+            fetch,
+            cursor or PageCursor(page_size=self.page_size),
+            concurrency=self.page_concurrency if concurrency is None else concurrency,
+            throttle=self.throttle,
+        )
 
     async def find_one(
         self, resource: Resource, attribute: str, value: str, *, scan: int = 0
@@ -327,7 +345,8 @@ class LoomScimClient:
             scan,
         )
         cursor = PageCursor(page_size=self.page_size, max_pages=max(1, scan // self.page_size))
-        async for items in self.iterate(resource, cursor=cursor):
+        # Sequential: it stops at the first match, so pages fetched ahead would be waste.
+        async for items in self.iterate(resource, cursor=cursor, concurrency=1):
             found = _matching(items, attribute, value)
             if found is not None:
                 return found

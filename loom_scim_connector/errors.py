@@ -84,6 +84,8 @@ class ApiError(LoomScimError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.attempts = attempts
+        # At most this many attempts for this kind of failure, whatever the policy says.
+        self.retry_limit: int | None = None
         # What the request was about, when the caller knows (a PATCH's attribute paths,
         # a filter): shown in the message so "not supported" names what is not.
         self.subject: str | None = None

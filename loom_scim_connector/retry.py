@@ -96,7 +96,8 @@ class RetryPolicy:
             return self.wait_for(state.attempt_number, _error_of(state))
 
         def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= self.max_attempts:
+            limit = _error_of(state).retry_limit or self.max_attempts
+            if state.attempt_number >= min(self.max_attempts, limit):
                 return True
             return state.idle_for + state.upcoming_sleep > self.max_total_wait
 

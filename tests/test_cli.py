@@ -164,3 +164,10 @@ def test_manifest_command(env: Sandbox) -> None:
     assert result.code == EXIT_OK
     assert result.json()["provider"]["name"] == "loom-scim"
     assert "stale" not in result.err
+
+
+def test_counts_have_the_right_plural(env: Sandbox) -> None:
+    env.settings.page_size_cap = None
+    result = cli("sync", "users", "--page-size", "100", "--store", "one.sqlite3")
+    assert result.code == EXIT_OK
+    assert "1 page, 1 request, 0 retries" in result.err

@@ -143,3 +143,23 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 def test_policy_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
+
+
+async def test_a_refused_connection_is_tried_once_more_only(make_client: Make) -> None:
+    refused = httpx.ConnectError("All connection attempts failed")
+    refused.__context__ = ConnectionRefusedError(111, "Connect call failed")
+    client, script = make_client(refused, refused, refused)
+    with pytest.raises(TransportError, match="connection refused"):
+        await client.list_page("Users", 1, 10)
+    assert len(script.requests) == 2
+
+
+async def test_a_host_name_that_does_not_exist_is_not_retried(make_client: Make) -> None:
+    import socket
+
+    missing = httpx.ConnectError("[Errno -2] Name or service not known")
+    missing.__context__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    client, script = make_client(missing, missing)
+    with pytest.raises(TransportError, match="does not exist"):
+        await client.list_page("Users", 1, 10)
+    assert len(script.requests) == 1
