@@ -25,6 +25,7 @@ from .errors import (
     ServerError,
     TransportError,
     UnknownNameError,
+    WrongUrlError,
 )
 from .retry import RetryPolicy, no_wait
 
@@ -51,6 +52,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnknownNameError",
+    "WrongUrlError",
     "__version__",
     "check_connection",
     "no_wait",

@@ -8,8 +8,8 @@ from datetime import date
 from typing import Any
 
 from .client import LoomScimClient
-from .config import EXPIRY_WARNING_DAYS, LoomConnection
-from .errors import ApiError, NotFoundError, ProtocolError
+from .config import DISCOVERY_PREFIXES, EXPIRY_WARNING_DAYS, LoomConnection
+from .errors import ApiError, NotFoundError, ProtocolError, WrongUrlError
 
 ClientFactory = Callable[[LoomConnection], LoomScimClient]
 EXPIRY_UNKNOWN = "key expiry unknown"
@@ -87,3 +87,31 @@ async def check_connection(
         report.capabilities = capabilities
         return report
     raise AssertionError("no candidate base URL")  # pragma: no cover
+
+
+# Bare hosts already resolved in this process: bare URL -> the SCIM base URL that answered.
+_DISCOVERED: dict[str, str] = {}
+
+
+async def discover(
+    connection: LoomConnection, client_factory: ClientFactory = LoomScimClient
+) -> LoomConnection:
+    """The connection with its SCIM base URL: as given, or, for a bare host, the first of
+    ``/scim/v2`` and ``/scim`` whose ``/Users`` answers (found once per process)."""
+    if not connection.is_bare_host:
+        return connection
+    known = _DISCOVERED.get(connection.base_url)
+    if known is not None:
+        return connection.with_base_url(known)
+    for base in connection.candidate_base_urls():
+        async with client_factory(connection.with_base_url(base)) as client:
+            try:
+                await client.list_page("Users", 1, 1)
+            except (NotFoundError, ProtocolError):
+                continue
+        _DISCOVERED[connection.base_url] = base
+        return connection.with_base_url(base)
+    prefixes = " or ".join(DISCOVERY_PREFIXES)
+    raise WrongUrlError(
+        "GET", "/Users", status=404, detail=f"no SCIM endpoint at {prefixes} on this host"
+    )

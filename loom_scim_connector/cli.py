@@ -36,6 +36,7 @@ from .errors import (
     NotSupportedError,
     PermissionDeniedError,
     UnknownNameError,
+    WrongUrlError,
 )
 from .host import DEFAULT_STORE, LocalHost, SyncReport
 from .manifest import ManifestError, load_manifest, manifest_path, stale_models, write_models
@@ -76,7 +77,7 @@ log = logging.getLogger("loom_scim_connector")
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, ConfigError | InputError | UnknownNameError):
+    if isinstance(exc, ConfigError | InputError | UnknownNameError | WrongUrlError):
         return EXIT_BAD_INPUT
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return EXIT_AUTH

@@ -34,6 +34,7 @@ from .errors import (
     NotFoundError,
     NotSupportedError,
     ProtocolError,
+    WrongUrlError,
 )
 from .models.scim import (
     Capabilities,
@@ -288,7 +289,10 @@ class LoomScimClient:
         if filter is not None:
             params["filter"] = filter
         path = self.path_of(resource)
-        body = await self.request("GET", path, params=params)
+        try:
+            body = await self.request("GET", path, params=params)
+        except NotFoundError as exc:  # a collection that is not there: the URL is wrong
+            raise WrongUrlError("GET", path, status=404, detail=exc.detail) from None
         self.stats.pages += 1
         try:
             return parse_list_response(body)

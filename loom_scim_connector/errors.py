@@ -185,6 +185,18 @@ class ProtocolError(ApiError):
     )
 
 
+class WrongUrlError(ProtocolError):
+    """A SCIM collection (``/Users``, ``/Groups``) is not where the bridge URL says: the
+    URL is wrong, not an id. Reported as a configuration error."""
+
+    kind = "no SCIM here"
+    hint = (
+        "LOOM_SCIM_BRIDGE_URL (or the connection's URL) is not the SCIM base URL: it must "
+        "end just before /Users, as Loom shows it (e.g. https://scim.example.com/scim/v2). "
+        "Run `loom-scim check`: given a bare host, it finds the prefix."
+    )
+
+
 @dataclass(frozen=True)
 class StatusRule:
     """What a status means: which error, and whether trying again may help."""

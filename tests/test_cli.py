@@ -171,3 +171,25 @@ def test_counts_have_the_right_plural(env: Sandbox) -> None:
     result = cli("sync", "users", "--page-size", "100", "--store", "one.sqlite3")
     assert result.code == EXIT_OK
     assert "1 page, 1 request, 0 retries" in result.err
+
+
+def test_a_bare_host_works_for_every_command(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", env.root)  # no /scim/v2
+    assert cli("sync", "users", "--store", "bare.sqlite3").code == EXIT_OK
+    found = cli("action", "get-user", "--input", json.dumps({"id": env.seeded["all"][0]}))
+    assert found.code == EXIT_OK and found.json()["id"] == env.seeded["all"][0]
+
+
+def test_a_wrong_url_is_named_as_the_thing_to_fix(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", env.root + "/not-scim")
+    for argv in (
+        ("sync", "users", "--store", "wrong.sqlite3"),
+        ("action", "get-user", "--input", '{"id": "x"}'),
+    ):
+        result = cli(*argv)
+        assert result.code == EXIT_BAD_INPUT and result.err.count("\n") == 1
+        assert "LOOM_SCIM_BRIDGE_URL" in result.err and "check the id" not in result.err

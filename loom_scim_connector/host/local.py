@@ -12,9 +12,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from loom_scim_connector._constants import CONFIRM_CONCURRENCY, LEASE_SECONDS
+from loom_scim_connector.check import discover
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
-from loom_scim_connector.errors import InputError
+from loom_scim_connector.errors import InputError, NotFoundError
 from loom_scim_connector.manifest import Manifest, ResolvedSync, load_manifest
 from loom_scim_connector.store import Run, SQLiteStore, Store, StoreError, SyncBusyError
 
@@ -130,6 +131,7 @@ class LocalHost:
     ) -> None:
         started = time.perf_counter()
         try:
+            self.connection = await discover(self.connection, self.client_factory)
             async with self.client_factory(self.connection) as client:
                 run = await self._begin(sync, wait)
                 report.run_id = run.run_id
@@ -152,11 +154,17 @@ class LocalHost:
     async def run_action(self, name: str, raw_input: object) -> BaseModel:
         action = self.manifest.action(name)
         validated = validate_input(name, action.input_model, raw_input)
+        self.connection = await discover(self.connection, self.client_factory)
         async with self.client_factory(self.connection) as client:
             ctx = ActionContextImpl(
                 self.connection, client, self.logger.getChild(f"action.{name}"), validated
             )
-            output = await action.function(ctx)
+            try:
+                output = await action.function(ctx)
+            except NotFoundError:
+                # A missing id, or a URL that is not SCIM at all? The collection says.
+                await client.list_page("Users", 1, 1)  # WrongUrlError when the URL is wrong
+                raise
         if not isinstance(output, action.output_model):
             raise TypeError(f"{name} returned {type(output).__name__}, not {action.output_model}")
         return output
