@@ -173,9 +173,7 @@ def test_counts_have_the_right_plural(env: Sandbox) -> None:
     assert "1 page, 1 request, 0 retries" in result.err
 
 
-def test_a_bare_host_works_for_every_command(
-    env: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bare_host_works_for_every_command(env: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", env.root)  # no /scim/v2
     assert cli("sync", "users", "--store", "bare.sqlite3").code == EXIT_OK
     found = cli("action", "get-user", "--input", json.dumps({"id": env.seeded["all"][0]}))
