@@ -93,7 +93,7 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="loom-scim",
         description="Provision and deprovision Loom accounts over SCIM 2.0.",
         epilog=EPILOG,
@@ -176,9 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of at least 1, not {text!r}"
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
@@ -186,8 +191,24 @@ def _datetime(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        parsed = datetime.combine(date.fromisoformat(text), time())
+        try:
+            parsed = datetime.combine(date.fromisoformat(text), time())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a date such as 2027-03-31 or 2027-03-31T09:00:00+00:00, not {text!r}"
+            ) from None
     return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+class UsageError(Exception):
+    """A command line argparse refused: reported as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the command and its --help."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def read_input(spec: str, stdin: TextIO) -> Any:
@@ -431,8 +452,11 @@ def run(
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error (exit 2)
+    except SystemExit as exc:  # --help or --version
         return int(exc.code or 0)
+    except UsageError as exc:
+        err.write(f"loom-scim: error: {_one_line(str(exc))}\n")
+        return EXIT_BAD_INPUT
     _configure_logging(args, err)
     try:
         if args.command == "check":

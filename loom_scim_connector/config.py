@@ -25,6 +25,7 @@ from ._constants import (
     EXPIRY_WARNING_DAYS,
     LOOPBACK_HOSTS,
 )
+from ._messages import plain
 from .errors import ConfigError
 
 __all__ = [
@@ -246,8 +247,8 @@ def _build(values: dict[str, object], names: Mapping[str, str] | None) -> LoomCo
     try:
         return LoomConnection.model_validate(values)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        error = exc.errors(include_input=False)[0]
         field = str(error["loc"][0]) if error["loc"] else "connection"
         shown = names.get(field, field) if names else field
-        message = str(error["msg"]).removeprefix("Value error, ")
+        _, message = plain(error, _FIELD_TO_ENV)
         raise ConfigError(shown, message) from None

@@ -191,3 +191,28 @@ def test_a_wrong_url_is_named_as_the_thing_to_fix(
         result = cli(*argv)
         assert result.code == EXIT_BAD_INPUT and result.err.count("\n") == 1
         assert "LOOM_SCIM_BRIDGE_URL" in result.err and "check the id" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (("sync", "users", "--page-size", "abc"), "must be a whole number of at least 1"),
+        (("sync", "users", "--page-size", "0"), "must be at least 1, not 0"),
+        (("sync",), "required: name"),
+        (("frobnicate",), "invalid choice"),
+        (("sandbox", "--token-expires-at", "nope"), "must be a date such as 2027-03-31"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_in_plain_words(argv: tuple[str, ...], needle: str) -> None:
+    result = cli(*argv)
+    assert result.code == EXIT_BAD_INPUT and result.out == ""
+    assert result.err.count("\n") == 1 and result.err.startswith("loom-scim: error: ")
+    assert needle in result.err and "--help" in result.err
+    assert "_positive" not in result.err and "usage:" not in result.err
+
+
+def test_an_unknown_input_field_gets_a_suggestion(env: Sandbox) -> None:
+    result = cli("action", "create-user", "--input", '{"email": "a@acme.example", "fistName": "A"}')
+    assert result.code == EXIT_BAD_INPUT
+    assert "fistName: is not a known field: did you mean 'firstName'?" in result.err
+    assert "Extra inputs" not in result.err

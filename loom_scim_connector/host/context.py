@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from loom_scim_connector._messages import plain
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import InputError
@@ -104,8 +105,6 @@ def validate_input(name: str, model: type[BaseModel], raw: object) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = {}
-        for error in exc.errors(include_input=False):
-            where = ".".join(str(p) for p in error["loc"]) or "(input)"
-            problems[where] = str(error["msg"]).removeprefix("Value error, ")
+        known = [field.alias or key for key, field in model.model_fields.items()]
+        problems = dict(plain(error, known) for error in exc.errors(include_input=False))
         raise InputError(name, problems) from None
