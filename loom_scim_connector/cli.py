@@ -27,6 +27,7 @@ from ._version import __version__
 from .check import check_connection
 from .client import LoomScimClient
 from .config import LoomConnection
+from .describe import action_help, action_lines
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -77,7 +78,7 @@ log = logging.getLogger("loom_scim_connector")
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, ConfigError | InputError | UnknownNameError | WrongUrlError):
+    if isinstance(exc, ConfigError | InputError | UnknownNameError | WrongUrlError | UsageError):
         return EXIT_BAD_INPUT
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return EXIT_AUTH
@@ -141,13 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
         "the server says are gone",
     )
 
-    action = sub.add_parser("action", help="run an action; its output as JSON on stdout")
-    action.add_argument("name", help="e.g. create-user (see `loom-scim manifest`)")
+    sub.add_parser("actions", help="list every action with what it does")
+    action = sub.add_parser(
+        "action", help="run an action; its output as JSON on stdout", add_help=False
+    )
+    action.add_argument("name", help="e.g. create-user (see `loom-scim actions`)")
     action.add_argument(
         "--input",
-        required=True,
         metavar="JSON",
         help="the input as JSON, @file.json to read a file, or - for stdin",
+    )
+    action.add_argument(
+        "-h", "--help", action="store_true", help="the action's input fields, with an example"
     )
 
     manifest = sub.add_parser("manifest", help="print the loaded, validated manifest")
@@ -200,7 +206,7 @@ def _datetime(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.astimezone()
 
 
-class UsageError(Exception):
+class UsageError(LoomScimError):
     """A command line argparse refused: reported as one line, exit 2."""
 
 
@@ -359,9 +365,20 @@ def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[
     )
 
 
+def _actions(out: TextIO) -> int:
+    out.write("\n".join(action_lines(load_manifest())) + "\n")
+    out.write("\nloom-scim action NAME --help shows an action's input fields.\n")
+    return EXIT_OK
+
+
 async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     manifest = load_manifest()
-    manifest.action(args.name)  # an unknown name fails before anything else
+    resolved = manifest.action(args.name)  # an unknown name fails before anything else
+    if args.help:
+        out.write(action_help(resolved))
+        return EXIT_OK
+    if args.input is None:
+        raise UsageError(f"--input is required (see loom-scim action {args.name} --help)")
     raw = read_input(args.input, stdin)
     connection = LoomConnection.from_env()
     host = LocalHost(connection, store=":memory:")
@@ -467,6 +484,8 @@ def run(
             return asyncio.run(_action(args, out, stdin))
         if args.command == "manifest":
             return _manifest(args, out)
+        if args.command == "actions":
+            return _actions(out)
         return _sandbox(args, out)
     except (LoomScimError, ManifestError) as exc:
         if args.debug:

@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "loom_scim_connector"
 LAYERS = {
     "_version": 0,
     "_constants": 0,
+    "_messages": 0,
     "errors": 0,
     "filters": 0,
     "models": 0,
@@ -30,9 +31,11 @@ LAYERS = {
     "manifest": 5,
     "store": 1,
     "host": 6,
-    "cli": 7,
-    "__init__": 7,
-    "__main__": 8,
+    "describe": 6,
+    "fleet": 7,
+    "cli": 8,
+    "__init__": 8,
+    "__main__": 9,
     "sandbox": 1,
 }
 

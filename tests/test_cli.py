@@ -216,3 +216,30 @@ def test_an_unknown_input_field_gets_a_suggestion(env: Sandbox) -> None:
     assert result.code == EXIT_BAD_INPUT
     assert "fistName: is not a known field: did you mean 'firstName'?" in result.err
     assert "Extra inputs" not in result.err
+
+
+def test_actions_lists_every_action_with_a_line_each() -> None:
+    from loom_scim_connector.manifest import load_manifest
+
+    result = cli("actions")
+    assert result.code == EXIT_OK
+    for name in load_manifest().actions:
+        assert any(line.startswith(name + " ") for line in result.out.splitlines())
+
+
+def test_every_actions_help_shows_its_fields_and_an_example_that_validates() -> None:
+    from loom_scim_connector.host import validate_input
+    from loom_scim_connector.manifest import load_manifest
+
+    for name, action in load_manifest().actions.items():
+        result = cli("action", name, "--help")
+        assert result.code == EXIT_OK, name
+        assert "input fields:" in result.out and "required" in result.out
+        example = result.out.split(f"loom-scim action {name} --input '")[-1].split("'\n")[0]
+        validate_input(name, action.input_model, json.loads(example))
+
+
+def test_an_action_without_input_says_how_to_see_its_fields() -> None:
+    result = cli("action", "get-user")
+    assert result.code == EXIT_BAD_INPUT
+    assert "--input is required (see loom-scim action get-user --help)" in result.err
