@@ -9,11 +9,10 @@ Uses the local sandbox unless LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set
 
 from __future__ import annotations
 
-import asyncio
 import os
 from datetime import date
 
-from _common import connection
+from _common import connection, run
 
 from loom_scim_connector import check_connection
 from loom_scim_connector.config import EXPIRY_WARNING_DAYS
@@ -37,4 +36,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    run(main())

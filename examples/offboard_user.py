@@ -1,6 +1,6 @@
 """Offboard a user by email and verify it: the account must no longer be active.
 
-    .venv/bin/python examples/offboard_user.py katherine.torvalds2@acme.example
+    .venv/bin/python examples/offboard_user.py leaver@acme.example
 
 What Loom does with `active: false` (deactivate and keep content, or delete) is the
 workspace's Member Deprovisioning setting; the outcome says which happened.
@@ -9,10 +9,9 @@ Uses the local sandbox unless LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
-from _common import connection
+from _common import connection, run
 
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.models import FindUserResult, UserDeprovisioning
@@ -47,4 +46,4 @@ async def _first_id(host: LocalHost) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None)))
+    run(main(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -8,10 +8,9 @@ Uses the local sandbox unless LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
-from _common import connection
+from _common import connection, run
 
 from loom_scim_connector import LoomScimClient
 from loom_scim_connector.host import LocalHost
@@ -57,4 +56,4 @@ async def main(email: str, role: str) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         raise SystemExit("usage: onboard_user.py EMAIL default|creator|viewer|admin")
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    run(main(sys.argv[1], sys.argv[2]))

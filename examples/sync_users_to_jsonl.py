@@ -7,14 +7,13 @@ Uses the local sandbox unless LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import connection
+from _common import connection, run
 
 from loom_scim_connector.host import LocalHost
 
@@ -43,4 +42,4 @@ async def main(target: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "users.jsonl")))
+    run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "users.jsonl")))
