@@ -27,12 +27,23 @@ class CheckReport:
     error: ApiError | None = field(default=None, repr=False)
     capabilities: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
+    def to_dict(self, warn_days: int = EXPIRY_WARNING_DAYS) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "error"}
+        data["key_status"] = key_status(self.key_days_left, warn_days)
+        return data
+
+
+def key_status(days_left: int | None, warn_days: int = EXPIRY_WARNING_DAYS) -> str:
+    """``unknown``, ``expired``, ``expiring`` (within ``warn_days``) or ``ok``."""
+    if days_left is None:
+        return "unknown"
+    if days_left < 0:
+        return "expired"
+    return "expiring" if days_left <= warn_days else "ok"
 
 
 def _expiry_warnings(
-    connection: LoomConnection, today: date | None
+    connection: LoomConnection, today: date | None, warn_days: int = EXPIRY_WARNING_DAYS
 ) -> tuple[int | None, list[str]]:
     days = connection.days_until_expiry(today)
     if days is None:
@@ -42,7 +53,7 @@ def _expiry_warnings(
         ]
     if days < 0:
         return days, [f"the API key expired {-days} days ago: regenerate it in Loom"]
-    if days <= EXPIRY_WARNING_DAYS:
+    if days <= warn_days:
         return days, [
             f"the API key expires in {days} days: regenerate it in Loom before then and "
             "update every identity provider that uses it (the old key stops at once)"
@@ -60,10 +71,11 @@ async def check_connection(
     client_factory: ClientFactory = LoomScimClient,
     *,
     today: date | None = None,
+    warn_days: int = EXPIRY_WARNING_DAYS,
 ) -> CheckReport:
     """GET ``/Users?count=1`` on the configured URL; on a bare host, try ``/scim/v2`` then
     ``/scim`` and report the one that answered."""
-    days, warnings = _expiry_warnings(connection, today)
+    days, warnings = _expiry_warnings(connection, today, warn_days)
     candidates = connection.candidate_base_urls()
     tried: list[str] = []
     for index, base in enumerate(candidates):

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from ._constants import DEFAULT_PAGE_SIZE, ENV_KEY, LOOPBACK_HOSTS
+from ._constants import DEFAULT_PAGE_SIZE, ENV_KEY, EXPIRY_WARNING_DAYS, LOOPBACK_HOSTS
 from ._exchange import redact
 from ._version import __version__
-from .check import check_connection
+from .check import check_connection, key_status
 from .client import LoomScimClient
 from .config import LoomConnection
 from .describe import action_help, action_lines
@@ -51,6 +51,8 @@ EXIT_NOT_FOUND = 4
 EXIT_HELD = 5
 EXIT_BUSY = 6
 EXIT_NOT_SUPPORTED = 7
+EXIT_KEY_EXPIRED = 8
+EXIT_KEY_EXPIRING = 9
 EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
@@ -71,6 +73,8 @@ exit codes:
   {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)
   {EXIT_NOT_SUPPORTED}  not supported by this SCIM server (501, or an unsupported filter, path or
      attribute): running again will not help
+  {EXIT_KEY_EXPIRED}  check: the API key has expired (by LOOM_SCIM_API_KEY_EXPIRES_AT)
+  {EXIT_KEY_EXPIRING}  check: the API key expires within --warn-days (30 by default)
   {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
 """
 
@@ -107,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="verify the connection with one cheap request")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--warn-days",
+        type=_positive,
+        default=EXPIRY_WARNING_DAYS,
+        metavar="DAYS",
+        help=f"exit {EXIT_KEY_EXPIRING} when the key expires within DAYS (default: %(default)s)",
+    )
 
     sync = sub.add_parser("sync", help="run a sync; records as JSON lines on stdout")
     sync.add_argument("name", help="users or groups")
@@ -299,9 +310,9 @@ def _capabilities(caps: dict[str, Any]) -> str:
 
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
     connection = LoomConnection.from_env()
-    report = await check_connection(connection)
+    report = await check_connection(connection, warn_days=args.warn_days)
     if args.json:
-        _print_json(report.to_dict(), out)
+        _print_json(report.to_dict(args.warn_days), out)
     else:
         status = "OK" if report.ok else "FAILED"
         out.write(f"{status}: {report.base_url}\n")
@@ -315,9 +326,12 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"  warning: {warning}\n")
         if report.problem:
             out.write(f"  problem: {report.problem}\n")
+    status = key_status(report.key_days_left, args.warn_days)
+    if status == "expired" and (report.error is None or report.error.status == 401):
+        return EXIT_KEY_EXPIRED
     if report.error is not None:
         return exit_code_for(report.error)
-    return EXIT_OK
+    return EXIT_KEY_EXPIRING if status == "expiring" else EXIT_OK
 
 
 async def _sync(args: argparse.Namespace, out: TextIO) -> int:

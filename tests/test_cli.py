@@ -243,3 +243,30 @@ def test_an_action_without_input_says_how_to_see_its_fields() -> None:
     result = cli("action", "get-user")
     assert result.code == EXIT_BAD_INPUT
     assert "--input is required (see loom-scim action get-user --help)" in result.err
+
+
+@pytest.mark.parametrize(
+    ("days", "argv", "code", "status"),
+    [
+        (-691, (), 8, "expired"),
+        (10, (), 9, "expiring"),
+        (10, ("--warn-days", "5"), 0, "ok"),
+        (400, (), 0, "ok"),
+    ],
+)
+def test_check_alerts_on_key_expiry(
+    env: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    days: int,
+    argv: tuple[str, ...],
+    code: int,
+    status: str,
+) -> None:
+    from datetime import date, timedelta
+
+    monkeypatch.setenv(
+        "LOOM_SCIM_API_KEY_EXPIRES_AT", (date.today() + timedelta(days=days)).isoformat()
+    )
+    assert cli("check", *argv).code == code
+    report = cli("check", "--json", *argv)
+    assert report.code == code and report.json()["key_status"] == status
