@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -28,6 +28,7 @@ from .check import check_connection, key_status
 from .client import LoomScimClient
 from .config import LoomConnection
 from .describe import action_help, action_lines
+from .dryrun import DryRunTransport, WouldSend
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -165,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument(
         "-h", "--help", action="store_true", help="the action's input fields, with an example"
+    )
+    action.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the first request that would change something, and send none (lookups "
+        "before it are still sent, and listed)",
     )
 
     manifest = sub.add_parser("manifest", help="print the loaded, validated manifest")
@@ -395,11 +402,22 @@ async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         raise UsageError(f"--input is required (see loom-scim action {args.name} --help)")
     raw = read_input(args.input, stdin)
     connection = LoomConnection.from_env()
-    host = LocalHost(connection, store=":memory:")
+    factory: Callable[[LoomConnection], LoomScimClient] = LoomScimClient
+    if args.dry_run:
+
+        def factory(conn: LoomConnection) -> LoomScimClient:
+            return LoomScimClient(conn, transport=DryRunTransport(conn.base_url))
+
+    host = LocalHost(connection, store=":memory:", client_factory=factory)
     try:
         output = await host.run_action(args.name, raw)
+    except WouldSend as planned:
+        _print_json(planned.to_dict(), out)
+        return EXIT_OK
     finally:
         host.close()
+    if args.dry_run:
+        log.info("dry run: %s changes nothing; it ran for real (reads only)", args.name)
     _print_json(output.model_dump(mode="json", by_alias=True), out)
     return EXIT_OK
 

@@ -24,6 +24,7 @@ LAYERS = {
     "pagination": 1,
     "_exchange": 1,
     "client": 2,
+    "dryrun": 2,
     "contract": 3,
     "check": 3,
     "syncs": 4,

@@ -270,3 +270,37 @@ def test_check_alerts_on_key_expiry(
     assert cli("check", *argv).code == code
     report = cli("check", "--json", *argv)
     assert report.code == code and report.json()["key_status"] == status
+
+
+def test_a_dry_run_shows_the_write_and_sends_none(env: Sandbox) -> None:
+    uid = env.seeded["all"][0]
+    before = env.call("GET", f"/Users/{uid}")
+    served = env.app.requests_served
+    result = cli("action", "deactivate-user", "--dry-run", "--input", json.dumps({"id": uid}))
+    assert result.code == EXIT_OK
+    planned = result.json()
+    assert planned["dryRun"] is True and planned["readsSent"] == []
+    assert planned["wouldSend"]["method"] == "PATCH"
+    assert planned["wouldSend"]["path"] == f"/Users/{uid}"
+    assert planned["wouldSend"]["body"]["Operations"] == [
+        {"op": "replace", "path": "active", "value": False}
+    ]
+    assert planned["wouldSend"]["headers"] == {"Authorization": "Bearer [REDACTED]"}
+    assert env.token not in result.out + result.err
+    assert env.app.requests_served == served  # nothing reached the server
+    assert env.call("GET", f"/Users/{uid}")["active"] == before["active"]
+
+
+def test_a_dry_run_create_lists_the_lookups_it_made(env: Sandbox) -> None:
+    result = cli(
+        "action",
+        "create-group",
+        "--dry-run",
+        "--input",
+        '{"displayName": "Loom Creators", "memberIds": ["x"]}',
+    )
+    assert result.code == EXIT_OK
+    planned = result.json()
+    assert planned["wouldSend"]["method"] == "POST" and planned["wouldSend"]["path"] == "/Groups"
+    groups = env.call("GET", "/Groups")["Resources"]
+    assert all("x" not in [m["value"] for m in g.get("members", [])] for g in groups)
