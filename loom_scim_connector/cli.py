@@ -135,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="users asked for per page (default: %(default)s)",
     )
     sync.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the records to FILE instead of standard output",
+    )
+    sync.add_argument(
+        "--format",
+        choices=["jsonl", "table"],
+        default="jsonl",
+        help="JSON lines for programs, or a table for people (default: %(default)s)",
+    )
+    sync.add_argument(
         "--wait",
         action="store_true",
         help=f"wait for a running sync of the same model instead of exiting with {EXIT_BUSY}",
@@ -341,11 +352,27 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_KEY_EXPIRING if status == "expiring" else EXIT_OK
 
 
-async def _sync(args: argparse.Namespace, out: TextIO) -> int:
+def _sync_to(args: argparse.Namespace, out: TextIO) -> int:
+    """Run a sync, its records to ``--output`` when given, else to ``out``."""
+    if args.output is None:
+        return asyncio.run(_sync(args, out))
+    try:
+        with open(args.output, "w", encoding="utf-8") as target:
+            return asyncio.run(_sync(args, target))
+    except OSError as exc:
+        problem = f"cannot be written: {exc.strerror}"
+        raise InputError("--output", {args.output: problem}) from None
+
+
+async def _sync(args: argparse.Namespace, target: TextIO) -> int:
     connection = LoomConnection.from_env()
 
     def emit(model: str, action: str, record: dict[str, Any]) -> None:
-        _print_json({**record, "_metadata": {"model": model, "lastAction": action}}, out)
+        if args.format == "table":
+            target.write(_table_row(action, record) + "\n")
+            target.flush()
+        else:
+            _print_json({**record, "_metadata": {"model": model, "lastAction": action}}, target)
 
     factory = functools.partial(LoomScimClient, page_size=args.page_size)
     host = LocalHost(connection, store=args.store, client_factory=factory, on_record=emit)
@@ -367,6 +394,22 @@ async def _sync(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_HELD
     log.info("%s", _summary(report))
     return EXIT_OK
+
+
+def _table_row(action: str, record: dict[str, Any]) -> str:
+    """One record for people: what happened, who, role, active, and how it is managed."""
+    if "email" in record:
+        value = record.get("active")
+        active = "?" if value is None else "active" if value else "INACTIVE"
+        managed = f"IdP {record['externalId']}" if record.get("externalId") else "domain capture"
+        return (
+            f"{action:<9} {record['email']:<40} {record.get('role') or '-':<8} "
+            f"{active:<8} {managed}"
+        )
+    members = len(record.get("memberIds") or [])
+    return (
+        f"{action:<9} {record.get('displayName', record.get('id'))!s:<40} {_n(members, 'member')}"
+    )
 
 
 def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[str, Any]]) -> str:
@@ -511,7 +554,7 @@ def run(
         if args.command == "check":
             return asyncio.run(_check(args, out))
         if args.command == "sync":
-            return asyncio.run(_sync(args, out))
+            return _sync_to(args, out)
         if args.command == "action":
             return asyncio.run(_action(args, out, stdin))
         if args.command == "manifest":

@@ -304,3 +304,16 @@ def test_a_dry_run_create_lists_the_lookups_it_made(env: Sandbox) -> None:
     assert planned["wouldSend"]["method"] == "POST" and planned["wouldSend"]["path"] == "/Groups"
     groups = env.call("GET", "/Groups")["Resources"]
     assert all("x" not in [m["value"] for m in g.get("members", [])] for g in groups)
+
+
+def test_sync_to_a_file_as_a_table(env: Sandbox, tmp_path: Path) -> None:
+    result = cli("sync", "users", "--output", "users.txt", "--format", "table")
+    assert result.code == EXIT_OK and result.out == ""
+    rows = (tmp_path / "users.txt").read_text().splitlines()
+    assert len(rows) == 12 and all(row.startswith("ADDED") for row in rows)
+    assert any("domain capture" in row for row in rows)
+    jsonl = cli("sync", "groups", "--output", "groups.jsonl")
+    assert jsonl.code == EXIT_OK
+    assert len((tmp_path / "groups.jsonl").read_text().splitlines()) == 3
+    nowhere = cli("sync", "users", "--output", str(tmp_path / "no" / "x.txt"))
+    assert nowhere.code == EXIT_BAD_INPUT and "cannot be written" in nowhere.err
