@@ -27,6 +27,7 @@ from ._version import __version__
 from .check import check_connection, key_status
 from .client import LoomScimClient
 from .config import LoomConnection
+from .connections import default_config_path, load, resolve
 from .describe import action_help, action_lines
 from .dryrun import DryRunTransport, WouldSend
 from .errors import (
@@ -108,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument(
+        "--connection",
+        metavar="NAME",
+        help="a named connection of the config file (the environment variables win)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the connections file (default: {default_config_path()})",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="verify the connection with one cheap request")
@@ -166,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("actions", help="list every action with what it does")
+    sub.add_parser("connections", help="the named connections of the config file (no keys)")
     action = sub.add_parser(
         "action", help="run an action; its output as JSON on stdout", add_help=False
     )
@@ -327,7 +340,7 @@ def _capabilities(caps: dict[str, Any]) -> str:
 
 
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
-    connection = LoomConnection.from_env()
+    connection = resolve(args.connection, args.config)
     report = await check_connection(connection, warn_days=args.warn_days)
     if args.json:
         _print_json(report.to_dict(args.warn_days), out)
@@ -365,7 +378,7 @@ def _sync_to(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def _sync(args: argparse.Namespace, target: TextIO) -> int:
-    connection = LoomConnection.from_env()
+    connection = resolve(args.connection, args.config)
 
     def emit(model: str, action: str, record: dict[str, Any]) -> None:
         if args.format == "table":
@@ -429,6 +442,21 @@ def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[
     )
 
 
+def _connections(args: argparse.Namespace, out: TextIO) -> int:
+    path = args.config or default_config_path()
+    listed = load(path)
+    out.write(f"{path}\n")
+    for name, entry in sorted(listed.entries.items()):
+        mark = " (default)" if name == listed.default else ""
+        if entry.key_expires_at is None:
+            expiry = "key expiry unknown"
+        else:
+            left = (entry.key_expires_at - date.today()).days
+            expiry = f"key expired {-left} days ago" if left < 0 else f"key expires in {left} days"
+        out.write(f"  {name}{mark}: {entry.url} (key from {entry.key_source}; {expiry})\n")
+    return EXIT_OK
+
+
 def _actions(out: TextIO) -> int:
     out.write("\n".join(action_lines(load_manifest())) + "\n")
     out.write("\nloom-scim action NAME --help shows an action's input fields.\n")
@@ -444,7 +472,7 @@ async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.input is None:
         raise UsageError(f"--input is required (see loom-scim action {args.name} --help)")
     raw = read_input(args.input, stdin)
-    connection = LoomConnection.from_env()
+    connection = resolve(args.connection, args.config)
     factory: Callable[[LoomConnection], LoomScimClient] = LoomScimClient
     if args.dry_run:
 
@@ -561,6 +589,8 @@ def run(
             return _manifest(args, out)
         if args.command == "actions":
             return _actions(out)
+        if args.command == "connections":
+            return _connections(args, out)
         return _sandbox(args, out)
     except (LoomScimError, ManifestError) as exc:
         if args.debug:

@@ -19,6 +19,9 @@ from loom_scim_connector.sandbox import Sandbox
 
 from . import replay
 
+# A developer's own connections file must never reach the tests (nor their subprocesses).
+os.environ["LOOM_SCIM_CONFIG"] = str(Path(__file__).parent / "no-such-connections.toml")
+
 SECRET = "s3cr3t-Key-0123456789abcdefXYZ"
 BASE = "https://scim.example.com/scim/v2"
 

@@ -20,6 +20,7 @@ LAYERS = {
     "filters": 0,
     "models": 0,
     "config": 1,
+    "connections": 2,
     "retry": 1,
     "pagination": 1,
     "_exchange": 1,

@@ -1,0 +1,190 @@
+"""Named connections: several workspaces in one TOML file, keys never written by us.
+
+The file (``--config``, else ``$LOOM_SCIM_CONFIG``, else
+``$XDG_CONFIG_HOME/loom-scim/connections.toml``, else
+``~/.config/loom-scim/connections.toml``)::
+
+    default = "acme"
+
+    [connections.acme]
+    url = "https://scim.example.com/scim/v2"
+    key_command = "op read op://IT/loom-scim-acme/credential"   # a password manager
+    key_expires_at = 2027-03-31
+
+    [connections.acme-eu]
+    url = "https://scim.example.eu/scim/v2"
+    key_keyring = "loom-scim/acme-eu"     # the OS keyring: service/username
+
+The key comes from a command (run without a shell; its standard output, stripped, is
+the key) or from the OS keyring (the optional ``keyring`` package). The environment
+variables, when both are set, win over the file. The tool never writes a key anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ._constants import ENV_EXPIRES, ENV_KEY, ENV_URL
+from .config import LoomConnection
+from .errors import ConfigError
+
+ENV_CONFIG = "LOOM_SCIM_CONFIG"
+KEY_COMMAND_TIMEOUT = 30.0
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "loom-scim" / "connections.toml"
+
+
+@dataclass(frozen=True)
+class NamedConnection:
+    """One entry of the file, before its key is fetched (listing never fetches keys)."""
+
+    name: str
+    url: str
+    key_source: str
+    key_expires_at: date | None
+    spec: Mapping[str, Any]
+
+    def connect(self) -> LoomConnection:
+        key = _key_of(self.name, self.spec)
+        return _build(self.name, self.url, key, self.key_expires_at)
+
+
+@dataclass(frozen=True)
+class ConnectionsFile:
+    path: Path
+    default: str | None
+    entries: dict[str, NamedConnection]
+
+    def pick(self, name: str | None) -> NamedConnection:
+        chosen = (
+            name or self.default or (next(iter(self.entries)) if len(self.entries) == 1 else None)
+        )
+        if chosen is None:
+            raise ConfigError(
+                "--connection",
+                f"{self.path} names {len(self.entries)} connections and no default: "
+                f"pick one of {', '.join(sorted(self.entries))}",
+            )
+        if chosen not in self.entries:
+            known = ", ".join(sorted(self.entries)) or "none"
+            raise ConfigError(
+                "--connection", f"no connection {chosen!r} in {self.path} (known: {known})"
+            )
+        return self.entries[chosen]
+
+
+def load(path: Path) -> ConnectionsFile:
+    """Read and check the file; every problem is one :class:`ConfigError` naming the key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "does not exist (see README: Several workspaces)") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    table = data.get("connections", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: connections", "must be a table of named connections")
+    entries = {name: _entry(path, name, spec) for name, spec in table.items()}
+    default = data.get("default")
+    if default is not None and (not isinstance(default, str) or default not in entries):
+        raise ConfigError(f"{path}: default", f"names no connection of the file: {default!r}")
+    return ConnectionsFile(path, default, entries)
+
+
+def resolve(
+    name: str | None,
+    config: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoomConnection:
+    """The connection to use: the environment's when both variables are set (they win),
+    else the named (or default) connection of the file."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_URL, "").strip() and env.get(ENV_KEY, "").strip():
+        return LoomConnection.from_env(env)
+    path = config or default_config_path(env)
+    if name is None and config is None and not path.exists():
+        return LoomConnection.from_env(env)  # names the missing variables
+    return load(path).pick(name).connect()
+
+
+def _entry(path: Path, name: str, spec: Any) -> NamedConnection:
+    where = f"{path}: connections.{name}"
+    if not isinstance(spec, dict):
+        raise ConfigError(where, "must be a table with url and key_command or key_keyring")
+    unknown = set(spec) - {"url", "key_command", "key_keyring", "key_expires_at"}
+    if unknown:
+        raise ConfigError(
+            where,
+            f"unknown keys {', '.join(sorted(unknown))} (a key itself "
+            "is never kept in this file: use key_command or key_keyring)",
+        )
+    url = spec.get("url")
+    if not isinstance(url, str):
+        raise ConfigError(f"{where}.url", "is missing: the SCIM endpoint URL from Loom")
+    sources = [s for s in ("key_command", "key_keyring") if s in spec]
+    if len(sources) != 1:
+        raise ConfigError(where, "needs exactly one of key_command and key_keyring")
+    expires = spec.get("key_expires_at")
+    if expires is not None and not isinstance(expires, date):
+        raise ConfigError(f"{where}.key_expires_at", "must be a date such as 2027-03-31")
+    return NamedConnection(name, url, sources[0], expires, spec)
+
+
+def _key_of(name: str, spec: Mapping[str, Any]) -> str:
+    where = f"connections.{name}"
+    if "key_command" in spec:
+        command = spec["key_command"]
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+        try:
+            done = subprocess.run(  # noqa: S603 (the user's own command, without a shell)
+                argv, capture_output=True, text=True, timeout=KEY_COMMAND_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError(
+                f"{where}.key_command", f"could not run: {type(exc).__name__}"
+            ) from None
+        if done.returncode != 0:
+            raise ConfigError(f"{where}.key_command", f"exited with {done.returncode}")
+        return done.stdout.strip()
+    service, _, username = str(spec["key_keyring"]).partition("/")
+    try:
+        import keyring  # type: ignore[import-not-found]
+    except ImportError:
+        raise ConfigError(
+            f"{where}.key_keyring", "needs the keyring package: pip install keyring"
+        ) from None
+    key = keyring.get_password(service, username or name)
+    if not key:
+        raise ConfigError(
+            f"{where}.key_keyring", f"the keyring has no password for {service}/{username or name}"
+        )
+    return str(key)
+
+
+def _build(name: str, url: str, key: str, expires: date | None) -> LoomConnection:
+    try:
+        return LoomConnection.create(url, key, expires)
+    except ConfigError as exc:
+        field = {"scimBridgeUrl": "url", "apiKey": "key", "apiKeyExpiresAt": "key_expires_at"}
+        raise ConfigError(
+            f"connections.{name}.{field.get(exc.field, exc.field)}", exc.reason
+        ) from None
+
+
+__all__ = ["ENV_CONFIG", "ENV_EXPIRES", "ConnectionsFile", "NamedConnection", "load", "resolve"]
