@@ -99,6 +99,71 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_FAILURE
 
 
+D = " (default: %(default)s)"
+
+
+# The sandbox's options: every one says what it does and its default.
+def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    return [
+        (
+            ("--host",),
+            {"default": "127.0.0.1", "help": "address to serve on (keep it loopback)" + D},
+        ),
+        (("--port",), {"type": int, "default": 8700, "help": "port to serve on" + D}),
+        (("--token",), {"help": "the bearer token to accept (default: a random one, printed)"}),
+        (
+            ("--token-expires-at",),
+            {"type": _datetime, "metavar": "ISO", "help": "401 after this date (default: never)"},
+        ),
+        (("--seed-users",), {"type": int, "default": 25, "metavar": "N", "help": "users" + D}),
+        (("--seed",), {"type": int, "default": 0, "help": "seed of ids, data and faults" + D}),
+        (
+            ("--deprovisioning",),
+            {
+                "choices": ["deactivate", "delete"],
+                "default": "deactivate",
+                "help": "what active: false does, as Loom's workspace setting" + D,
+            },
+        ),
+        (("--role-unmapped",), {"action": "store_true", "help": "silently ignore loomMemberRole"}),
+        (
+            ("--page-size-cap",),
+            {"type": _positive, "metavar": "N", "help": "serve at most N a page (default: no cap)"},
+        ),
+        (("--ignore-paging",), {"action": "store_true", "help": "ignore startIndex and count"}),
+        (
+            ("--latency",),
+            {"type": float, "default": 0.0, "metavar": "SECONDS", "help": "delay per request" + D},
+        ),
+        (
+            ("--fault-rate",),
+            {
+                "type": float,
+                "default": 0.0,
+                "metavar": "0..1",
+                "help": "share of faulted requests" + D,
+            },
+        ),
+        (
+            ("--fault-status",),
+            {
+                "type": int,
+                "default": 429,
+                "choices": [429, 500, 502, 503, 504],
+                "help": "the status of a fault" + D,
+            },
+        ),
+        (
+            ("--retry-after",),
+            {
+                "choices": ["seconds", "date", "none"],
+                "default": "seconds",
+                "help": "how a 429/503 says when to retry" + D,
+            },
+        ),
+    ]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="loom-scim",
@@ -204,22 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sandbox = sub.add_parser("sandbox", help="run the local Loom SCIM sandbox")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8700)
-    sandbox.add_argument("--token", help="the bearer token to accept (default: random)")
-    sandbox.add_argument("--token-expires-at", type=_datetime, metavar="ISO")
-    sandbox.add_argument("--seed-users", type=int, default=25, metavar="N")
-    sandbox.add_argument("--seed", type=int, default=0, help="seed of ids, data and faults")
-    sandbox.add_argument("--deprovisioning", choices=["deactivate", "delete"], default="deactivate")
-    sandbox.add_argument(
-        "--role-unmapped", action="store_true", help="silently ignore loomMemberRole"
-    )
-    sandbox.add_argument("--page-size-cap", type=_positive, metavar="N")
-    sandbox.add_argument("--ignore-paging", action="store_true", help="ignore startIndex/count")
-    sandbox.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
-    sandbox.add_argument("--fault-rate", type=float, default=0.0, metavar="0..1")
-    sandbox.add_argument("--fault-status", type=int, default=429, choices=[429, 500, 502, 503, 504])
-    sandbox.add_argument("--retry-after", choices=["seconds", "date", "none"], default="seconds")
+    for flags, options in _sandbox_options():
+        sandbox.add_argument(*flags, **options)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -317,3 +318,16 @@ def test_sync_to_a_file_as_a_table(env: Sandbox, tmp_path: Path) -> None:
     assert len((tmp_path / "groups.jsonl").read_text().splitlines()) == 3
     nowhere = cli("sync", "users", "--output", str(tmp_path / "no" / "x.txt"))
     assert nowhere.code == EXIT_BAD_INPUT and "cannot be written" in nowhere.err
+
+
+@pytest.mark.parametrize("command", ["check", "sync", "action", "sandbox", "manifest"])
+def test_every_option_says_what_it_does(command: str) -> None:
+    from loom_scim_connector.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for option in sub.choices[command]._actions:
+        if option.option_strings and option.dest != "help":
+            assert option.help, f"{command} {option.option_strings[0]} has no help"
+            if option.default not in (None, False):
+                assert "default" in option.help, f"{command} {option.option_strings[0]}"
