@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="run the local Loom SCIM sandbox")
     for flags, options in _sandbox_options():
         sandbox.add_argument(*flags, **options)
+    from .fleet.cli import add_fleet_parser  # its heavy imports wait for a fleet command
+
+    add_fleet_parser(sub)
     return parser
 
 
@@ -642,6 +645,10 @@ def run(
             return _actions(out)
         if args.command == "connections":
             return _connections(args, out)
+        if args.command == "fleet":
+            from .fleet.cli import run_fleet
+
+            return run_fleet(args, out, err, stdin)
         return _sandbox(args, out)
     except (LoomScimError, ManifestError) as exc:
         if args.debug:

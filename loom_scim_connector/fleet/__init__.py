@@ -1,0 +1,10 @@
+"""The fleet host: many Loom workspaces, syncs and actions as Celery tasks on Redis,
+records and connections in PostgreSQL (``pip install 'loom-scim-connector[fleet]'``).
+
+* :mod:`.connections`: the connections, each API key encrypted at rest (Fernet).
+* :mod:`.app`: the Celery app (Redis broker, ``acks_late``, ``task_reject_on_worker_lost``).
+* :mod:`.tasks`: ``sync(connection_id, model)`` and ``action(connection_id, name, input,
+  idempotency_key)``; tasks carry a connection id, never a key.
+
+This package imports nothing heavy itself: import its modules by name.
+"""

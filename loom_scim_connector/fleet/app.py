@@ -1,0 +1,70 @@
+"""The fleet's Celery app: a Redis broker, and delivery settings that survive a killed worker.
+
+Run a worker with ``celery -A loom_scim_connector.fleet.app worker`` (environment:
+``LOOM_SCIM_FLEET_BROKER_URL``, default ``redis://127.0.0.1:6379/0``;
+``LOOM_SCIM_FLEET_DATABASE_URL``; ``LOOM_SCIM_FLEET_FERNET_KEY``; optionally
+``LOOM_SCIM_FLEET_QUEUE``, default ``loom-scim``).
+
+Reliability, as Celery's docs describe it:
+
+* ``task_acks_late``: a message is acknowledged when its task *ends*, not when a worker
+  takes it, so a task whose worker dies is delivered again (at least once; the store's
+  lease makes a repeated sync harmless and the ledger makes a repeated action a no-op).
+* ``task_reject_on_worker_lost``: when the pool's child process running a task is killed
+  (SIGKILL, the OOM killer), the message is requeued rather than acknowledged as failed.
+* ``visibility_timeout`` (Redis transport): an unacknowledged message is redelivered
+  after it; set to twice the sync's hard time limit (:mod:`.settings`), so only a task
+  whose worker is gone is redelivered. A worker shut down warmly requeues at once.
+* ``worker_prefetch_multiplier = 1``: a worker holds one message more than it runs, not a
+  batch that would wait behind a long sync.
+* JSON only: no pickle, so a message can be read (and scanned for secrets) by anything.
+
+Celery beat (``loom-scim fleet beat``) runs one periodic task, the dispatch, which
+queues each connection's due syncs from the schedule kept in PostgreSQL
+(:mod:`.schedule`). Run exactly one beat.
+
+Results go to the same Redis (``celery-task-meta-*`` keys, kept a day): sync counts
+and action outputs, never a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery  # type: ignore[import-untyped]
+
+from . import settings, tasks
+
+
+def make_app(broker_url: str | None = None, *, queue: str | None = None) -> Any:
+    """A Celery app for the fleet; every argument defaults to the environment."""
+    broker = broker_url or settings.broker_url()
+    app = Celery("loom_scim_fleet", broker=broker, backend=broker, set_as_current=False)
+    app.conf.update(
+        task_default_queue=queue or settings.queue(),
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": settings.VISIBILITY_TIMEOUT},
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=86400,
+        task_track_started=True,
+        enable_utc=True,
+        beat_schedule={
+            "loom-scim-dispatch": {
+                "task": tasks.DISPATCH_TASK,
+                "schedule": settings.dispatch_seconds(),
+                # A late dispatch is worth nothing: the next tick comes soon.
+                "options": {"expires": settings.dispatch_seconds()},
+            }
+        },
+    )
+    app.fleet_tasks = tasks.register(app)
+    return app
+
+
+app = make_app()

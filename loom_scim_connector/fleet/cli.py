@@ -1,0 +1,279 @@
+"""``loom-scim fleet``: manage the fleet's connections, queue syncs, run a worker.
+
+* ``add-connection ID --url URL`` reads the API key from ``LOOM_SCIM_API_KEY`` or, with
+  ``--api-key-stdin``, from standard input: never from the command line, which other
+  users of the machine can read in the process list.
+* ``list [--json]``, ``remove ID``, ``rotate-keys`` (after putting a new Fernet key
+  first in ``LOOM_SCIM_FLEET_FERNET_KEY``: see :mod:`.connections`).
+* ``status [--json]``: per connection, key expiry and, per sync, the last success, the
+  last failure and its error, the next run, and the held runs awaiting review.
+* ``sync-now [ID ...] [--all] [--model users|groups] [--wait]``: queue syncs (each task
+  carries the connection id only); ``--wait`` waits for their reports.
+* ``release-held ID SYNC RUN_ID``: after review, apply the deletions a held run kept back
+  (each record is looked up again first; only those gone are deleted).
+* ``worker``: Celery's own worker (``celery -A loom_scim_connector.fleet.app worker``).
+* ``beat``: Celery's own beat, which queues the dispatch task every
+  ``LOOM_SCIM_FLEET_DISPATCH_SECONDS`` (60 s); run exactly one.
+
+The database is ``--database`` or ``LOOM_SCIM_FLEET_DATABASE_URL``; the broker
+``LOOM_SCIM_FLEET_BROKER_URL``; the Fernet key ``LOOM_SCIM_FLEET_FERNET_KEY``. This
+module imports Celery, psycopg and cryptography only when a command runs, so the core
+install (without the ``fleet`` extra) can still build the CLI's parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+from loom_scim_connector._constants import ENV_KEY
+from loom_scim_connector.errors import ConfigError
+
+from . import settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_HELD = 5
+
+
+def add_fleet_parser(sub: Any) -> None:
+    """Add ``fleet`` and its commands to the ``loom-scim`` parser's subparsers."""
+    fleet = sub.add_parser(
+        "fleet",
+        help="many workspaces: connections in PostgreSQL, syncs as Celery tasks on Redis",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fleet.add_argument(
+        "--database",
+        metavar="URL",
+        help=f"the fleet's PostgreSQL URL (default: ${settings.ENV_DATABASE})",
+    )
+    commands = fleet.add_subparsers(dest="fleet_command", required=True, metavar="COMMAND")
+
+    add = commands.add_parser("add-connection", help="add a workspace (key from the environment)")
+    add.add_argument("id", help="the connection's id, e.g. acme")
+    add.add_argument("--url", required=True, help="the SCIM bridge URL shown by Loom")
+    add.add_argument(
+        "--api-key-stdin",
+        action="store_true",
+        help=f"read the API key from standard input instead of ${ENV_KEY}",
+    )
+    add.add_argument("--expires-at", metavar="YYYY-MM-DD", help="the API key's expiry date")
+    add.add_argument(
+        "--deprovisioning",
+        choices=["deactivate", "delete"],
+        default="deactivate",
+        help="the workspace's deprovisioning setting in Loom (default: %(default)s)",
+    )
+    add.add_argument("--schedule", metavar="'every 30m'", help="override the manifest's runs")
+
+    listing = commands.add_parser("list", help="the connections (never their keys)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    status = commands.add_parser("status", help="last success and error, next run, held runs")
+    status.add_argument("--json", action="store_true", help="one JSON object per connection")
+
+    commands.add_parser("rotate-keys", help="re-encrypt every API key with the newest Fernet key")
+
+    remove = commands.add_parser("remove", help="remove a connection")
+    remove.add_argument("id")
+
+    now = commands.add_parser("sync-now", help="queue syncs now")
+    now.add_argument("ids", nargs="*", metavar="ID", help="connection ids")
+    now.add_argument("--all", action="store_true", help="every connection")
+    now.add_argument("--model", default="users", help="users or groups (default: %(default)s)")
+    now.add_argument("--wait", action="store_true", help="wait for the reports and print them")
+    now.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
+
+    release = commands.add_parser(
+        "release-held", help="after review, apply the deletions a held run kept back"
+    )
+    release.add_argument("id", help="the connection id")
+    release.add_argument("sync", help="users or groups")
+    release.add_argument("run_id", type=int, metavar="RUN_ID")
+
+    worker = commands.add_parser("worker", help="run a Celery worker for the fleet's queue")
+    worker.add_argument("--pool", default="prefork", help="prefork, threads or solo")
+    worker.add_argument("--concurrency", type=int, metavar="N")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--hostname", metavar="NAME@HOST")
+
+    beat = commands.add_parser("beat", help="run Celery beat: queues the due syncs")
+    beat.add_argument("--loglevel", default="INFO")
+    beat.add_argument(
+        "--state",
+        default="loom-scim-beat",
+        metavar="PATH",
+        help="beat's own state file (default: %(default)s)",
+    )
+
+
+def run_fleet(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """Run a ``fleet`` command; errors are raised as :class:`LoomScimError`."""
+    try:
+        import celery  # type: ignore[import-untyped]  # noqa: F401
+        import cryptography  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "fleet", "needs the fleet extra: pip install 'loom-scim-connector[fleet]'"
+        ) from None
+    command: str = args.fleet_command
+    if command in ("worker", "beat") and args.database:
+        # The tasks this process runs read the database from the environment.
+        os.environ[settings.ENV_DATABASE] = args.database
+    if command == "worker":
+        return _worker(args)
+    if command == "beat":
+        return _beat(args)
+    database = args.database or settings.database_url()
+    if command == "sync-now":
+        return _sync_now(args, database, out, err)
+    if command == "release-held":
+        return _release_held(args, database, out)
+
+    from .connections import ConnectionRegistry
+
+    with ConnectionRegistry(database) as registry:
+        if command == "add-connection":
+            key = stdin.readline().strip() if args.api_key_stdin else os.environ.get(ENV_KEY, "")
+            if not key.strip():
+                where = "standard input" if args.api_key_stdin else f"${ENV_KEY}"
+                raise ConfigError("apiKey", f"is empty: give the API key in {where}")
+            info = registry.add(
+                args.id,
+                args.url,
+                key,
+                api_key_expires_at=args.expires_at,
+                deprovisioning=args.deprovisioning,
+                schedule=args.schedule,
+            )
+            _print(out, info.as_json())
+            err.write(f"loom-scim: fleet connection {info.id} added (its key is encrypted)\n")
+        elif command == "list":
+            for item in registry.list():
+                if args.json:
+                    _print(out, item.as_json())
+                else:
+                    expires = (
+                        item.api_key_expires_at.isoformat() if item.api_key_expires_at else "-"
+                    )
+                    out.write(
+                        f"{item.id:<24} {item.bridge_url:<48} key expires {expires:<10} "
+                        f"{item.deprovisioning:<10} {item.schedule or '-'}\n"
+                    )
+        elif command == "rotate-keys":
+            count = registry.rotate_keys()
+            err.write(f"loom-scim: {count} API key{'s' if count != 1 else ''} re-encrypted\n")
+        elif command == "status":
+            from .status import fleet_status
+
+            for status in fleet_status(database, registry.list()):
+                if args.json:
+                    _print(out, status)
+                else:
+                    out.write(_status_lines(status))
+        else:
+            registry.remove(args.id)
+            err.write(f"loom-scim: fleet connection {args.id} removed\n")
+    return EXIT_OK
+
+
+def _status_lines(item: dict[str, Any]) -> str:
+    days = item["daysUntilKeyExpiry"]
+    lines = [f"{item['id']}  key expires {item['apiKeyExpiresAt'] or '-'}"]
+    if days is not None:
+        lines[0] += f" ({days} days)"
+    for sync, s in item["syncs"].items():
+        held = ", ".join(f"run {h['runId']} ({h['records']} records)" for h in s["held"])
+        lines.append(
+            f"  {sync:<8} last success {s['lastSuccess'] or '-'}  next run {s['nextRun'] or '-'}"
+            + (f"  last error: {s['lastError']}" if s["lastError"] else "")
+            + (f"  HELD: {held}" if held else "")
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO) -> int:
+    from .app import make_app
+    from .connections import ConnectionRegistry
+
+    with ConnectionRegistry(database) as registry:
+        known = [c.id for c in registry.list()]
+        ids: list[str] = known if args.all else list(args.ids)
+        if not ids:
+            raise ConfigError("sync-now", "name at least one connection id, or pass --all")
+        for connection_id in ids:
+            if connection_id not in known:
+                registry.get(connection_id)  # raises ConnectionNotFoundError
+    app = make_app()
+    sync_task = app.fleet_tasks[0]
+    sent = [(cid, sync_task.apply_async(args=[cid, args.model])) for cid in ids]
+    for cid, result in sent:
+        err.write(f"loom-scim: {args.model} sync of {cid} queued (task {result.id})\n")
+    if not args.wait:
+        return EXIT_OK
+    code = EXIT_OK
+    for cid, result in sent:
+        try:
+            report = result.get(timeout=args.timeout, propagate=True)
+        except Exception as exc:  # the task's error, rebuilt by Celery
+            err.write(f"loom-scim: {cid}: {type(exc).__name__}: {exc}\n")
+            code = EXIT_FAILURE
+            continue
+        _print(out, report)
+        if report.get("status") == "held" and code == EXIT_OK:
+            code = EXIT_HELD
+    return code
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from .app import make_app
+
+    argv = ["worker", f"--pool={args.pool}", f"--loglevel={args.loglevel}"]
+    argv.append(f"--queues={settings.queue()}")
+    if args.concurrency:
+        argv.append(f"--concurrency={args.concurrency}")
+    if args.hostname:
+        argv.append(f"--hostname={args.hostname}")
+    settings.database_url()  # fail now, not at the first task
+    make_app().worker_main(argv)
+    return EXIT_OK
+
+
+def _release_held(args: argparse.Namespace, database: str, out: TextIO) -> int:
+    """Here, not on a worker: a person runs it after reviewing the held records. Each
+    is still looked up first; only those the server says are gone are deleted."""
+    from .tasks import release_held
+
+    _print(out, release_held(args.id, args.sync, args.run_id, dsn=database))
+    return EXIT_OK
+
+
+def _beat(args: argparse.Namespace) -> int:
+    from .app import make_app
+
+    settings.database_url()  # the dispatch task needs it; say so now
+    make_app().start(["beat", f"--loglevel={args.loglevel}", f"--schedule={args.state}"])
+    return EXIT_OK
+
+
+def _print(out: TextIO, data: Any) -> None:
+    out.write(json.dumps(data, default=str) + "\n")
+    out.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fleet`` alone (``python -m loom_scim_connector.fleet.cli``)."""
+    parser = argparse.ArgumentParser(prog="loom-scim")
+    add_fleet_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return run_fleet(args, sys.stdout, sys.stderr, sys.stdin)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

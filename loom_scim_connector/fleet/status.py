@@ -1,0 +1,93 @@
+"""Per connection, what a monitor wants to know: ``loom-scim fleet status``.
+
+For each connection: its key's expiry (and days left), and for each sync the last
+success, the last failure (its time and error), the next scheduled run (from
+:mod:`.schedule`, once a dispatch has seen the connection) and the held runs still
+waiting for a person's review (their run ids and the number of records kept back).
+Read with a few queries over all connections, not one per connection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from psycopg.rows import tuple_row
+
+from loom_scim_connector.store.postgres import PostgresStore, _connect
+
+from .connections import ConnectionInfo
+from .schedule import TABLE as SCHEDULE
+from .schedule import Dispatcher
+from .settings import store_key
+
+
+def fleet_status(
+    dsn: str, connections: list[ConnectionInfo], *, today: date | None = None
+) -> list[dict[str, Any]]:
+    """The status of each connection, in the order given."""
+    PostgresStore(dsn, store_key("")).close()  # makes the store's tables if none yet
+    Dispatcher(dsn).close()  # and the schedule's
+    keys = [store_key(c.id) for c in connections]
+    _, db = _connect(dsn)
+    try:
+        with db.cursor(row_factory=tuple_row) as cur:
+            cur.execute(
+                "SELECT DISTINCT ON (connection, sync, status) connection, sync, status,"
+                " run_id, finished_at, error FROM loom_scim_runs"
+                " WHERE connection = ANY(%s) AND status IN ('success', 'failed')"
+                " ORDER BY connection, sync, status, run_id DESC",
+                (keys,),
+            )
+            last = {(r[0], r[1], r[2]): r for r in cur.fetchall()}
+            cur.execute(
+                "SELECT r.connection, r.sync, r.run_id,"
+                " (SELECT COUNT(*) FROM loom_scim_held h WHERE h.run_id = r.run_id)"
+                " FROM loom_scim_runs r WHERE r.connection = ANY(%s) AND r.status = 'held'"
+                " ORDER BY r.run_id",
+                (keys,),
+            )
+            held: dict[tuple[str, str], list[dict[str, int]]] = {}
+            for key, sync, run_id, count in cur.fetchall():
+                held.setdefault((key, sync), []).append({"runId": run_id, "records": count})
+            cur.execute(
+                f"SELECT connection_id, sync, next_run_at FROM {SCHEDULE}"  # noqa: S608
+                " WHERE connection_id = ANY(%s)",
+                ([c.id for c in connections],),
+            )
+            next_run = {(r[0], r[1]): r[2] for r in cur.fetchall()}
+            cur.execute(
+                "SELECT DISTINCT connection, sync FROM loom_scim_runs WHERE connection = ANY(%s)",
+                (keys,),
+            )
+            seen = {(r[0], r[1]) for r in cur.fetchall()}
+    finally:
+        db.close()
+    today = today or date.today()
+    statuses = []
+    for info in connections:
+        key = store_key(info.id)
+        syncs = sorted({s for k, s in seen if k == key} | {s for c, s in next_run if c == info.id})
+        per_sync = {}
+        for sync in syncs:
+            ok, bad = last.get((key, sync, "success")), last.get((key, sync, "failed"))
+            at = next_run.get((info.id, sync))
+            per_sync[sync] = {
+                "lastSuccess": ok[4] if ok else None,
+                "lastFailure": bad[4] if bad else None,
+                "lastError": bad[5] if bad and (not ok or bad[3] > ok[3]) else None,
+                "nextRun": datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+                if at is not None
+                else None,
+                "held": held.get((key, sync), []),
+            }
+        expires = info.api_key_expires_at
+        statuses.append(
+            {
+                "id": info.id,
+                "apiKeyExpiresAt": expires.isoformat() if expires else None,
+                "daysUntilKeyExpiry": (expires - today).days if expires else None,
+                "syncs": per_sync,
+            }
+        )
+    return statuses
