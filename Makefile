@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit properties record models bench faults clean
+.PHONY: help demo test lint typecheck unit properties record models docs bench faults clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -15,44 +15,51 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+help: ## this list
+	@grep -E '^[a-z]+:.*## ' Makefile | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 22
+
+demo: $(STAMP) ## the main job (sync, onboard, offboard) against a local sandbox
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) lint typecheck unit ## ruff, mypy --strict and every test, offline
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) ## the tests (cassettes replayed, recording off)
 	$(BIN)/pytest --record-mode=none
 
 # The "never a false delete" properties with many more random examples (minutes, not
 # seconds); `make unit` runs the same tests with the small, fixed "default" profile.
-properties: $(STAMP)
+properties: $(STAMP) ## the deletion properties, 2,000 random examples each (minutes)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest --record-mode=none tests/test_properties.py
 
 # Re-record the cassettes: against the sandbox by default, or against a real workspace
 # when LOOM_SCIM_BRIDGE_URL and LOOM_SCIM_API_KEY are set.
-record: $(STAMP)
+record: $(STAMP) ## re-record the cassettes (sandbox, or a workspace from the environment)
 	$(BIN)/pytest --record-mode=rewrite tests/test_replay_users.py tests/test_replay_groups.py tests/test_replay_failures.py
 	$(BIN)/pytest --record-mode=none tests/test_cassettes.py
 
+# Regenerate the README's sample output from the commands it shows.
+docs: $(STAMP) ## regenerate the README's sample output (a test fails when it is stale)
+	$(BIN)/python -m tests.readme_samples --write
+
 # Regenerate the JSON Schemas of the models inside integrations.yaml.
-models: $(STAMP)
+models: $(STAMP) ## regenerate the model schemas in integrations.yaml
 	$(BIN)/loom-scim manifest --write-models
 
-bench: $(STAMP)
+bench: $(STAMP) ## the benchmarks: figures side by side
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_walk.py
 
 # The fault matrix: the CLI against the sandbox behind a fault proxy (SEEDS=N per row).
-faults: $(STAMP)
+faults: $(STAMP) ## the fault matrix (SEEDS=N per row); exits non-zero on any loss
 	$(BIN)/python benchmarks/faults.py $(if $(SEEDS),--seeds $(SEEDS))
 
-clean:
+clean: ## remove .venv, caches and the default store
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache loom-scim.sqlite3

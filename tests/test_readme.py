@@ -18,3 +18,22 @@ def test_the_quick_start_comes_first_and_is_short() -> None:
     assert start < text.index("## Configure a connection")
     samples_lines = sum(block.count("\n") for block in samples().values())
     assert text[start:end].count("\n") - samples_lines <= 75
+
+
+def test_make_help_lists_every_target() -> None:
+    import re
+    import shutil
+    import subprocess
+
+    import pytest
+
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    root = README.parent
+    run = subprocess.run  # the project's own Makefile
+    shown = run([make, "-s", "help"], cwd=root, capture_output=True, text=True, check=True).stdout
+    phony = re.search(r"^\.PHONY: (.*)$", (root / "Makefile").read_text(), re.M)
+    assert phony is not None
+    for target in phony.group(1).split():
+        assert f"make {target} " in shown, target
