@@ -56,6 +56,7 @@ bench: $(STAMP) ## the benchmarks: figures side by side
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_walk.py
+	$(BIN)/python benchmarks/bench_speed.py
 
 # The fault matrix: the CLI against the sandbox behind a fault proxy (SEEDS=N per row).
 faults: $(STAMP) ## the fault matrix (SEEDS=N per row); exits non-zero on any loss

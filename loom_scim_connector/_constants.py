@@ -17,6 +17,8 @@ EXPIRY_WARNING_DAYS = 30
 # Paging.
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGES = 1_000_000  # a hard stop against a server that never ends
+# List pages in flight at once once the first page allows a plan (1: sequential).
+PAGE_CONCURRENCY = 8
 # How many resources a lookup reads when a filter finds nothing (or is not supported).
 SCAN_LIMIT = 2000
 

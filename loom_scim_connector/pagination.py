@@ -14,18 +14,50 @@ and change while we read them, so the walk trusts only what it receives:
   are to come (then it asks again), or the first page was short and the total cannot
   be trusted (then it probes one more page to learn whether the server caps pages).
 
-``totalResults`` is a *signal*, never a reason to stop: missing, negative, lower than
+``totalResults`` is a *signal*, never a reason to stop (but see the planned walk below,
+which may end on it): missing, negative, lower than
 what was already received, or changing during the walk, it is noted in ``signals``.
 The walk does not claim more than it can: records it did not see are only candidates
 for deletion, which the host confirms one by one with the server.
 
-The walk is a pure cursor (:class:`PageCursor`) separate from the fetching, so that a
-concurrent fetcher can plan ``startIndex`` values and still check each page the same way.
+The walk is a pure cursor (:class:`PageCursor`) separate from the fetching, so that the
+concurrent fetcher below can plan ``startIndex`` values and still check each page the same
+way.
+
+**The planned walk** (``paginate(..., concurrency=N)`` with N > 1). Page 1 is fetched
+alone. When it came back full with a usable ``totalResults`` larger than it, the
+remaining ``startIndex`` values are planned from that total (``1 + k * page_size``) and
+fetched with up to N requests in flight; each page goes through :meth:`PageCursor.accept`
+exactly as in the sequential walk, and pages are handed on in ``startIndex`` order. A
+planned page is only trusted while the walk stays what was planned: the page before it
+was full, so its ``startIndex`` is the one the sequential walk would have asked for. The
+moment a page departs from the plan (a short page mid-walk, a page longer than the
+total allows, a ``totalResults`` that changed), that page is still accepted, the pages
+fetched ahead of it are dropped (cancelled or discarded, never read) and the sequential
+walk goes on from where the cursor is. A server that caps pages below ``count`` or gives
+no usable ``totalResults`` (missing, negative, not above page 1) gets no plan at all: the
+sequential walk. One that ignores ``startIndex`` answers page 2 with page 1's ids, and
+the walk ends there on "no new ids", exactly as the sequential walk would.
+On a 429 (told through :class:`Throttle`), the walk halves how many requests it lets be
+in flight and launches nothing before the server's ``Retry-After`` has passed.
+
+One request per page, nothing extra: where the sequential walk asks one more page after
+a full last page, the planned walk ends after the page that completes a
+``totalResults`` that stayed the same on every page, with exactly that many distinct ids
+received and none repeated. That trusts the server's total, which the sequential walk
+never does, and it is safe **only because nothing is deleted from a walk alone**: the
+host looks up every live record the walk did not list, one by one, and deletes only
+those the server answers 404 for (a user appended during the walk is simply seen next
+time; one the walk skipped is found by its lookup and kept). Any doubt (a repeated id,
+a changed total) sends the walk back to the sequential rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +69,8 @@ FetchPage = Callable[[int, int], Awaitable[ListPage]]
 
 
 # Normal ends of a walk; any other stop (the page limit) is not complete.
-_ENDS = ("empty page", "short page", "no new ids")
+_ENDS = ("empty page", "short page", "no new ids", "last page by totalResults")
+LAST_BY_TOTAL = "last page by totalResults (the same on every page; candidates are confirmed)"
 
 
 @dataclass
@@ -103,6 +136,10 @@ class PageCursor:
         self._decide_next(len(resources))
         return fresh
 
+    def end_by_total(self) -> None:
+        """The planned walk received every id a steady ``totalResults`` announced."""
+        self.stop_reason = LAST_BY_TOTAL
+
     def _decide_next(self, size: int) -> None:
         expected = min(self.page_size, self._largest_page or self.page_size)
         self._largest_page = max(self._largest_page, size)
@@ -144,17 +181,122 @@ def _id_of(resource: dict[str, Any]) -> str:
     return ""
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Throttle:
+    """What the client tells the planned walk about 429s: how many, and until when the
+    server asked to wait (``Retry-After``, or the retry policy's backoff)."""
+
+    sleep: Sleep = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    count: int = 0
+    until: float = 0.0
+
+    def note(self, wait: float) -> None:
+        self.count += 1
+        self.until = max(self.until, self.clock() + wait)
+
+    async def pause(self) -> None:
+        left = self.until - self.clock()
+        if left > 0:
+            await self.sleep(left)
+
+
 async def paginate(
-    fetch: FetchPage, cursor: PageCursor | None = None
-) -> AsyncIterator[list[dict[str, Any]]]:
+    fetch: FetchPage,
+    cursor: PageCursor | None = None,
+    *,
+    concurrency: int = 1,
+    throttle: Throttle | None = None,
+) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Yield the new resources of each page until the cursor says stop.
 
     Pass your own ``cursor`` to read ``complete``, ``pages``, ``signals`` and
-    ``stop_reason`` after.
+    ``stop_reason`` after. With ``concurrency`` above 1, the pages after the first are
+    planned and fetched concurrently when the first page allows it (see the module's
+    docstring); the pages still come in ``startIndex`` order, each checked the same way.
+    Close the generator (``contextlib.aclosing``) when you stop early, so pages fetched
+    ahead are cancelled.
     """
     cursor = cursor or PageCursor()
+    if concurrency > 1 and not cursor.done:
+        start = cursor.start_index
+        first = await fetch(start, cursor.page_size)
+        fresh = cursor.accept(first)
+        if fresh:
+            yield fresh
+        total, starts = _plan(cursor, first, start)
+        if starts:
+            planned = _planned(fetch, cursor, total, starts, concurrency, throttle)
+            async with contextlib.aclosing(planned):
+                async for fresh in planned:
+                    yield fresh
     while not cursor.done:
         page = await fetch(cursor.start_index, cursor.page_size)
         fresh = cursor.accept(page)
         if fresh:
             yield fresh
+
+
+def _plan(cursor: PageCursor, first: ListPage, start: int) -> tuple[int, range]:
+    """The total and the ``startIndex`` of every page after the first; no starts when
+    the first page does not allow a plan (then the walk goes on sequentially)."""
+    total, size = first.total_results, cursor.page_size
+    if (
+        cursor.done
+        or total is None
+        or len(first.resources) != size  # a capped (or short) first page
+        or cursor.received != size  # ids repeated within the first page
+        or cursor.start_index != start + size
+    ):
+        return 0, range(0)
+    return total, range(cursor.start_index, total + 1, size)
+
+
+async def _planned(
+    fetch: FetchPage,
+    cursor: PageCursor,
+    total: int,
+    starts: range,
+    concurrency: int,
+    throttle: Throttle | None,
+) -> AsyncGenerator[list[dict[str, Any]], None]:
+    """Fetch the planned pages, up to ``concurrency`` ahead, and accept them in order.
+
+    Returns when the cursor stops, when every planned page was accepted, or at the
+    first page that departs from the plan (the caller then walks sequentially)."""
+    size = cursor.page_size
+    window = concurrency
+    throttles = throttle.count if throttle is not None else 0
+    tasks: dict[int, asyncio.Task[ListPage]] = {}
+    launched = 0
+
+    async def fetch_one(start: int) -> ListPage:
+        return await fetch(start, size)
+
+    try:
+        for i, start in enumerate(starts):
+            while launched < len(starts) and launched - i < window:
+                if throttle is not None:
+                    await throttle.pause()
+                tasks[launched] = asyncio.create_task(fetch_one(starts[launched]))
+                launched += 1
+            page = await tasks.pop(i)
+            if throttle is not None and throttle.count != throttles:
+                throttles = throttle.count
+                window = max(1, window // 2)
+            fresh = cursor.accept(page)
+            if fresh:
+                yield fresh
+            expected = min(size, total - (start - 1))
+            if cursor.done or page.total_results != total or len(page.resources) != expected:
+                return  # done, or off the plan: what is ahead is dropped
+        if cursor.received == total and cursor.repeated == 0:
+            cursor.end_by_total()
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        if tasks:  # collect what was fetched ahead and dropped, errors included
+            await asyncio.gather(*tasks.values(), return_exceptions=True)

@@ -15,6 +15,7 @@ It keeps what the invariants need: the users present for the whole of the curren
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
@@ -73,9 +74,13 @@ class SimServer:
     _present_at_start: set[str] = field(default_factory=set, repr=False)
     _deleted_in_run: set[str] = field(default_factory=set, repr=False)
     _served: list[str] = field(default_factory=list, repr=False)
-    _faults_in_a_row: int = 0
+    # faults in a row, per request (method and URL): with pages in flight at once, a
+    # count shared by all requests would let one request be faulted more times in a row
+    _faults_in_a_row: dict[str, int] = field(default_factory=dict, repr=False)
     _next_id: int = 1
     _offset: int = 0  # 0-based start of the list request being served
+    list_in_flight: int = 0  # list requests received and not yet answered
+    max_list_in_flight: int = 0  # the most at once in the current run
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -97,6 +102,7 @@ class SimServer:
         self._deleted_in_run = set()
         self._served = []
         self.list_pages = 0
+        self.max_list_in_flight = 0
         self.hooks = {}
 
     def stable_ids(self) -> set[str]:
@@ -165,6 +171,18 @@ class SimServer:
 
     # -- HTTP -------------------------------------------------------------------------
 
+    async def handle_async(self, request: httpx.Request) -> httpx.Response:
+        """As an async server: yields once before answering, so concurrent requests
+        overlap (and may be answered out of order), counting list requests in flight."""
+        listing = request.url.path.rstrip("/").endswith(("/Users", "/Groups"))
+        self.list_in_flight += listing
+        self.max_list_in_flight = max(self.max_list_in_flight, self.list_in_flight)
+        try:
+            await asyncio.sleep(0)
+            return self(request)
+        finally:
+            self.list_in_flight -= listing
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
         parts = [unquote(p) for p in request.url.path.split("/") if p]
         self.log.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
@@ -184,10 +202,11 @@ class SimServer:
     def _fault(self, request: httpx.Request) -> httpx.Response | None:
         """A transient fault the client retries, or ``None``; never too many in a row."""
         b = self.behaviour
-        if self._faults_in_a_row >= b.max_consecutive_faults or self.rng.random() >= b.fault_rate:
-            self._faults_in_a_row = 0
+        key = f"{request.method} {request.url}"
+        in_a_row = self._faults_in_a_row.pop(key, 0)
+        if in_a_row >= b.max_consecutive_faults or self.rng.random() >= b.fault_rate:
             return None
-        self._faults_in_a_row += 1
+        self._faults_in_a_row[key] = in_a_row + 1
         kind = self.rng.choice(FAULTS)
         self.log.append(f"  fault {kind}")
         if kind == "read_timeout":
@@ -275,7 +294,7 @@ def sim_host(sim: SimServer, store: Path, page_size: int = 100) -> LocalHost:
         return LoomScimClient(
             conn,
             retry=RetryPolicy(sleep=no_wait),
-            transport=httpx.MockTransport(sim),
+            transport=httpx.MockTransport(sim.handle_async),
             page_size=page_size,
         )
 

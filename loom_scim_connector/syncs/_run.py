@@ -10,6 +10,7 @@ server before anything is marked deleted.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -27,23 +28,26 @@ async def full_sync(
 ) -> None:
     cursor = PageCursor(page_size=ctx.client.page_size)
     rejected: list[str] = []
-    async for page in ctx.client.iterate(resource, cursor=cursor):
-        records: list[BaseModel] = []
-        for raw in page:
-            try:
-                records.append(convert(raw))
-            except ValidationError as exc:
-                rejected.append(f"{raw.get('id', '?')} ({exc.errors()[0]['loc']})")
-        await ctx.batch_save(records, ctx.model)
-        ctx.logger.info(
-            "%s: page %d saved %d (%d so far, server total %s)",
-            resource,
-            cursor.pages,
-            len(records),
-            cursor.received,
-            "unknown" if cursor.total_results is None else cursor.total_results,
-        )
-    ctx.logger.info("%s: %d pages, stopped on %s", resource, cursor.pages, cursor.stop_reason)
+    # Closed on the way out, so pages fetched ahead are cancelled when a save fails.
+    async with aclosing(ctx.client.iterate(resource, cursor=cursor)) as pages:
+        async for page in pages:
+            records: list[BaseModel] = []
+            for raw in page:
+                try:
+                    records.append(convert(raw))
+                except ValidationError as exc:
+                    rejected.append(f"{raw.get('id', '?')} ({exc.errors()[0]['loc']})")
+            await ctx.batch_save(records, ctx.model)
+            ctx.logger.debug(
+                "%s: page %d saved %d (%d so far, server total %s)",
+                resource,
+                cursor.pages,
+                len(records),
+                cursor.received,
+                "unknown" if cursor.total_results is None else cursor.total_results,
+            )
+    walked = f"{cursor.pages} page{'' if cursor.pages == 1 else 's'}"
+    ctx.logger.info("%s: %s, stopped on %s", resource, walked, cursor.stop_reason)
     if cursor.signals:
         ctx.logger.warning(
             "%s: the server's paging was irregular (%s); records it skipped are looked up "

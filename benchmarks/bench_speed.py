@@ -1,0 +1,352 @@
+"""How far the users sync is from a bare HTTP loop, over the same pages, as whole processes.
+
+A cheap SCIM list server runs in its own process (asyncio streams, HTTP/1.1 keep-alive,
+pages pre-rendered once as bytes), so it never shares a GIL with the client measured.
+Each client is a separate process, run ``--repeat`` times (median shown):
+
+* ``raw httpx loop``: ``httpx.Client`` GETs each page in turn, ``json.loads``, counts;
+* ``loom-scim sync users``: the real CLI, a fresh SQLite store in a temporary folder,
+  records to ``/dev/null``;
+* ``scim2-client query``: scim2-client's ``query(User, SearchRequest(...))`` page after
+  page (skipped when scim2-client is not installed: ``pip install -e '.[bench]'``).
+
+Wall seconds, the ratio to the raw loop, and the child's peak RSS (``wait4``). Then the
+latency scenario: every request answered 50 ms late (10k users, pages of 100), the raw
+sequential loop against the connector, with the most requests the server saw at once.
+
+    .venv/bin/python benchmarks/bench_speed.py [--users 10000|100000|1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+PAGE = 100
+PREFIX = "/scim/v2"
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+HERE = Path(__file__).resolve()
+BIN = Path(sys.executable).parent
+
+
+# -- the server (its own process) --------------------------------------------------------
+
+
+def _user(i: int) -> bytes:
+    return json.dumps(
+        {
+            "schemas": [USER_SCHEMA],
+            "id": f"{i:024x}",
+            "userName": f"user{i}@acme.example",
+            "name": {"givenName": "User", "familyName": f"Number{i}"},
+            "displayName": f"User Number{i}",
+            "active": i % 17 != 0,
+            "externalId": f"00u{i:07d}",
+            "emails": [{"value": f"user{i}@acme.example", "primary": True, "type": "work"}],
+            "meta": {
+                "resourceType": "User",
+                "created": "2026-01-01T00:00:00Z",
+                "lastModified": "2026-01-02T00:00:00Z",
+                "location": f"https://bench.example{PREFIX}/Users/{i:024x}",
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+class Pages:
+    """Every list page as ready bytes: rendered once, served many times."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.users = [_user(i) for i in range(1, total + 1)]
+        self.cache: dict[tuple[int, int], bytes] = {}
+        for start in range(1, total + 2, PAGE):
+            self.page(start, PAGE)
+
+    def page(self, start: int, count: int) -> bytes:
+        key = (start, count)
+        body = self.cache.get(key)
+        if body is None:
+            window = self.users[start - 1 : start - 1 + count]
+            head = (
+                f'{{"schemas":["{LIST_SCHEMA}"],"totalResults":{self.total},'
+                f'"startIndex":{start},"itemsPerPage":{len(window)},"Resources":['
+            ).encode()
+            body = head + b",".join(window) + b"]}"
+            self.cache[key] = body
+        return body
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+def _response(status: int, body: bytes) -> bytes:
+    reason = {200: "OK", 404: "Not Found"}[status]
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/scim+json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def serve(total: int, delay: float) -> None:
+    pages = Pages(total)
+    counters = Counters()
+
+    async def answer(target: str) -> bytes:
+        url = urlsplit(target)
+        if url.path == "/_stats":
+            stats = json.dumps(counters.__dict__).encode()
+            counters.requests = counters.max_in_flight = 0
+            return _response(200, stats)
+        counters.requests += 1
+        counters.in_flight += 1
+        counters.max_in_flight = max(counters.max_in_flight, counters.in_flight)
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if url.path.rstrip("/") != f"{PREFIX}/Users":
+                error = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"]}
+                return _response(404, json.dumps({**error, "status": "404"}).encode())
+            query = parse_qs(url.query)
+            start = max(1, int(query.get("startIndex", ["1"])[0]))
+            count = max(0, int(query.get("count", [str(PAGE)])[0]))
+            return _response(200, pages.page(start, count))
+        finally:
+            counters.in_flight -= 1
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                target = head.split(b" ", 2)[1].decode()
+                writer.write(await answer(target))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(connection, "127.0.0.1", 0, backlog=256)
+    port = server.sockets[0].getsockname()[1]
+    print(port, flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+class Server:
+    """The list server in a child process, for a ``with`` block."""
+
+    def __init__(self, total: int, delay: float = 0.0) -> None:
+        self.args = [sys.executable, str(HERE), "_serve", str(total), str(delay)]
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        self.url = f"http://127.0.0.1:{self.port}{PREFIX}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+    def stats(self) -> dict[str, int]:
+        import httpx
+
+        answer: dict[str, int] = httpx.get(f"http://127.0.0.1:{self.port}/_stats").json()
+        return answer
+
+
+# -- the clients (each its own process) -----------------------------------------------
+
+
+def raw_loop(url: str) -> int:
+    import httpx
+
+    seen = 0
+    start = 1
+    with httpx.Client(base_url=url) as client:
+        while True:
+            response = client.get("/Users", params={"startIndex": start, "count": PAGE})
+            resources = json.loads(response.content).get("Resources", [])
+            seen += len(resources)
+            start += len(resources)
+            if len(resources) < PAGE:
+                return seen
+
+
+def scim2_loop(url: str) -> int:
+    import httpx2
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_models import SearchRequest, User
+
+    seen = 0
+    start = 1
+    with httpx2.Client(base_url=url) as http:
+        scim = SyncSCIMClient(http, resource_models=[User])
+        while True:
+            page = scim.query(User, query_parameters=SearchRequest(start_index=start, count=PAGE))
+            resources = getattr(page, "resources", None) or []
+            seen += len(resources)
+            start += len(resources)
+            if len(resources) < PAGE:
+                return seen
+
+
+def has_scim2_client() -> bool:
+    try:
+        import httpx2  # noqa: F401
+        import scim2_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Timing:
+    seconds: float
+    rss_mib: float
+
+
+def run_child(args: list[str], env: dict[str, str] | None = None) -> Timing:
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, env=env)  # noqa: S603
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"{args[:4]} exited {proc.returncode}:\n{tail}")
+    return Timing(seconds, usage.ru_maxrss / 1024)
+
+
+def client_runs(
+    url: str, tmp: Path, scim2: bool = True
+) -> dict[str, list[str] | tuple[list[str], dict[str, str]]]:
+    env = {
+        **os.environ,
+        "LOOM_SCIM_BRIDGE_URL": url,
+        "LOOM_SCIM_API_KEY": "bench-key",
+    }
+    env.pop("LOOM_SCIM_API_KEY_EXPIRES_AT", None)
+    cli = str(BIN / "loom-scim") if (BIN / "loom-scim").exists() else shutil.which("loom-scim")
+    assert cli, "loom-scim is not installed"
+    runs: dict[str, list[str] | tuple[list[str], dict[str, str]]] = {
+        "raw httpx loop": [sys.executable, str(HERE), "_raw", url],
+        "loom-scim sync users": (
+            [cli, "sync", "users", "--store", str(tmp / "STORE"), "--page-size", str(PAGE)],
+            env,
+        ),
+    }
+    if scim2 and has_scim2_client():
+        runs["scim2-client query"] = [sys.executable, str(HERE), "_scim2", url]
+    return runs
+
+
+def measure(
+    spec: list[str] | tuple[list[str], dict[str, str]], tmp: Path, repeat: int
+) -> list[Timing]:
+    args, env = (spec, None) if isinstance(spec, list) else spec
+    timings = []
+    for n in range(repeat):
+        store = tmp / f"run{time.monotonic_ns()}-{n}.sqlite3"
+        timings.append(run_child([a.replace("STORE", store.name) for a in args], env))
+        store.unlink(missing_ok=True)
+    return timings
+
+
+def median(timings: list[Timing]) -> Timing:
+    return Timing(
+        statistics.median(t.seconds for t in timings),
+        statistics.median(t.rss_mib for t in timings),
+    )
+
+
+def throughput(users: int, repeat: int, scim2: bool = True) -> None:
+    print(f"== {users:,} users, pages of {PAGE}, loopback, median of {repeat}")
+    print(f"{'client':<24} {'seconds':>8} {'x raw':>6} {'users/s':>9} {'peak RSS MiB':>13}")
+    with Server(users) as server, tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        baseline = None
+        for name, spec in client_runs(server.url, tmp, scim2).items():
+            m = median(measure(spec, tmp, repeat))
+            baseline = baseline or m.seconds
+            print(
+                f"{name:<24} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
+                f"{users / m.seconds:>9,.0f} {m.rss_mib:>13.1f}",
+                flush=True,
+            )
+
+
+def latency(users: int, delay: float, repeat: int) -> None:
+    print(
+        f"== {users:,} users, pages of {PAGE}, {delay * 1000:.0f} ms per request, "
+        f"median of {repeat}"
+    )
+    print(f"{'client':<24} {'seconds':>8} {'x raw':>6} {'requests':>9} {'max in flight':>14}")
+    with Server(users, delay) as server, tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        runs = client_runs(server.url, tmp)
+        baseline = None
+        for name in ("raw httpx loop", "loom-scim sync users"):
+            server.stats()
+            m = median(measure(runs[name], tmp, repeat))
+            stats = server.stats()
+            baseline = baseline or m.seconds
+            print(
+                f"{name:<24} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
+                f"{stats['requests'] // repeat:>9} {stats['max_in_flight']:>14}",
+                flush=True,
+            )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
+        role, *rest = sys.argv[1:]
+        if role == "_serve":
+            asyncio.run(serve(int(rest[0]), float(rest[1])))
+        elif role == "_raw":
+            print(raw_loop(rest[0]))
+        elif role == "_scim2":
+            print(scim2_loop(rest[0]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=100_000, help="10000, 100000 or 1000000")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency-users", type=int, default=10_000)
+    parser.add_argument("--delay", type=float, default=0.05, help="seconds added per request")
+    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--no-scim2", action="store_true", help="skip scim2-client")
+    args = parser.parse_args()
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}"
+    )
+    throughput(args.users, args.repeat, not args.no_scim2)
+    if not args.no_latency:
+        latency(args.latency_users, args.delay, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
