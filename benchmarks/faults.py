@@ -25,6 +25,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -269,12 +270,20 @@ def instrument(sb: Sandbox, strict_uniqueness: bool) -> Counter[str]:
     return served
 
 
+# Sandboxes are built one at a time: building one makes pydantic parse source with
+# ast.parse, and CPython 3.11 can fail two parses at once in two threads with
+# "SystemError: AST constructor recursion depth mismatch" (rows run in threads).
+_BUILDING = threading.Lock()
+
+
 def run_row(args: argparse.Namespace, name: str, tmp: Path, wait_flag: bool) -> Row:
     row = Row(name)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         began = time.perf_counter()
+        with _BUILDING:  # see _BUILDING
+            sandbox = Sandbox(seed_users=args.users, seed=seed)
         with (
-            Sandbox(seed_users=args.users, seed=seed) as sb,
+            sandbox as sb,
             FaultProxy("127.0.0.1", sb.port, slow_delay=args.slow) as px,
         ):
             served_faults = instrument(sb, args.strict_uniqueness)
