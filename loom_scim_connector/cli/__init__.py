@@ -1,0 +1,138 @@
+"""``loom-scim``: check a connection, run syncs and actions, print the manifest, run the sandbox.
+
+A package of one concern a module: ``_parser`` (the command line), ``_input`` (reading
+--input), ``_commands`` (one function a command), ``_output`` (what is printed),
+``_exit`` (the exit codes); here, the dispatch and its one-line error net.
+
+Records and action outputs go to stdout as JSON; progress, summaries and errors go to
+stderr. Errors are one line (``--debug`` adds the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from loom_scim_connector.errors import LoomScimError
+from loom_scim_connector.manifest import ManifestError
+
+from ._commands import _action, _actions, _check, _connections, _manifest, _sandbox, _sync_to
+from ._exit import (
+    EPILOG,
+    EXIT_AUTH,
+    EXIT_BAD_INPUT,
+    EXIT_BUSY,
+    EXIT_FAILURE,
+    EXIT_HELD,
+    EXIT_INTERRUPTED,
+    EXIT_KEY_EXPIRED,
+    EXIT_KEY_EXPIRING,
+    EXIT_NOT_FOUND,
+    EXIT_NOT_SUPPORTED,
+    EXIT_OK,
+    UsageError,
+    exit_code_for,
+)
+from ._input import read_input
+from ._output import _one_line, _redact_env_key
+from ._parser import build_parser
+
+
+def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("loom-scim: %(message)s"))
+    root = logging.getLogger("loom_scim_connector")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO)
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Run the CLI and return its exit code (``main`` exits with it)."""
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or --version
+        return int(exc.code or 0)
+    except UsageError as exc:
+        err.write(f"loom-scim: error: {_one_line(str(exc))}\n")
+        return EXIT_BAD_INPUT
+    _configure_logging(args, err)
+    try:
+        if args.command == "check":
+            return asyncio.run(_check(args, out))
+        if args.command == "sync":
+            return _sync_to(args, out)
+        if args.command == "action":
+            return asyncio.run(_action(args, out, stdin))
+        if args.command == "manifest":
+            return _manifest(args, out)
+        if args.command == "actions":
+            return _actions(out)
+        if args.command == "connections":
+            return _connections(args, out)
+        if args.command == "fleet":
+            from loom_scim_connector.fleet.cli import run_fleet
+
+            return run_fleet(args, out, err, stdin)
+        return _sandbox(args, out)
+    except (LoomScimError, ManifestError) as exc:
+        if args.debug:
+            traceback.print_exc(file=err)
+        err.write(f"loom-scim: error: {_one_line(str(exc))}\n")
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        err.write("loom-scim: interrupted; nothing was deleted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.
+        return EXIT_FAILURE
+    except Exception as exc:  # a bug, or a failure nobody classified: still one line
+        if args.debug:
+            traceback.print_exc(file=err)
+        message = _one_line(_redact_env_key(f"{type(exc).__name__}: {exc}".rstrip(": ")))
+        err.write(
+            f"loom-scim: error: unexpected {message} (nothing was deleted; --debug shows "
+            "the traceback: please report it)\n"
+        )
+        return EXIT_FAILURE
+
+
+def main() -> NoReturn:
+    sys.exit(run())
+
+
+__all__ = [
+    "EPILOG",
+    "EXIT_AUTH",
+    "EXIT_BAD_INPUT",
+    "EXIT_BUSY",
+    "EXIT_FAILURE",
+    "EXIT_HELD",
+    "EXIT_INTERRUPTED",
+    "EXIT_KEY_EXPIRED",
+    "EXIT_KEY_EXPIRING",
+    "EXIT_NOT_FOUND",
+    "EXIT_NOT_SUPPORTED",
+    "EXIT_OK",
+    "UsageError",
+    "build_parser",
+    "exit_code_for",
+    "main",
+    "read_input",
+    "run",
+]

@@ -1,0 +1,224 @@
+"""One function per command: read the connection, run the host, print the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TextIO
+
+from loom_scim_connector._constants import LOOPBACK_HOSTS
+from loom_scim_connector.check import check_connection, key_status
+from loom_scim_connector.client import LoomScimClient
+from loom_scim_connector.config import LoomConnection
+from loom_scim_connector.connections import default_config_path, load, resolve
+from loom_scim_connector.describe import action_help, action_lines
+from loom_scim_connector.dryrun import DryRunTransport, WouldSend
+from loom_scim_connector.errors import (
+    ConfigError,
+    InputError,
+)
+from loom_scim_connector.host import LocalHost
+from loom_scim_connector.manifest import load_manifest, manifest_path, stale_models, write_models
+
+from ._exit import (
+    EXIT_HELD,
+    EXIT_KEY_EXPIRED,
+    EXIT_KEY_EXPIRING,
+    EXIT_OK,
+    HELD_SHOWN,
+    UsageError,
+    exit_code_for,
+)
+from ._input import read_input
+from ._output import (
+    _capabilities,
+    _held_message,
+    _print_json,
+    _summary,
+    _table_row,
+)
+
+log = logging.getLogger("loom_scim_connector")
+
+
+async def _check(args: argparse.Namespace, out: TextIO) -> int:
+    connection = resolve(args.connection, args.config)
+    report = await check_connection(connection, warn_days=args.warn_days)
+    if args.json:
+        _print_json(report.to_dict(args.warn_days), out)
+    else:
+        status = "OK" if report.ok else "FAILED"
+        out.write(f"{status}: {report.base_url}\n")
+        if report.users is not None:
+            out.write(f"  users: {report.users}\n")
+        if report.capabilities is not None:
+            out.write(f"  server says: {_capabilities(report.capabilities)}\n")
+        if report.key_days_left is not None:
+            out.write(f"  key expires in: {report.key_days_left} days\n")
+        for warning in report.warnings:
+            out.write(f"  warning: {warning}\n")
+        if report.problem:
+            out.write(f"  problem: {report.problem}\n")
+    status = key_status(report.key_days_left, args.warn_days)
+    if status == "expired" and (report.error is None or report.error.status == 401):
+        return EXIT_KEY_EXPIRED
+    if report.error is not None:
+        return exit_code_for(report.error)
+    return EXIT_KEY_EXPIRING if status == "expiring" else EXIT_OK
+
+
+def _sync_to(args: argparse.Namespace, out: TextIO) -> int:
+    """Run a sync, its records to ``--output`` when given, else to ``out``."""
+    if args.output is None:
+        return asyncio.run(_sync(args, out))
+    try:
+        with open(args.output, "w", encoding="utf-8") as target:
+            return asyncio.run(_sync(args, target))
+    except OSError as exc:
+        problem = f"cannot be written: {exc.strerror}"
+        raise InputError("--output", {args.output: problem}) from None
+
+
+async def _sync(args: argparse.Namespace, target: TextIO) -> int:
+    connection = resolve(args.connection, args.config)
+
+    def emit(model: str, action: str, record: dict[str, Any]) -> None:
+        if args.format == "table":
+            target.write(_table_row(action, record) + "\n")
+            target.flush()
+        else:
+            _print_json({**record, "_metadata": {"model": model, "lastAction": action}}, target)
+
+    factory = functools.partial(LoomScimClient, page_size=args.page_size)
+    host = LocalHost(connection, store=args.store, client_factory=factory, on_record=emit)
+    wait = float(args.wait_timeout) if args.wait else None
+    try:
+        if args.release_held is not None:
+            report = await host.release_held(args.name, args.release_held, wait=wait)
+        else:
+            report = await host.run_sync(args.name, wait=wait)
+        held = host.store.records(report.model, ids=report.held[:HELD_SHOWN])
+    finally:
+        host.close()
+    for warning in report.warnings:
+        if report.status != "held":
+            log.warning("%s", warning)
+    if report.status == "held":
+        log.warning("%s", _summary(report))
+        log.warning("%s", _held_message(args, report, held))
+        return EXIT_HELD
+    log.info("%s", _summary(report))
+    return EXIT_OK
+
+
+def _connections(args: argparse.Namespace, out: TextIO) -> int:
+    path = args.config or default_config_path()
+    listed = load(path)
+    out.write(f"{path}\n")
+    for name, entry in sorted(listed.entries.items()):
+        mark = " (default)" if name == listed.default else ""
+        if entry.key_expires_at is None:
+            expiry = "key expiry unknown"
+        else:
+            left = (entry.key_expires_at - date.today()).days
+            expiry = f"key expired {-left} days ago" if left < 0 else f"key expires in {left} days"
+        out.write(f"  {name}{mark}: {entry.url} (key from {entry.key_source}; {expiry})\n")
+    return EXIT_OK
+
+
+def _actions(out: TextIO) -> int:
+    out.write("\n".join(action_lines(load_manifest())) + "\n")
+    out.write("\nloom-scim action NAME --help shows an action's input fields.\n")
+    return EXIT_OK
+
+
+async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    manifest = load_manifest()
+    resolved = manifest.action(args.name)  # an unknown name fails before anything else
+    if args.help:
+        out.write(action_help(resolved))
+        return EXIT_OK
+    if args.input is None:
+        raise UsageError(f"--input is required (see loom-scim action {args.name} --help)")
+    raw = read_input(args.input, stdin)
+    connection = resolve(args.connection, args.config)
+    factory: Callable[[LoomConnection], LoomScimClient] = LoomScimClient
+    if args.dry_run:
+
+        def factory(conn: LoomConnection) -> LoomScimClient:
+            return LoomScimClient(conn, transport=DryRunTransport(conn.base_url))
+
+    host = LocalHost(connection, store=":memory:", client_factory=factory)
+    try:
+        output = await host.run_action(args.name, raw)
+    except WouldSend as planned:
+        _print_json(planned.to_dict(), out)
+        return EXIT_OK
+    finally:
+        host.close()
+    if args.dry_run:
+        log.info("dry run: %s changes nothing; it ran for real (reads only)", args.name)
+    _print_json(output.model_dump(mode="json", by_alias=True), out)
+    return EXIT_OK
+
+
+def _manifest(args: argparse.Namespace, out: TextIO) -> int:
+    if args.write_models:
+        write_models(manifest_path())
+        load_manifest.cache_clear()
+        log.info("models regenerated in %s", manifest_path())
+    manifest = load_manifest()
+    stale = stale_models(manifest)
+    if stale:
+        log.warning("stale model schemas (run `make models`): %s", ", ".join(stale))
+    _print_json(manifest.spec.model_dump(mode="json", by_alias=True), out)
+    return EXIT_OK
+
+
+def _sandbox(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from loom_scim_connector.sandbox import Sandbox, SandboxSettings
+    except ImportError:
+        raise ConfigError(
+            "sandbox", "needs the sandbox extra: pip install 'loom-scim-connector[sandbox]'"
+        ) from None
+    settings = SandboxSettings(
+        deprovisioning=args.deprovisioning,
+        role_mapped=not args.role_unmapped,
+        page_size_cap=args.page_size_cap,
+        ignore_paging=args.ignore_paging,
+        latency=args.latency,
+        fault_rate=args.fault_rate,
+        fault_status=args.fault_status,
+        retry_after=args.retry_after,
+    )
+    sandbox = Sandbox(
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        token_expires_at=args.token_expires_at,
+        seed_users=args.seed_users,
+        seed=args.seed,
+        settings=settings,
+    )
+    if args.host not in LOOPBACK_HOSTS:
+        log.warning(
+            "serving on %s: the sandbox has no real security; keep it on loopback", args.host
+        )
+    out.write(
+        f"Loom SCIM sandbox on {sandbox.url} ({len(sandbox.seeded.get('all', []))} users)\n"
+        f"  export LOOM_SCIM_BRIDGE_URL={sandbox.url}\n"
+        f"  export LOOM_SCIM_API_KEY={sandbox.token}\n"
+        f"  settings: {sandbox.root}/_sandbox/settings (GET, PATCH); "
+        f"rotate the token: POST {sandbox.root}/_sandbox/rotate-token\n"
+        "Ctrl-C stops it.\n"
+    )
+    out.flush()
+    with contextlib.suppress(KeyboardInterrupt):
+        sandbox.serve_forever()
+    return EXIT_OK

@@ -1,0 +1,71 @@
+"""Exit codes (the one table, printed in --help) and how an error maps to one."""
+
+from __future__ import annotations
+
+from loom_scim_connector.errors import (
+    AuthenticationError,
+    ConfigError,
+    InputError,
+    LoomScimError,
+    NotFoundError,
+    NotSupportedError,
+    PermissionDeniedError,
+    UnknownNameError,
+    WrongUrlError,
+)
+from loom_scim_connector.store import StoreError, SyncBusyError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_HELD = 5
+EXIT_BUSY = 6
+EXIT_NOT_SUPPORTED = 7
+EXIT_KEY_EXPIRED = 8
+EXIT_KEY_EXPIRING = 9
+EXIT_INTERRUPTED = 130
+HELD_SHOWN = 20
+
+EPILOG = f"""\
+connection (from the environment):
+  LOOM_SCIM_BRIDGE_URL          the SCIM endpoint URL from Loom, e.g. https://scim.example.com/scim/v2
+  LOOM_SCIM_API_KEY             the SCIM bearer token from Loom (never printed)
+  LOOM_SCIM_API_KEY_EXPIRES_AT  optional ISO date of the key's expiry, for check's warning
+
+exit codes:
+  {EXIT_OK}  success
+  {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
+  {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
+  {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
+  {EXIT_NOT_FOUND}  not found
+  {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
+     the listed records, then run the same sync with --release-held RUN_ID
+  {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)
+  {EXIT_NOT_SUPPORTED}  not supported by this SCIM server (501, or an unsupported filter, path or
+     attribute): running again will not help
+  {EXIT_KEY_EXPIRED}  check: the API key has expired (by LOOM_SCIM_API_KEY_EXPIRES_AT)
+  {EXIT_KEY_EXPIRING}  check: the API key expires within --warn-days (30 by default)
+  {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
+"""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, ConfigError | InputError | UnknownNameError | WrongUrlError | UsageError):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        return EXIT_AUTH
+    if isinstance(exc, NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, NotSupportedError):
+        return EXIT_NOT_SUPPORTED
+    if isinstance(exc, SyncBusyError):
+        return EXIT_BUSY
+    if isinstance(exc, StoreError):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILURE
+
+
+class UsageError(LoomScimError):
+    """A command line argparse refused: reported as one line, exit 2."""

@@ -1,0 +1,107 @@
+"""What the CLI prints: JSON, summaries, tables, the held message; one line per error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from loom_scim_connector._constants import ENV_KEY
+from loom_scim_connector._exchange import redact
+from loom_scim_connector.host import SyncReport
+
+
+def _print_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, default=str) + "\n")
+    out.flush()
+
+
+def _summary(report: SyncReport) -> str:
+    return (
+        f"{report.sync}: {report.status}; {report.saved} saved ({report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted"
+        + _candidates_note(report)
+        + f", {_n(report.pages, 'page')}, {_n(report.requests, 'request')}, "
+        f"{_n(report.retries, 'retry', 'retries')}, {report.seconds:.2f} s"
+    )
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """``1 page``, ``2 pages``: a count with its noun in the right number."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def _candidates_note(report: SyncReport) -> str:
+    if not report.candidates:
+        return ""
+    if report.status == "held":
+        return f" ({report.candidates} not listed: held for review)"
+    gone = report.candidates - report.recovered
+    return (
+        f" ({report.candidates} not listed, each looked up: {gone} gone, "
+        f"{report.recovered} still there)"
+    )
+
+
+def _capabilities(caps: dict[str, Any]) -> str:
+    def said(value: object) -> str:
+        return "unknown" if value is None else "yes" if value else "no"
+
+    page = caps.get("maxResults") or "no limit given"
+    return f"PATCH {said(caps.get('patch'))}, filter {said(caps.get('filter'))}, max page {page}"
+
+
+def _shown(store: str) -> str:
+    """The store as a person may see it: a URL's password replaced."""
+    parts = urlsplit(store)
+    if "://" not in store or "@" not in parts.netloc:
+        return store
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    netloc = f"{user}:***@{hostport}" if has_password else parts.netloc
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _one_line(text: str) -> str:
+    """An error is one line, even when a field name or a file name has a newline in it."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
+def _redact_env_key(text: str) -> str:
+    key = os.environ.get(ENV_KEY, "").strip()
+    return redact(text, key) if len(key) >= 4 else text
+
+
+def _table_row(action: str, record: dict[str, Any]) -> str:
+    """One record for people: what happened, who, role, active, and how it is managed."""
+    if "email" in record:
+        value = record.get("active")
+        active = "?" if value is None else "active" if value else "INACTIVE"
+        managed = f"IdP {record['externalId']}" if record.get("externalId") else "domain capture"
+        return (
+            f"{action:<9} {record['email']:<40} {record.get('role') or '-':<8} "
+            f"{active:<8} {managed}"
+        )
+    members = len(record.get("memberIds") or [])
+    return (
+        f"{action:<9} {record.get('displayName', record.get('id'))!s:<40} {_n(members, 'member')}"
+    )
+
+
+def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[str, Any]]) -> str:
+    shown = [f"  {r.get('id')}  {r.get('email') or r.get('displayName') or ''}" for r in held]
+    more = len(report.held) - len(shown)
+    return "\n".join(
+        [
+            f"{_n(len(report.held), report.model + ' record')} not seen in two walks of run "
+            f"{report.run_id}; they are kept, none was deleted:",
+            *shown,
+            *([f"  ... and {more} more"] if more > 0 else []),
+            "If they really left, release them (each is still looked up first, and only "
+            "those the server says are gone are deleted):",
+            f"  loom-scim sync {report.sync} --store {_shown(args.store)} "
+            f"--release-held {report.run_id}",
+        ]
+    )

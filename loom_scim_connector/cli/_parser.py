@@ -1,0 +1,231 @@
+"""The command line: every command and option, with help that says its default."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from loom_scim_connector._constants import DEFAULT_PAGE_SIZE, EXPIRY_WARNING_DAYS
+from loom_scim_connector._version import __version__
+from loom_scim_connector.connections import default_config_path
+from loom_scim_connector.host import DEFAULT_STORE
+
+from ._exit import (
+    EPILOG,
+    EXIT_BUSY,
+    EXIT_KEY_EXPIRING,
+    UsageError,
+)
+
+D = " (default: %(default)s)"
+
+
+# The sandbox's options: every one says what it does and its default.
+def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    return [
+        (
+            ("--host",),
+            {"default": "127.0.0.1", "help": "address to serve on (keep it loopback)" + D},
+        ),
+        (("--port",), {"type": int, "default": 8700, "help": "port to serve on" + D}),
+        (("--token",), {"help": "the bearer token to accept (default: a random one, printed)"}),
+        (
+            ("--token-expires-at",),
+            {"type": _datetime, "metavar": "ISO", "help": "401 after this date (default: never)"},
+        ),
+        (("--seed-users",), {"type": int, "default": 25, "metavar": "N", "help": "users" + D}),
+        (("--seed",), {"type": int, "default": 0, "help": "seed of ids, data and faults" + D}),
+        (
+            ("--deprovisioning",),
+            {
+                "choices": ["deactivate", "delete"],
+                "default": "deactivate",
+                "help": "what active: false does, as Loom's workspace setting" + D,
+            },
+        ),
+        (("--role-unmapped",), {"action": "store_true", "help": "silently ignore loomMemberRole"}),
+        (
+            ("--page-size-cap",),
+            {"type": _positive, "metavar": "N", "help": "serve at most N a page (default: no cap)"},
+        ),
+        (("--ignore-paging",), {"action": "store_true", "help": "ignore startIndex and count"}),
+        (
+            ("--latency",),
+            {"type": float, "default": 0.0, "metavar": "SECONDS", "help": "delay per request" + D},
+        ),
+        (
+            ("--fault-rate",),
+            {
+                "type": float,
+                "default": 0.0,
+                "metavar": "0..1",
+                "help": "share of faulted requests" + D,
+            },
+        ),
+        (
+            ("--fault-status",),
+            {
+                "type": int,
+                "default": 429,
+                "choices": [429, 500, 502, 503, 504],
+                "help": "the status of a fault" + D,
+            },
+        ),
+        (
+            ("--retry-after",),
+            {
+                "choices": ["seconds", "date", "none"],
+                "default": "seconds",
+                "help": "how a 429/503 says when to retry" + D,
+            },
+        ),
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="loom-scim",
+        description="Provision and deprovision Loom accounts over SCIM 2.0.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument(
+        "--connection",
+        metavar="NAME",
+        help="a named connection of the config file (the environment variables win)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the connections file (default: {default_config_path()})",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="verify the connection with one cheap request")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--warn-days",
+        type=_positive,
+        default=EXPIRY_WARNING_DAYS,
+        metavar="DAYS",
+        help=f"exit {EXIT_KEY_EXPIRING} when the key expires within DAYS (default: %(default)s)",
+    )
+
+    sync = sub.add_parser("sync", help="run a sync; records as JSON lines on stdout")
+    sync.add_argument("name", help="users or groups")
+    sync.add_argument(
+        "--store",
+        default=str(DEFAULT_STORE),
+        help="a SQLite file, or a postgresql:// URL (the fleet extra) (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--page-size",
+        type=_positive,
+        default=DEFAULT_PAGE_SIZE,
+        metavar="N",
+        help="users asked for per page (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the records to FILE instead of standard output",
+    )
+    sync.add_argument(
+        "--format",
+        choices=["jsonl", "table"],
+        default="jsonl",
+        help="JSON lines for programs, or a table for people (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--wait",
+        action="store_true",
+        help=f"wait for a running sync of the same model instead of exiting with {EXIT_BUSY}",
+    )
+    sync.add_argument(
+        "--wait-timeout",
+        type=_positive,
+        default=600,
+        metavar="SECONDS",
+        help="how long --wait waits (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--release-held",
+        type=_positive,
+        metavar="RUN_ID",
+        help="after review, confirm each record a held run kept back and delete those "
+        "the server says are gone",
+    )
+
+    sub.add_parser("actions", help="list every action with what it does")
+    sub.add_parser("connections", help="the named connections of the config file (no keys)")
+    action = sub.add_parser(
+        "action", help="run an action; its output as JSON on stdout", add_help=False
+    )
+    action.add_argument("name", help="e.g. create-user (see `loom-scim actions`)")
+    action.add_argument(
+        "--input",
+        metavar="JSON",
+        help="the input as JSON, @file.json to read a file, or - for stdin",
+    )
+    action.add_argument(
+        "-h", "--help", action="store_true", help="the action's input fields, with an example"
+    )
+    action.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the first request that would change something, and send none (lookups "
+        "before it are still sent, and listed)",
+    )
+
+    manifest = sub.add_parser("manifest", help="print the loaded, validated manifest")
+    manifest.add_argument(
+        "--write-models", action="store_true", help="regenerate the models section in place"
+    )
+
+    sandbox = sub.add_parser("sandbox", help="run the local Loom SCIM sandbox")
+    for flags, options in _sandbox_options():
+        sandbox.add_argument(*flags, **options)
+    from loom_scim_connector.fleet.cli import (
+        add_fleet_parser,  # its heavy imports wait for a fleet command
+    )
+
+    add_fleet_parser(sub)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of at least 1, not {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _datetime(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = datetime.combine(date.fromisoformat(text), time())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a date such as 2027-03-31 or 2027-03-31T09:00:00+00:00, not {text!r}"
+            ) from None
+    return parsed if parsed.tzinfo else parsed.astimezone()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the command and its --help."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
