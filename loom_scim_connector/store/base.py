@@ -18,7 +18,7 @@ What it guarantees (``tests/store_contract.py`` states each as a test):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -54,6 +54,19 @@ class SyncBusyError(LoomScimError):
 
     def __reduce__(self) -> Any:
         return (type(self), (self.sync, self.model, self.run_id, self.started_at, self.owner))
+
+
+ABANDONED = "it stopped without finishing: its lease expired or its process is gone"
+
+
+def refuse_if_held(
+    holder: Sequence[Any] | None, now: float, sync: str, model: str, alive: Callable[[str], bool]
+) -> None:
+    """Raise :class:`SyncBusyError` when the lease row ``(run_id, expires_at, sync,
+    started_at, owner)`` is still live: not expired, and its owner not known to be dead."""
+    if holder is None or holder[1] <= now or not alive(holder[4] or ""):
+        return
+    raise SyncBusyError(holder[2] or sync, model, holder[0], holder[3] or "?", holder[4] or "?")
 
 
 class LeaseLostError(LoomScimError):

@@ -59,6 +59,7 @@ from psycopg.rows import TupleRow, tuple_row
 
 from ._owner import default_owner, is_dead, now_iso
 from .base import (
+    ABANDONED,
     Action,
     HeldRun,
     LeaseLostError,
@@ -66,7 +67,7 @@ from .base import (
     RunInfo,
     RunStatus,
     StoreError,
-    SyncBusyError,
+    refuse_if_held,
 )
 
 T = TypeVar("T")
@@ -201,16 +202,12 @@ class PostgresStore:
                 (self.key, model),
             )
             holder = cur.fetchone()
-            if holder is not None and holder[1] > now and not is_dead(holder[4]):
-                raise SyncBusyError(
-                    holder[2] or sync, model, holder[0], holder[3] or "?", holder[4] or "?"
-                )
+            refuse_if_held(holder, now, sync, model, alive=lambda owner: not is_dead(owner))
             # Whatever is still 'running' for this model holds no live lease: it crashed.
             cur.execute(
-                "UPDATE loom_scim_runs SET status = 'abandoned', finished_at = %s,"
-                " error = 'it stopped without finishing: its lease expired or its process is gone'"
+                "UPDATE loom_scim_runs SET status = 'abandoned', finished_at = %s, error = %s"
                 " WHERE connection = %s AND model = %s AND status = 'running'",
-                (now_iso(), self.key, model),
+                (now_iso(), ABANDONED, self.key, model),
             )
             started = now_iso()
             # The run id is the generation. Sequence values follow nextval() order, not

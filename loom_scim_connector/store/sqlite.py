@@ -19,13 +19,14 @@ from typing import Any
 from ._owner import default_owner, is_dead, now_iso
 from ._sqlite_db import open_db
 from .base import (
+    ABANDONED,
     Action,
     HeldRun,
     LeaseLostError,
     Run,
     RunInfo,
     RunStatus,
-    SyncBusyError,
+    refuse_if_held,
 )
 
 
@@ -71,16 +72,12 @@ class SQLiteStore:
                 " WHERE l.connection = ? AND l.model = ?",
                 (self.key, model),
             ).fetchone()
-            if holder is not None and holder[1] > now and not is_dead(holder[4]):
-                raise SyncBusyError(
-                    holder[2] or sync, model, holder[0], holder[3] or "?", holder[4] or "?"
-                )
+            refuse_if_held(holder, now, sync, model, alive=lambda owner: not is_dead(owner))
             # Whatever is still 'running' for this model holds no live lease: it crashed.
             db.execute(
-                "UPDATE runs SET status = 'abandoned', finished_at = ?,"
-                " error = 'it stopped without finishing: its lease expired or its process is gone'"
+                "UPDATE runs SET status = 'abandoned', finished_at = ?, error = ?"
                 " WHERE connection = ? AND model = ? AND status = 'running'",
-                (now_iso(), self.key, model),
+                (now_iso(), ABANDONED, self.key, model),
             )
             started = now_iso()
             cur = db.execute(
