@@ -42,7 +42,8 @@ from psycopg.rows import tuple_row
 
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import ConfigError, LoomScimError
-from loom_scim_connector.store.postgres import _connect
+
+from ._db import Tables
 
 ENV_FERNET_KEY = "LOOM_SCIM_FLEET_FERNET_KEY"
 Deprovisioning = Literal["deactivate", "delete"]
@@ -221,33 +222,18 @@ def validate(
     return FleetConnection(info, loom)
 
 
-class ConnectionRegistry:
+class ConnectionRegistry(Tables):
     """Add, list, get and remove the fleet's connections in PostgreSQL."""
+
+    SCHEMA = _SCHEMA
+    SCHEMA_LOCK = _SCHEMA_LOCK
 
     def __init__(self, dsn: str, cipher: Cipher | None = None) -> None:
         self.cipher = cipher or Cipher.from_env()
-        self.where, self.db = _connect(dsn)
-        try:
-            with self.db.transaction():
-                self.db.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,)
-                )
-                self.db.execute(_SCHEMA)
-        except BaseException:
-            self.db.close()
-            raise
+        super().__init__(dsn)
 
     def __repr__(self) -> str:
         return f"ConnectionRegistry({self.where})"
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> ConnectionRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def add(
         self,

@@ -32,7 +32,8 @@ from psycopg.rows import tuple_row
 
 from loom_scim_connector.errors import LoomScimError
 from loom_scim_connector.store._owner import default_owner, is_dead, now_iso
-from loom_scim_connector.store.postgres import _connect
+
+from ._db import Tables
 
 TABLE = "loom_scim_fleet_actions"
 _SCHEMA = f"""
@@ -92,33 +93,18 @@ def input_digest(action: str, raw_input: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class ActionLedger:
+class ActionLedger(Tables):
     """The ``loom_scim_fleet_actions`` table."""
+
+    SCHEMA = _SCHEMA
+    SCHEMA_LOCK = _SCHEMA_LOCK
 
     def __init__(
         self, dsn: str, *, owner: str | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.owner = owner or default_owner()
         self.clock = clock
-        self.where, self.db = _connect(dsn)
-        try:
-            with self.db.transaction():
-                self.db.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,)
-                )
-                self.db.execute(_SCHEMA)
-        except BaseException:
-            self.db.close()
-            raise
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> ActionLedger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(dsn)
 
     def claim(
         self, connection_id: str, key: str, action: str, raw_input: Any, *, lease: float

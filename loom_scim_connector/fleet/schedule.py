@@ -25,8 +25,8 @@ from typing import Any
 from psycopg.rows import tuple_row
 
 from loom_scim_connector.manifest import Manifest
-from loom_scim_connector.store.postgres import _connect
 
+from ._db import Tables
 from .connections import TABLE as CONNECTIONS
 from .connections import parse_every
 
@@ -55,30 +55,15 @@ def frequencies(manifest: Manifest) -> dict[str, int]:
     }
 
 
-class Dispatcher:
+class Dispatcher(Tables):
     """Queues the syncs that are due."""
+
+    SCHEMA = _SCHEMA
+    SCHEMA_LOCK = _SCHEMA_LOCK
 
     def __init__(self, dsn: str, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self.where, self.db = _connect(dsn)
-        try:
-            with self.db.transaction():
-                self.db.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,)
-                )
-                self.db.execute(_SCHEMA)
-        except BaseException:
-            self.db.close()
-            raise
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Dispatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(dsn)
 
     def dispatch(
         self, every: Mapping[str, int], send: Send, *, limit: int = 1000, prefix: str = ""
