@@ -151,6 +151,15 @@ class StoreContract:
         assert store.candidates(groups) == []
         assert other.records("User") == [] and store.live_count("Group") == 0
 
+    def test_records_by_id_are_exactly_those(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user(f"u{i:04d}") for i in range(1200)])  # more than one chunk
+        store.finish_run(run, "success")
+        wanted = ["u1100", "u0003", "u0700", "nope"]
+        assert [r["id"] for r in store.records("User", ids=wanted)] == ["u0003", "u0700", "u1100"]
+        assert store.records("User", ids=[]) == []
+
     # -- held deletions -----------------------------------------------------------------
 
     def test_held_candidates_are_kept_and_can_be_released(self, make_store: MakeStore) -> None:

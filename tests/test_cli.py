@@ -292,7 +292,7 @@ def test_a_dry_run_shows_the_write_and_sends_none(env: Sandbox) -> None:
     assert env.call("GET", f"/Users/{uid}")["active"] == before["active"]
 
 
-def test_a_dry_run_create_lists_the_lookups_it_made(env: Sandbox) -> None:
+def test_a_dry_run_create_shows_the_post_and_changes_nothing(env: Sandbox) -> None:
     result = cli(
         "action",
         "create-group",

@@ -102,7 +102,7 @@ async def _sync(args: argparse.Namespace, target: TextIO) -> int:
             report = await host.release_held(args.name, args.release_held, wait=wait)
         else:
             report = await host.run_sync(args.name, wait=wait)
-        held = host.store.records(report.model, ids=report.held[:HELD_SHOWN])
+        held = host.store.records(report.model, ids=report.held[:HELD_SHOWN]) if report.held else []
     finally:
         host.close()
     for warning in report.warnings:

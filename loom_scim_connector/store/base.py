@@ -72,6 +72,21 @@ def refuse_if_held(
 class LeaseLostError(LoomScimError):
     """The run's lease expired and another run took it: this run may delete nothing."""
 
+    @classmethod
+    def of(cls, run: Run) -> LeaseLostError:
+        return cls(
+            f"run {run.run_id} lost its lease on {run.model} to another run; "
+            "nothing was deleted by it"
+        )
+
+
+def classify(before: tuple[str, str | None] | None, data: str) -> Action:
+    """What saving ``data`` (a record's JSON) does to a row that held ``before``
+    (its JSON and its deleted_at, or nothing): a record deleted and seen again is ADDED."""
+    if before is None or before[1] is not None:
+        return "ADDED"
+    return "UPDATED" if before[0] != data else "UNCHANGED"
+
 
 @dataclass(frozen=True)
 class Run:

@@ -67,6 +67,7 @@ from .base import (
     RunInfo,
     RunStatus,
     StoreError,
+    classify,
     refuse_if_held,
 )
 
@@ -241,7 +242,7 @@ class PostgresStore:
                 (self.clock() + lease, self.key, run.model, run.run_id),
             )
             if cur.fetchone() is None:
-                raise _lost(run)
+                raise LeaseLostError.of(run)
 
         self._atomic(beat)
 
@@ -252,7 +253,7 @@ class PostgresStore:
         )
         row = cur.fetchone()
         if row is None or row[0] != run.run_id:
-            raise _lost(run)
+            raise LeaseLostError.of(run)
 
     def finish_run(
         self,
@@ -363,15 +364,7 @@ class PostgresStore:
             known = self._lock_records(cur, run.model, sorted(set(ids)))
             results: list[tuple[Action, dict[str, Any]]] = []
             for record, rid, data in zip(records, ids, datas, strict=True):
-                before = known.get(rid)
-                action: Action
-                if before is None or before[1] is not None:
-                    action = "ADDED"
-                elif before[0] != data:
-                    action = "UPDATED"
-                else:
-                    action = "UNCHANGED"
-                results.append((action, dict(record)))
+                results.append((classify(known.get(rid), data), dict(record)))
             now = now_iso()
             # Rows go in id order (a stable sort keeps repeats of one id in the caller's
             # order, so the last one wins as with SQLite), the order they were locked in.
@@ -482,12 +475,6 @@ _REPLAYABLE = (
     pg_errors.SerializationFailure,
     pg_errors.DeadlockDetected,
 )
-
-
-def _lost(run: Run) -> LeaseLostError:
-    return LeaseLostError(
-        f"run {run.run_id} lost its lease on {run.model} to another run; nothing was deleted by it"
-    )
 
 
 def _one_line(message: str) -> str:

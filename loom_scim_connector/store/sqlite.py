@@ -26,6 +26,7 @@ from .base import (
     Run,
     RunInfo,
     RunStatus,
+    classify,
     refuse_if_held,
 )
 
@@ -109,10 +110,7 @@ class SQLiteStore:
             (self.key, run.model),
         ).fetchone()
         if row is None or row[0] != run.run_id:
-            raise LeaseLostError(
-                f"run {run.run_id} lost its lease on {run.model} to another run; "
-                "nothing was deleted by it"
-            )
+            raise LeaseLostError.of(run)
 
     def finish_run(
         self,
@@ -197,15 +195,7 @@ class SQLiteStore:
             known = self._known(db, run.model, ids)
             for record, rid in zip(records, ids, strict=True):
                 data = json.dumps(record, sort_keys=True)
-                before = known.get(rid)
-                action: Action
-                if before is None or before[1] is not None:
-                    action = "ADDED"
-                elif before[0] != data:
-                    action = "UPDATED"
-                else:
-                    action = "UNCHANGED"
-                results.append((action, dict(record)))
+                results.append((classify(known.get(rid), data), dict(record)))
                 rows.append((self.key, run.model, rid, data, run.generation, now, now))
             # An older generation never overwrites what a newer one saw.
             db.executemany(
@@ -271,11 +261,22 @@ class SQLiteStore:
         query = "SELECT id, data, deleted_at FROM records WHERE connection = ? AND model = ?"
         if not include_deleted:
             query += " AND deleted_at IS NULL"
-        wanted = None if ids is None else set(ids)
+        if ids is None:
+            rows = list(self.db.execute(query + " ORDER BY id", (self.key, model)))
+        else:  # only the rows asked for: never a parse of the whole model for a few ids
+            wanted = sorted({str(rid) for rid in ids})
+            rows = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self.db.execute(
+                    f"{query} AND id IN ({marks})",
+                    (self.key, model, *chunk),
+                )
+            rows.sort(key=lambda row: row[0])
         return [
             {**json.loads(data), **({"_deletedAt": deleted} if deleted else {})}
-            for rid, data, deleted in self.db.execute(query + " ORDER BY id", (self.key, model))
-            if wanted is None or rid in wanted
+            for _, data, deleted in rows
         ]
 
     # -- checkpoints ------------------------------------------------------------------
