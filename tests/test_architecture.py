@@ -35,6 +35,7 @@ LAYERS = {
     "host": 6,
     "describe": 6,
     "fleet": 7,
+    "audit": 7,
     "cli": 8,
     "__init__": 8,
     "__main__": 9,
