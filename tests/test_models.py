@@ -14,7 +14,9 @@ from loom_scim_connector.models import (
     SetUserRoleInput,
     UpdateUserInput,
 )
-from loom_scim_connector.models.scim import ENTERPRISE_USER, ScimGroup, ScimUser
+from loom_scim_connector.models.fieldmap import create_body, marks, patch_ops
+from loom_scim_connector.models.records import Group, User
+from loom_scim_connector.models.scim import ENTERPRISE_USER, group_from_scim, user_from_scim
 
 FULL: dict[str, Any] = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
@@ -33,7 +35,7 @@ FULL: dict[str, Any] = {
 
 
 def test_full_user_to_record() -> None:
-    record = ScimUser.from_scim(FULL).to_record()
+    record = user_from_scim(FULL)
     dumped = record.model_dump(mode="json", by_alias=True)
     assert dumped == {
         "id": "u1",
@@ -59,8 +61,8 @@ def test_attribute_names_in_any_case() -> None:
         "EXTERNALID": "e",
         "LoomMemberRole": "viewer",
     }
-    user = ScimUser.from_scim(raw)
-    assert (user.id, user.user_name, user.given_name, user.active, user.external_id, user.role) == (
+    user = user_from_scim(raw)
+    assert (user.id, user.email, user.first_name, user.active, user.external_id, user.role) == (
         "u2",
         "a@example.com",
         "A",
@@ -83,20 +85,19 @@ def test_attribute_names_in_any_case() -> None:
 )
 def test_active_as_bool_or_string(value: object, expected: bool | None) -> None:
     assert (
-        ScimUser.from_scim({"id": "u", "userName": "u@x.example", "active": value}).active
-        is expected
+        user_from_scim({"id": "u", "userName": "u@x.example", "active": value}).active is expected
     )
 
 
 def test_role_from_the_enterprise_extension_or_a_custom_one() -> None:
     ent = {"id": "u", "userName": "u@x.example", ENTERPRISE_USER: {"loomMemberRole": "admin"}}
-    assert ScimUser.from_scim(ent).role == "admin"
+    assert user_from_scim(ent).role == "admin"
     custom = {
         "id": "u",
         "userName": "u@x.example",
         "urn:loom:scim:User": {"LOOMMEMBERROLE": "viewer"},
     }
-    assert ScimUser.from_scim(custom).role == "viewer"
+    assert user_from_scim(custom).role == "viewer"
 
 
 def test_email_falls_back_to_first_then_user_name() -> None:
@@ -105,42 +106,84 @@ def test_email_falls_back_to_first_then_user_name() -> None:
         "userName": "u@x.example",
         "emails": [{"value": "f@x.example"}, {"value": "s@x.example"}],
     }
-    assert ScimUser.from_scim(first).email == "f@x.example"
+    assert user_from_scim(first).email == "f@x.example"
     primary_str = {
         "id": "u",
         "userName": "u@x.example",
         "emails": [{"value": "f@x.example"}, {"value": "p@x.example", "primary": "true"}],
     }
-    assert ScimUser.from_scim(primary_str).email == "p@x.example"
+    assert user_from_scim(primary_str).email == "p@x.example"
     none = {"id": "u", "userName": "u@x.example"}
-    assert ScimUser.from_scim(none).email == "u@x.example"
-    assert ScimUser.from_scim({**none, "emails": "junk"}).email == "u@x.example"
+    assert user_from_scim(none).email == "u@x.example"
+    assert user_from_scim({**none, "emails": "junk"}).email == "u@x.example"
 
 
 def test_domain_captured_user_has_no_external_id() -> None:
-    record = ScimUser.from_scim({"id": 17, "userName": "walk-in@x.example"}).to_record()
+    record = user_from_scim({"id": 17, "userName": "walk-in@x.example"})
     assert record.id == "17" and record.external_id is None and record.role is None
 
 
 def test_a_user_without_id_is_refused() -> None:
     with pytest.raises(ValidationError):
-        ScimUser.from_scim({"userName": "u@x.example"})
+        user_from_scim({"userName": "u@x.example"})
 
 
 def test_group_members() -> None:
-    group = ScimGroup.from_scim(
+    group = group_from_scim(
         {
             "id": "g",
             "DisplayName": "Loom Creators",
             "members": [{"value": "u1"}, {"Value": 2}, {"display": "x"}, "junk"],
         }
     )
-    assert group.to_record().model_dump(by_alias=True) == {
+    assert group.model_dump(by_alias=True) == {
         "id": "g",
         "displayName": "Loom Creators",
         "externalId": None,
         "memberIds": ["u1", "2"],
     }
+
+
+def test_every_record_field_says_where_it_lives_in_scim() -> None:
+    assert list(marks(User)) == list(User.model_fields)
+    assert list(marks(Group)) == list(Group.model_fields)
+
+
+def test_a_user_read_from_what_an_action_writes_is_the_same_user() -> None:
+    """The field map used both ways: a create body read back gives the values written."""
+    values = {
+        "email": "jane@example.com",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "active": True,
+        "role": "creator",
+        "external_id": "00u1",
+        "employee_number": "42",
+        "photo_url": "https://img.example.com/j.png",
+    }
+    body = create_body(User, values, schema="urn:ietf:params:scim:schemas:core:2.0:User")
+    assert body["userName"] == "jane@example.com"
+    assert ENTERPRISE_USER in body["schemas"]
+    user = user_from_scim({**body, "id": "u1"})
+    assert user.model_dump(exclude={"id", "created_at", "updated_at"}) == values
+
+
+def test_patch_paths_come_from_the_same_map() -> None:
+    ops = patch_ops(User, {"email": "a@b.io", "first_name": "A", "employee_number": "7"})
+    assert [op["path"] for op in ops] == [
+        "userName",
+        "emails",
+        "name.givenName",
+        f"{ENTERPRISE_USER}:employeeNumber",
+    ]
+    assert patch_ops(User, {"id": "x", "created_at": None}) == []
+
+
+def test_group_members_written_and_read_back() -> None:
+    body = create_body(
+        Group, {"display_name": "G", "member_ids": ["u1", "u2"]}, schema="core:Group"
+    )
+    assert group_from_scim({**body, "id": "g"}).member_ids == ["u1", "u2"]
 
 
 @pytest.mark.parametrize("email", ["jane@example.com", "j.doe+loom@sub.example.co.uk", "  a@b.io "])

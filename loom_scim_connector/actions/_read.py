@@ -9,19 +9,19 @@ from pydantic import ValidationError
 from loom_scim_connector.client import LoomScimClient, Resource
 from loom_scim_connector.errors import ProtocolError
 from loom_scim_connector.models.records import Group, User
-from loom_scim_connector.models.scim import ScimGroup, ScimUser
+from loom_scim_connector.models.scim import group_from_scim, user_from_scim
 
 
 def user_of(raw: dict[str, Any], path: str = "/Users") -> User:
     try:
-        return ScimUser.from_scim(raw).to_record()
+        return user_from_scim(raw)
     except ValidationError as exc:
         raise ProtocolError("GET", path, detail=f"not a SCIM user: {_first(exc)}") from None
 
 
 def group_of(raw: dict[str, Any], path: str = "/Groups") -> Group:
     try:
-        return ScimGroup.from_scim(raw).to_record()
+        return group_from_scim(raw)
     except ValidationError as exc:
         raise ProtocolError("GET", path, detail=f"not a SCIM group: {_first(exc)}") from None
 

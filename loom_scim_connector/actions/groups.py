@@ -8,6 +8,7 @@ from typing import Any
 from loom_scim_connector.contract import ActionContext
 from loom_scim_connector.errors import ActionError, ApiError, NotFoundError
 from loom_scim_connector.filters import quote
+from loom_scim_connector.models.fieldmap import CORE_GROUP, create_body, patch_ops
 from loom_scim_connector.models.inputs import (
     CreateGroupInput,
     GroupIdInput,
@@ -16,7 +17,6 @@ from loom_scim_connector.models.inputs import (
 )
 from loom_scim_connector.models.outputs import GroupDeletion
 from loom_scim_connector.models.records import Group
-from loom_scim_connector.models.scim import CORE_GROUP
 
 from ._read import group_of, read_group, read_or_none
 
@@ -28,13 +28,8 @@ def _add_members(ids: list[str]) -> dict[str, Any]:
 async def create_group(ctx: ActionContext[CreateGroupInput]) -> Group:
     """Create a group once (an existing group of that name is reused and given the members)."""
     inp = ctx.input
-    body: dict[str, Any] = {
-        "schemas": [CORE_GROUP],
-        "displayName": inp.display_name,
-        "members": [{"value": i} for i in inp.member_ids],
-    }
-    if inp.external_id is not None:
-        body["externalId"] = inp.external_id
+    values = {"display_name": inp.display_name, "member_ids": list(inp.member_ids)}
+    body = create_body(Group, {**values, "external_id": inp.external_id}, schema=CORE_GROUP)
     result = await ctx.client.create("Groups", body, key=("displayName", inp.display_name))
     group = await read_group(ctx.client, group_of(result.resource).id)
     missing = [i for i in inp.member_ids if i not in group.member_ids]
@@ -65,8 +60,7 @@ async def create_group(ctx: ActionContext[CreateGroupInput]) -> Group:
 
 async def rename_group(ctx: ActionContext[RenameGroupInput]) -> Group:
     inp = ctx.input
-    op = {"op": "replace", "path": "displayName", "value": inp.display_name}
-    await ctx.client.patch("Groups", inp.id, [op])
+    await ctx.client.patch("Groups", inp.id, patch_ops(Group, {"display_name": inp.display_name}))
     group = await read_group(ctx.client, inp.id)
     if group.display_name != inp.display_name:
         raise ActionError(

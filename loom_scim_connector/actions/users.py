@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from loom_scim_connector.contract import ActionContext
 from loom_scim_connector.errors import ActionError, NotFoundError
+from loom_scim_connector.models.fieldmap import CORE_USER, create_body, patch_ops
 from loom_scim_connector.models.inputs import (
     CreateUserInput,
     FindUserInput,
@@ -21,7 +22,6 @@ from loom_scim_connector.models.outputs import (
     UserProvisioning,
 )
 from loom_scim_connector.models.records import User
-from loom_scim_connector.models.scim import CORE_USER, ENTERPRISE_USER
 
 from ._read import read_or_none, read_user, user_of
 
@@ -32,55 +32,32 @@ ROLE_FIX = (
 )
 
 
-def _replace(path: str, value: Any) -> dict[str, Any]:
-    return {"op": "replace", "path": path, "value": value}
+def _values(inp: CreateUserInput | UpdateUserInput, *names: str) -> dict[str, Any]:
+    """The input's values for these record fields (by the record's field name)."""
+    return {name: getattr(inp, name) for name in names}
 
 
-def _email_values(email: str) -> list[dict[str, Any]]:
-    return [{"value": email, "type": "work", "primary": True}]
-
-
-def _photo_values(url: str) -> list[dict[str, Any]]:
-    return [{"value": url, "type": "photo", "primary": True}]
+WRITABLE = ("email", "first_name", "last_name", "external_id", "employee_number", "photo_url")
 
 
 def _create_body(inp: CreateUserInput) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "schemas": [CORE_USER],
-        "userName": inp.email,
-        "emails": _email_values(inp.email),
+    values = {
+        "email": inp.email,
         "active": True,
+        **_values(inp, "first_name", "last_name", "external_id"),
+        "role": inp.role,
+        **_values(inp, "photo_url", "employee_number"),
     }
-    name = {
-        key: value
-        for key, value in (("givenName", inp.first_name), ("familyName", inp.last_name))
-        if value is not None
-    }
-    if name:
-        body["name"] = name
-    if inp.external_id is not None:
-        body["externalId"] = inp.external_id
-    if inp.role is not None:
-        body["loomMemberRole"] = inp.role
-    if inp.photo_url is not None:
-        body["photos"] = _photo_values(inp.photo_url)
-    if inp.employee_number is not None:
-        body["schemas"].append(ENTERPRISE_USER)
-        body[ENTERPRISE_USER] = {"employeeNumber": inp.employee_number}
-    return body
+    return create_body(User, values, schema=CORE_USER)
 
 
 def _catch_up(user: User, inp: CreateUserInput) -> list[dict[str, Any]]:
     """What to change on an existing user so it matches a create request. Reactivating is
     only ever asked for on purpose (``reactivate: true``); the caller decides."""
-    ops = []
-    if inp.first_name is not None and user.first_name != inp.first_name:
-        ops.append(_replace("name.givenName", inp.first_name))
-    if inp.last_name is not None and user.last_name != inp.last_name:
-        ops.append(_replace("name.familyName", inp.last_name))
-    if inp.role not in (None, "default") and user.role != inp.role:
-        ops.append(_replace("loomMemberRole", inp.role))
-    return ops
+    wanted = _values(inp, "first_name", "last_name")
+    if inp.role not in (None, "default"):
+        wanted["role"] = inp.role
+    return patch_ops(User, {k: v for k, v in wanted.items() if getattr(user, k) != v})
 
 
 def _check_role(user: User, role: str | None) -> None:
@@ -94,14 +71,7 @@ def _check_role(user: User, role: str | None) -> None:
 
 def _requested(inp: CreateUserInput | UpdateUserInput) -> dict[str, Any]:
     """The record fields an input asks for, by record field name (None: not asked)."""
-    return {
-        "email": inp.email,
-        "first_name": inp.first_name,
-        "last_name": inp.last_name,
-        "external_id": inp.external_id,
-        "employee_number": inp.employee_number,
-        "photo_url": inp.photo_url,
-    }
+    return _values(inp, *WRITABLE)
 
 
 def _check_fields(user: User, wanted: dict[str, Any]) -> None:
@@ -173,7 +143,7 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
     ctx.logger.info("user %s %s; bringing it to the requested state", inp.email, why)
     ops = _catch_up(user, inp)
     if reactivating:
-        ops.append(_replace("active", True))
+        ops += patch_ops(User, {"active": True})
     if ops:
         await ctx.client.patch("Users", user.id, ops)
     user = await read_user(ctx.client, user.id)
@@ -202,20 +172,7 @@ async def find_user(ctx: ActionContext[FindUserInput]) -> FindUserResult:
 async def update_user(ctx: ActionContext[UpdateUserInput]) -> User:
     """Change only the given (non-null) fields, with SCIM PATCH."""
     inp = ctx.input
-    ops: list[dict[str, Any]] = []
-    if inp.email is not None:
-        ops += [_replace("userName", inp.email), _replace("emails", _email_values(inp.email))]
-    for path, value in (
-        ("name.givenName", inp.first_name),
-        ("name.familyName", inp.last_name),
-        ("externalId", inp.external_id),
-        (f"{ENTERPRISE_USER}:employeeNumber", inp.employee_number),
-    ):
-        if value is not None:
-            ops.append(_replace(path, value))
-    if inp.photo_url is not None:
-        ops.append(_replace("photos", _photo_values(inp.photo_url)))
-    await ctx.client.patch("Users", inp.id, ops)
+    await ctx.client.patch("Users", inp.id, patch_ops(User, _requested(inp)))
     user = await read_user(ctx.client, inp.id)
     _check_fields(user, _requested(inp))
     return user
@@ -224,7 +181,7 @@ async def update_user(ctx: ActionContext[UpdateUserInput]) -> User:
 async def set_user_role(ctx: ActionContext[SetUserRoleInput]) -> User:
     """Set loomMemberRole, then read it back: Loom silently ignores an unmapped role."""
     inp = ctx.input
-    await ctx.client.patch("Users", inp.id, [_replace("loomMemberRole", inp.role)])
+    await ctx.client.patch("Users", inp.id, patch_ops(User, {"role": inp.role}))
     user = await read_user(ctx.client, inp.id)
     _check_role(user, inp.role)
     return user
@@ -235,7 +192,7 @@ async def deactivate_user(ctx: ActionContext[UserIdInput]) -> UserDeprovisioning
     delete) is the workspace's Member Deprovisioning setting; the outcome says which."""
     user_id = ctx.input.id
     try:
-        await ctx.client.patch("Users", user_id, [_replace("active", False)])
+        await ctx.client.patch("Users", user_id, patch_ops(User, {"active": False}))
     except NotFoundError:
         ctx.logger.info("user %s does not exist: nothing to deprovision", user_id)
         return UserDeprovisioning(id=user_id, outcome="already_gone")
@@ -253,7 +210,7 @@ async def deactivate_user(ctx: ActionContext[UserIdInput]) -> UserDeprovisioning
 
 
 async def reactivate_user(ctx: ActionContext[UserIdInput]) -> User:
-    await ctx.client.patch("Users", ctx.input.id, [_replace("active", True)])
+    await ctx.client.patch("Users", ctx.input.id, patch_ops(User, {"active": True}))
     user = await read_user(ctx.client, ctx.input.id)
     if user.active is not True:
         raise ActionError(f"user {user.id} still reads back as active={user.active}.")

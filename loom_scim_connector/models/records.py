@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+from .fieldmap import ENTERPRISE_USER, Scim
 
 
 class Record(BaseModel):
@@ -14,6 +17,8 @@ class Record(BaseModel):
     )
 
 
+# Each field's Scim mark says where it lives in SCIM, for reading (syncs, read-backs) and
+# writing (actions) alike: see fieldmap.
 class User(Record):
     """A Loom member as SCIM sees it.
 
@@ -22,23 +27,23 @@ class User(Record):
     ``active`` is ``None`` when the server did not say.
     """
 
-    id: str
-    email: str
-    first_name: str | None = None
-    last_name: str | None = None
-    active: bool | None = None
-    role: str | None = None
-    external_id: str | None = None
-    employee_number: str | None = None
-    photo_url: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    id: Annotated[str, Scim("id", writable=False)]
+    email: Annotated[str, Scim("emails", primary="work", fallback="userName")]
+    first_name: Annotated[str | None, Scim("name.givenName")] = None
+    last_name: Annotated[str | None, Scim("name.familyName")] = None
+    active: Annotated[bool | None, Scim("active")] = None
+    role: Annotated[str | None, Scim("loomMemberRole", anywhere=True)] = None
+    external_id: Annotated[str | None, Scim("externalId")] = None
+    employee_number: Annotated[str | None, Scim(f"{ENTERPRISE_USER}:employeeNumber")] = None
+    photo_url: Annotated[str | None, Scim("photos", primary="photo")] = None
+    created_at: Annotated[datetime | None, Scim("meta.created", writable=False)] = None
+    updated_at: Annotated[datetime | None, Scim("meta.lastModified", writable=False)] = None
 
 
 class Group(Record):
     """A SCIM group (in Loom, usually one per role: Loom Creators, Viewers, Admins)."""
 
-    id: str
-    display_name: str
-    external_id: str | None = None
-    member_ids: list[str] = []
+    id: Annotated[str, Scim("id", writable=False)]
+    display_name: Annotated[str, Scim("displayName")]
+    external_id: Annotated[str | None, Scim("externalId")] = None
+    member_ids: Annotated[list[str], Scim("members", values=True)] = []

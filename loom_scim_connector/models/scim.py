@@ -3,9 +3,10 @@
 Real SCIM servers differ from RFC 7643 in small ways, so reading never insists:
 attribute names in any case, unknown attributes ignored, ``active`` as a boolean or a
 string, ``loomMemberRole`` at the top level or inside an extension, the email from
-``emails[primary]``, else the first email, else ``userName``. Each ``from_scim`` does one
-pass over a dict that ``json.loads`` produced, then one flat pydantic validation: the
-per-record cost stays close to ``json.loads`` itself (see ``benchmarks/bench_models.py``).
+``emails[primary]``, else the first email, else ``userName``. Where each field lives is
+declared once, on the record model (:mod:`.fieldmap`); reading is one pass over the dict
+``json.loads`` produced, then one flat pydantic validation of the record (see
+``benchmarks/bench_models.py``).
 """
 
 from __future__ import annotations
@@ -14,18 +15,31 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from .fieldmap import CORE_GROUP, CORE_USER, ENTERPRISE_USER, reader
 from .records import Group, User
 
-ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+__all__ = [
+    "CORE_GROUP",
+    "CORE_USER",
+    "ENTERPRISE_USER",
+    "PATCH_OP",
+    "Capabilities",
+    "ErrorBody",
+    "ListPage",
+    "WireFormatError",
+    "group_from_scim",
+    "parse_error_body",
+    "parse_list_response",
+    "parse_service_provider_config",
+    "user_from_scim",
+]
+
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-_ENTERPRISE_LOWER = ENTERPRISE_USER.lower()
+
+_read_user = reader(User)
+_read_group = reader(Group)
 
 
 class WireFormatError(ValueError):
@@ -40,129 +54,14 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def _pick(items: Any) -> str | None:
-    """The ``value`` of the primary item of a multi-valued attribute, else of the first."""
-    if not isinstance(items, list):
-        return None
-    first: str | None = None
-    for item in items:
-        low = _lower(item)
-        value = low.get("value")
-        if not isinstance(value, str) or not value:
-            continue
-        if _truthy(low.get("primary")):
-            return value
-        if first is None:
-            first = value
-    return first
+def user_from_scim(raw: Mapping[str, Any]) -> User:
+    """A SCIM user as a record (:class:`pydantic.ValidationError` when it is not one)."""
+    return User.model_validate(_read_user(raw))
 
 
-def _role(low: dict[str, Any]) -> Any:
-    if "loommemberrole" in low:
-        return low["loommemberrole"]
-    extensions = [low.get(_ENTERPRISE_LOWER)] + [
-        value for key, value in low.items() if key.startswith("urn:") and key != _ENTERPRISE_LOWER
-    ]
-    for extension in extensions:
-        ext = _lower(extension) if isinstance(extension, Mapping) else {}
-        if "loommemberrole" in ext:
-            return ext["loommemberrole"]
-    return None
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
-
-
-class ScimUser(_Wire):
-    id: str
-    user_name: str
-    given_name: str | None = None
-    family_name: str | None = None
-    email: str | None = None
-    active: bool | None = None
-    external_id: str | None = None
-    role: str | None = None
-    employee_number: str | None = None
-    photo_url: str | None = None
-    created: datetime | None = None
-    last_modified: datetime | None = None
-
-    @classmethod
-    def from_scim(cls, raw: Mapping[str, Any]) -> ScimUser:
-        low = _lower(raw)
-        name = _lower(low.get("name") or {})
-        meta = _lower(low.get("meta") or {})
-        enterprise = _lower(low.get(_ENTERPRISE_LOWER) or {})
-        user_name = low.get("username")
-        return cls.model_validate(
-            {
-                "id": low.get("id"),
-                "user_name": user_name,
-                "given_name": name.get("givenname"),
-                "family_name": name.get("familyname"),
-                "email": _pick(low.get("emails")) or user_name,
-                "active": low.get("active"),
-                "external_id": low.get("externalid"),
-                "role": _role(low),
-                "employee_number": enterprise.get("employeenumber"),
-                "photo_url": _pick(low.get("photos")),
-                "created": meta.get("created"),
-                "last_modified": meta.get("lastmodified"),
-            }
-        )
-
-    def to_record(self) -> User:
-        # model_validate of already-typed values costs about half of model_construct
-        # (pydantic-core does it in Rust; model_construct loops in Python).
-        return User.model_validate(
-            {
-                "id": self.id,
-                "email": self.email or self.user_name,
-                "first_name": self.given_name,
-                "last_name": self.family_name,
-                "active": self.active,
-                "role": self.role,
-                "external_id": self.external_id,
-                "employee_number": self.employee_number,
-                "photo_url": self.photo_url,
-                "created_at": self.created,
-                "updated_at": self.last_modified,
-            }
-        )
-
-
-class ScimGroup(_Wire):
-    id: str
-    display_name: str
-    external_id: str | None = None
-    member_ids: list[str] = []
-
-    @classmethod
-    def from_scim(cls, raw: Mapping[str, Any]) -> ScimGroup:
-        low = _lower(raw)
-        members = low.get("members") or []
-        member_ids = [
-            value
-            for value in (_lower(m).get("value") for m in members if isinstance(m, Mapping))
-            if isinstance(value, str | int)
-        ]
-        return cls.model_validate(
-            {
-                "id": low.get("id"),
-                "display_name": low.get("displayname"),
-                "external_id": low.get("externalid"),
-                "member_ids": [str(v) for v in member_ids],
-            }
-        )
-
-    def to_record(self) -> Group:
-        return Group.model_construct(
-            id=self.id,
-            display_name=self.display_name,
-            external_id=self.external_id,
-            member_ids=list(self.member_ids),
-        )
+def group_from_scim(raw: Mapping[str, Any]) -> Group:
+    """A SCIM group as a record (:class:`pydantic.ValidationError` when it is not one)."""
+    return Group.model_validate(_read_group(raw))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,224 @@
+"""Each resource's fields and where they live in SCIM, written once and used both ways.
+
+A record model declares each field with a :class:`Scim` mark (``Annotated[str | None,
+Scim("name.givenName")]``). From those marks alone:
+
+* :func:`reader` compiles the wire-to-record reading a sync and an action's read-back
+  use: one pass over the dict ``json.loads`` gave, no intermediate model;
+* :func:`create_body` and :func:`patch_ops` write an action's values to the wire, with
+  the same paths, as RFC 7644 PATCH paths.
+
+Reading is lenient, as real servers are: attribute names in any case, unknown ones
+ignored, a multi-valued attribute's primary item (else its first), a fallback attribute
+(the email from ``userName``), an attribute found in any extension (``loomMemberRole``).
+The common case (attribute names spelled as the RFC spells them) skips lower-casing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+@dataclass(frozen=True)
+class Scim:
+    """Where a record field lives in SCIM.
+
+    ``path``: an RFC 7644 attribute path: ``externalId``, ``name.givenName``, or an
+    extension's ``urn:...:User:employeeNumber``. ``primary``: the path is multi-valued
+    and the field is the ``value`` of its primary item; writing sends one item of this
+    ``type``. ``fallback``: read this attribute when ``path`` gives nothing, and write
+    it too (``userName`` mirrors the email). ``anywhere``: also look inside any
+    extension. ``values``: the path holds ``[{"value": id}]`` items, read as a list of
+    ids. ``writable``: actions may send it.
+    """
+
+    path: str
+    primary: str | None = None
+    fallback: str | None = None
+    anywhere: bool = False
+    values: bool = False
+    writable: bool = True
+
+
+def marks(model: type[BaseModel]) -> dict[str, Scim]:
+    """Each field's :class:`Scim` mark, by field name, in declaration order."""
+    found = {}
+    for name, info in model.model_fields.items():
+        mark = next((m for m in info.metadata if isinstance(m, Scim)), None)
+        if mark is not None:
+            found[name] = mark
+    return found
+
+
+# -- reading ---------------------------------------------------------------------------
+
+# Attribute names as RFC 7643 spells them, and Loom's: a dict whose keys are all among
+# these is read as is; any other spelling (or an unknown key) lower-cases the dict first.
+_CANONICAL = frozenset(
+    {
+        "schemas", "id", "externalId", "userName", "name", "displayName", "nickName",
+        "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone",
+        "active", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups",
+        "entitlements", "roles", "x509Certificates", "meta", "loomMemberRole", "members",
+        "givenName", "familyName", "middleName", "formatted", "honorificPrefix",
+        "honorificSuffix", "value", "type", "primary", "display", "$ref", "resourceType",
+        "created", "lastModified", "location", "version", "employeeNumber", "costCenter",
+        "organization", "division", "department", "manager", ENTERPRISE_USER,
+    }
+)  # fmt: skip
+
+
+def _keyed(raw: Any) -> tuple[Mapping[str, Any], bool]:
+    """The dict and whether its keys are canonical; else lower-cased (``False``)."""
+    if not isinstance(raw, Mapping):
+        return {}, True
+    if raw.keys() <= _CANONICAL:
+        return raw, True
+    return {str(k).lower(): v for k, v in raw.items()}, False
+
+
+def _get(raw: Any, key: str) -> Any:
+    data, canonical = _keyed(raw)
+    return data.get(key if canonical else key.lower())
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _primary(items: Any) -> str | None:
+    """The ``value`` of the primary item of a multi-valued attribute, else of the first."""
+    if not isinstance(items, list):
+        return None
+    first: str | None = None
+    for item in items:
+        value, is_primary = _get(item, "value"), _get(item, "primary")
+        if not isinstance(value, str) or not value:
+            continue
+        if is_primary is True or _truthy(is_primary):
+            return value
+        if first is None:
+            first = value
+    return first
+
+
+def _ids(items: Any) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    values = (_get(m, "value") for m in items if isinstance(m, Mapping))
+    return [str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool)]
+
+
+def _split(path: str) -> tuple[str, ...]:
+    """``name.givenName`` -> (name, givenName); ``urn:...:User:employeeNumber`` ->
+    (urn:...:User, employeeNumber): the extension is the part before the last colon."""
+    if path.startswith("urn:"):
+        urn, _, attribute = path.rpartition(":")
+        return (urn, attribute)
+    return tuple(path.split("."))
+
+
+def _in_extensions(data: Mapping[str, Any], key: str) -> Any:
+    for name, extension in data.items():
+        if str(name).lower().startswith("urn:") and isinstance(extension, Mapping):
+            value = _get(extension, key)
+            if value is not None:
+                return value
+    return None
+
+
+Getter = Callable[[Mapping[str, Any], bool], Any]
+
+
+def _getter(mark: Scim) -> Getter:
+    """How to read one field from a resource dict (and whether its keys are canonical)."""
+    first, *rest = _split(mark.path)
+    keys = (first, first.lower())
+    fallbacks = None if mark.fallback is None else (mark.fallback, mark.fallback.lower())
+    last = rest[-1] if rest else first
+
+    def get(data: Mapping[str, Any], canonical: bool) -> Any:
+        value = data.get(keys[0] if canonical else keys[1])
+        for step in rest:
+            value = _get(value, step)
+        if mark.primary is not None:
+            value = _primary(value)
+        elif mark.values:
+            value = _ids(value)
+        if value is None and mark.anywhere:
+            value = _in_extensions(data, last)
+        if value is None and fallbacks is not None:
+            value = data.get(fallbacks[0] if canonical else fallbacks[1])
+        # A number where a string is expected (an id of 17) is read as its text.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    return get
+
+
+def reader(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """Compile the reading of ``model``'s marked fields: a wire dict to a dict of values
+    by field name, ready for ``model.model_validate`` (which checks their types)."""
+    getters = [(name, _getter(mark)) for name, mark in marks(model).items()]
+
+    def read(raw: Mapping[str, Any]) -> dict[str, Any]:
+        data, canonical = _keyed(raw)
+        return {name: get(data, canonical) for name, get in getters}
+
+    return read
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _wire_value(mark: Scim, value: Any) -> Any:
+    if mark.primary is not None:
+        return [{"value": value, "type": mark.primary, "primary": True}]
+    if mark.values:
+        return [{"value": v} for v in value]
+    return value
+
+
+def create_body(
+    model: type[BaseModel], values: Mapping[str, Any], *, schema: str
+) -> dict[str, Any]:
+    """A POST body setting each given (non-null) value at its field's path."""
+    body: dict[str, Any] = {"schemas": [schema]}
+    fields = marks(model)
+    for name, value in values.items():
+        mark = fields[name]
+        if value is None or not mark.writable:
+            continue
+        steps = _split(mark.path)
+        if steps[0].startswith("urn:") and steps[0] not in body["schemas"]:
+            body["schemas"].append(steps[0])
+        if mark.fallback is not None:
+            body[mark.fallback] = value
+        target = body
+        for step in steps[:-1]:
+            target = target.setdefault(step, {})
+        target[steps[-1]] = _wire_value(mark, value)
+    return body
+
+
+def patch_ops(model: type[BaseModel], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """PATCH ``replace`` operations setting each given (non-null) value at its path."""
+    ops = []
+    fields = marks(model)
+    for name, value in values.items():
+        mark = fields[name]
+        if value is None or not mark.writable:
+            continue
+        if mark.fallback is not None:
+            ops.append({"op": "replace", "path": mark.fallback, "value": value})
+        ops.append({"op": "replace", "path": mark.path, "value": _wire_value(mark, value)})
+    return ops
