@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from loom_scim_connector.store import LeaseLostError, Store, SyncBusyError
+from loom_scim_connector.store import Evidence, LeaseLostError, Store, SyncBusyError
 
 MakeStore = Callable[..., Store]
 LEASE = 30.0
@@ -30,6 +30,21 @@ class FakeClock:
 
 def user(uid: str, **extra: Any) -> dict[str, Any]:
     return {"id": uid, "email": f"{uid}@example.com", **extra}
+
+
+def proof(email: str, outcome: str = "deactivated", **extra: Any) -> Evidence:
+    fields: dict[str, Any] = {
+        "at": "2026-11-23T13:00:00+00:00",
+        "actor": "admin@laptop:42",
+        "source": "offboard",
+        "action": "deactivate-user",
+        "user_id": "id-" + email.split("@")[0],
+        "email": email,
+        "outcome": outcome,
+        "request": "PATCH /Users/x -> 200; GET /Users/x -> 200",
+        **extra,
+    }
+    return Evidence(**fields)
 
 
 def live_ids(store: Store, model: str = "User") -> list[str]:
@@ -189,3 +204,41 @@ class StoreContract:
         store.save_checkpoint("users", {"lastCount": 4})
         assert store.get_checkpoint("users") == {"lastCount": 4}
         assert make_store(key="other").get_checkpoint("users") is None
+
+    # -- evidence -----------------------------------------------------------------------
+
+    def test_evidence_is_kept_newest_first_and_comes_back_whole(
+        self, make_store: MakeStore
+    ) -> None:
+        store = make_store()
+        assert store.evidence() == []
+        first = store.record_evidence(proof("ada@example.com", detail="read back active=false"))
+        second = store.record_evidence(
+            proof("Bob@Example.com", "already_gone", user_id=None, source="reconcile")
+        )
+        third = store.record_evidence(proof("ada@example.com", "already_inactive"))
+        assert first < second < third
+        got = store.evidence()
+        assert [e.evidence_id for e in got] == [third, second, first]
+        assert got[2] == proof(
+            "ada@example.com", detail="read back active=false", evidence_id=first
+        )
+        assert got[1].user_id is None and got[1].detail is None
+        assert got[1].source == "reconcile"
+
+    def test_evidence_by_email_user_id_and_limit(self, make_store: MakeStore) -> None:
+        store = make_store()
+        for email in ("ada@example.com", "bob@example.com", "ADA@example.com"):
+            store.record_evidence(proof(email))
+        by_email = store.evidence(email="Ada@Example.COM")
+        assert [e.email for e in by_email] == ["ADA@example.com", "ada@example.com"]
+        assert [e.email for e in store.evidence(user_id="id-bob")] == ["bob@example.com"]
+        assert [e.email for e in store.evidence(limit=1)] == ["ADA@example.com"]
+        assert store.evidence(email="nobody@example.com") == []
+
+    def test_evidence_is_per_connection_and_survives_reopening(self, make_store: MakeStore) -> None:
+        store, other = make_store(), make_store(key="other")
+        store.record_evidence(proof("ada@example.com"))
+        assert other.evidence() == []
+        store.close()
+        assert [e.email for e in make_store().evidence()] == ["ada@example.com"]

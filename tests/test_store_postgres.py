@@ -49,7 +49,7 @@ def prefix(pg_url: str) -> Iterator[str]:
             " (SELECT run_id FROM loom_scim_runs WHERE connection LIKE %s)",
             (like,),
         )
-        for table in ("records", "runs", "checkpoints", "locks"):
+        for table in ("records", "runs", "checkpoints", "locks", "evidence"):
             db.execute(f"DELETE FROM loom_scim_{table} WHERE connection LIKE %s", (like,))  # noqa: S608
 
 

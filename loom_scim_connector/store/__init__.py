@@ -9,6 +9,7 @@ store (the ``fleet`` extra) is imported from its own module,
 
 from .base import (
     Action,
+    Evidence,
     HeldRun,
     LeaseLostError,
     Run,
@@ -22,6 +23,7 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "Action",
+    "Evidence",
     "HeldRun",
     "LeaseLostError",
     "Run",

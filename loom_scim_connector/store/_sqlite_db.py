@@ -9,9 +9,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ._evidence import SQLITE_SCHEMA as _EVIDENCE_SCHEMA
 from .base import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
@@ -55,6 +56,7 @@ def open_db(path: Path | str) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         db.executescript(_SCHEMA)
+        db.executescript(_EVIDENCE_SCHEMA)  # schema 3: offboarding evidence
         columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
         for name, kind in _RUN_COLUMNS.items():
             if name not in columns:

@@ -114,6 +114,27 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One verified change to a person's access, kept append-only for an access review.
+
+    Never holds a secret: ``request`` names methods, paths and statuses only, and
+    ``detail`` is a message the client already redacted.
+    """
+
+    at: str  # ISO 8601 UTC, when the change was verified
+    actor: str  # who: user@host:pid (store/_owner.default_owner) or a name given with --actor
+    source: str  # "offboard" | "reconcile"
+    action: str  # "deactivate-user", "delete-user", "set-user-role"
+    user_id: str | None
+    email: str
+    # deactivated, deleted, already_inactive, already_gone, role_set, not_found, failed
+    outcome: str
+    request: str  # e.g. "PATCH /Users/{id} -> 200; GET /Users/{id} -> 200"
+    detail: str | None = None
+    evidence_id: int | None = None
+
+
+@dataclass(frozen=True)
 class HeldRun:
     """A run that ended ``held``: the candidates it did not delete, for a person to review."""
 
@@ -173,6 +194,16 @@ class Store(Protocol):
     def runs(self, *, limit: int = 20) -> list[RunInfo]: ...
 
     def get_checkpoint(self, sync: str) -> dict[str, Any] | None: ...
+
+    def record_evidence(self, item: Evidence) -> int:
+        """Append one piece of evidence (its ``evidence_id`` is ignored); return its id."""
+        ...
+
+    def evidence(
+        self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
+    ) -> list[Evidence]:
+        """Evidence of this connection, newest first; ``email`` matches case-insensitively."""
+        ...
 
     def save_checkpoint(self, sync: str, data: Mapping[str, Any]) -> None: ...
 

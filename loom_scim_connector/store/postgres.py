@@ -57,10 +57,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, tuple_row
 
+from . import _evidence
 from ._owner import default_owner, is_dead, now_iso
 from .base import (
     ABANDONED,
     Action,
+    Evidence,
     HeldRun,
     LeaseLostError,
     Run,
@@ -179,6 +181,7 @@ class PostgresStore:
                 reason = "has a 'loom_scim_records' table that loom-scim did not make"
                 raise StoreError(self.where, reason)
             cur.execute(_SCHEMA)
+            cur.execute(_evidence.POSTGRES_SCHEMA)
 
         try:
             self._atomic(create)
@@ -441,6 +444,33 @@ class PostgresStore:
             ]
 
         wanted = None if ids is None else [str(rid) for rid in ids]
+        return self._atomic(read)
+
+    # -- evidence (append-only) ----------------------------------------------------------
+
+    def record_evidence(self, item: Evidence) -> int:
+        def write(cur: Cursor) -> int:
+            cur.execute(
+                _evidence.insert_sql(_evidence.POSTGRES_TABLE, "%s") + " RETURNING evidence_id",
+                _evidence.insert_params(self.key, item),
+            )
+            row = cur.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return self._atomic(write)
+
+    def evidence(
+        self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
+    ) -> list[Evidence]:
+        query, params = _evidence.select_sql(
+            _evidence.POSTGRES_TABLE, "%s", self.key, email, user_id, limit
+        )
+
+        def read(cur: Cursor) -> list[Evidence]:
+            cur.execute(query, params)
+            return [_evidence.to_evidence(row) for row in cur.fetchall()]
+
         return self._atomic(read)
 
     # -- checkpoints ------------------------------------------------------------------

@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from . import _evidence
 from ._owner import default_owner, is_dead, now_iso
 from ._sqlite_db import open_db
 from .base import (
     ABANDONED,
     Action,
+    Evidence,
     HeldRun,
     LeaseLostError,
     Run,
@@ -278,6 +280,25 @@ class SQLiteStore:
             {**json.loads(data), **({"_deletedAt": deleted} if deleted else {})}
             for _, data, deleted in rows
         ]
+
+    # -- evidence (append-only) ----------------------------------------------------------
+
+    def record_evidence(self, item: Evidence) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                _evidence.insert_sql(_evidence.SQLITE_TABLE, "?"),
+                _evidence.insert_params(self.key, item),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def evidence(
+        self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
+    ) -> list[Evidence]:
+        query, params = _evidence.select_sql(
+            _evidence.SQLITE_TABLE, "?", self.key, email, user_id, limit
+        )
+        return [_evidence.to_evidence(row) for row in self.db.execute(query, params)]
 
     # -- checkpoints ------------------------------------------------------------------
 
