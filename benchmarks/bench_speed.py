@@ -283,20 +283,49 @@ def median(timings: list[Timing]) -> Timing:
     )
 
 
-def throughput(users: int, repeat: int, scim2: bool = True) -> None:
+def verdict(label: str, value: float, goal: float, *, at_most: bool = True, unit: str = "x") -> str:
+    sign = "<=" if at_most else ">="
+    head = f"  goal {label} {sign} {goal:g}{unit}:"
+    if value <= goal if at_most else value >= goal:
+        return f"{head} met ({value:.2f}{unit})"
+    gap = value / goal if at_most else goal / value
+    return f"{head} SHORT: {value:.2f}{unit}, {gap:.1f}x off"
+
+
+def throughput(users: int, repeat: int, scim2: bool = True) -> dict[str, Timing]:
     print(f"== {users:,} users, pages of {PAGE}, loopback, median of {repeat}")
     print(f"{'client':<24} {'seconds':>8} {'x raw':>6} {'users/s':>9} {'peak RSS MiB':>13}")
+    results: dict[str, Timing] = {}
     with Server(users) as server, tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         baseline = None
         for name, spec in client_runs(server.url, tmp, scim2).items():
             m = median(measure(spec, tmp, repeat))
+            results[name] = m
             baseline = baseline or m.seconds
             print(
                 f"{name:<24} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
                 f"{users / m.seconds:>9,.0f} {m.rss_mib:>13.1f}",
                 flush=True,
             )
+    ours, raw = results["loom-scim sync users"], results["raw httpx loop"]
+    print(verdict("connector / raw loop", ours.seconds / raw.seconds, 1.3))
+    print(verdict("peak RSS", ours.rss_mib, 60, unit=" MiB"))
+    if "scim2-client query" in results:
+        speedup = results["scim2-client query"].seconds / ours.seconds
+        print(verdict("speed-up over scim2-client", speedup, 10, at_most=False))
+    return results
+
+
+def memory(sizes: list[int]) -> None:
+    """Peak RSS of the connector's sync alone, as the number of users grows."""
+    print("== peak RSS of loom-scim sync users, one run each")
+    print(f"{'users':>10} {'seconds':>8} {'peak RSS MiB':>13}")
+    for users in sizes:
+        with Server(users) as server, tempfile.TemporaryDirectory() as folder:
+            tmp = Path(folder)
+            m = measure(client_runs(server.url, tmp, False)["loom-scim sync users"], tmp, 1)[0]
+            print(f"{users:>10,} {m.seconds:>8.2f} {m.rss_mib:>13.1f}", flush=True)
 
 
 def latency(users: int, delay: float, repeat: int) -> None:
@@ -308,7 +337,7 @@ def latency(users: int, delay: float, repeat: int) -> None:
     with Server(users, delay) as server, tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         runs = client_runs(server.url, tmp)
-        baseline = None
+        baseline, ratio = None, 1.0
         for name in ("raw httpx loop", "loom-scim sync users"):
             server.stats()
             m = median(measure(runs[name], tmp, repeat))
@@ -319,6 +348,8 @@ def latency(users: int, delay: float, repeat: int) -> None:
                 f"{stats['requests'] // repeat:>9} {stats['max_in_flight']:>14}",
                 flush=True,
             )
+            ratio = m.seconds / baseline
+    print(verdict("connector / sequential loop under latency", ratio, 0.3))
 
 
 def main() -> None:
@@ -338,6 +369,12 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05, help="seconds added per request")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-scim2", action="store_true", help="skip scim2-client")
+    parser.add_argument(
+        "--memory",
+        default="10000,100000",
+        metavar="N,N,...",
+        help="user counts for the peak-RSS run (add 1000000 for the 1M run; '' skips it)",
+    )
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
@@ -346,6 +383,8 @@ def main() -> None:
     throughput(args.users, args.repeat, not args.no_scim2)
     if not args.no_latency:
         latency(args.latency_users, args.delay, args.repeat)
+    if args.memory:
+        memory([int(n) for n in args.memory.split(",")])
 
 
 if __name__ == "__main__":

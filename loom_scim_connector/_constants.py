@@ -7,6 +7,7 @@ from __future__ import annotations
 ENV_URL = "LOOM_SCIM_BRIDGE_URL"
 ENV_KEY = "LOOM_SCIM_API_KEY"
 ENV_EXPIRES = "LOOM_SCIM_API_KEY_EXPIRES_AT"
+ENV_CONFIG = "LOOM_SCIM_CONFIG"  # the named connections file
 
 # Plain http is allowed only for these hosts (a local sandbox).
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -16,9 +17,12 @@ EXPIRY_WARNING_DAYS = 30
 
 # Paging.
 DEFAULT_PAGE_SIZE = 100
+DEFAULT_STORE = "loom-scim.sqlite3"  # the SQLite store file, in the current folder
+MANIFEST_NAME = "integrations.yaml"
 MAX_PAGES = 1_000_000  # a hard stop against a server that never ends
 # List pages in flight at once once the first page allows a plan (1: sequential).
 PAGE_CONCURRENCY = 8
+SAVE_BATCH = 1000  # records a sync hands the store at once: one transaction each
 # How many resources a lookup reads when a filter finds nothing (or is not supported).
 SCAN_LIMIT = 2000
 

@@ -60,3 +60,11 @@ def plain(error: Mapping[str, Any], known: Iterable[str] = ()) -> tuple[str, str
     if kind.startswith(("date_", "datetime_")):
         return field, _BY_TYPE["date_parsing"]
     return field, "is not valid here"
+
+
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` (an API key) replaced."""
+    return text.replace(secret, REDACTED) if secret else text

@@ -24,9 +24,9 @@ from ._exchange import (
     SCIM_JSON,
     USER_AGENT,
     read_answer,
-    redact,
     transport_error,
 )
+from ._messages import redact
 from .config import LoomConnection
 from .errors import (
     ApiError,
@@ -61,6 +61,7 @@ class ClientStats:
     requests: int = 0
     retries: int = 0
     pages: int = 0
+    total: int | None = None  # totalResults of the last list page: a hint, for progress only
 
 
 Recover = Callable[[], Awaitable[Any]]
@@ -143,6 +144,12 @@ class LoomScimClient:
     @property
     def base_url(self) -> str:
         return self.connection.base_url
+
+    def on_response(self, hook: Callable[[httpx.Response], Awaitable[None]]) -> None:
+        """Call ``hook`` with every response this client receives (retries included):
+        how offboarding evidence lists the exchanges it made. Never given a request's
+        headers by this client's own code; a hook must not log them (the key is there)."""
+        self._http.event_hooks["response"].append(hook)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -295,9 +302,11 @@ class LoomScimClient:
             raise WrongUrlError("GET", path, status=404, detail=exc.detail) from None
         self.stats.pages += 1
         try:
-            return parse_list_response(body)
+            page = parse_list_response(body)
         except WireFormatError as exc:
             raise ProtocolError("GET", path, status=200, detail=str(exc)) from None
+        self.stats.total = page.total_results
+        return page
 
     def iterate(
         self,

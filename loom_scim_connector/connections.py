@@ -32,20 +32,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ._constants import ENV_EXPIRES, ENV_KEY, ENV_URL
+from ._constants import ENV_CONFIG, ENV_EXPIRES, ENV_KEY, ENV_URL
+from ._paths import default_config_path
 from .config import LoomConnection
 from .errors import ConfigError
 
-ENV_CONFIG = "LOOM_SCIM_CONFIG"
 KEY_COMMAND_TIMEOUT = 30.0
-
-
-def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get(ENV_CONFIG):
-        return Path(env[ENV_CONFIG])
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "loom-scim" / "connections.toml"
 
 
 @dataclass(frozen=True)
@@ -187,4 +179,12 @@ def _build(name: str, url: str, key: str, expires: date | None) -> LoomConnectio
         ) from None
 
 
-__all__ = ["ENV_CONFIG", "ENV_EXPIRES", "ConnectionsFile", "NamedConnection", "load", "resolve"]
+__all__ = [
+    "ENV_CONFIG",
+    "ENV_EXPIRES",
+    "ConnectionsFile",
+    "NamedConnection",
+    "default_config_path",
+    "load",
+    "resolve",
+]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ._constants import MANIFEST_NAME
+
 
 class LoomScimError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -261,3 +263,11 @@ def error_for_status(
         retryable=rule.retry,
         retry_after=retry_after,
     )
+
+
+class ManifestError(Exception):
+    """The manifest (``integrations.yaml``) is invalid: ``key`` names where."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        super().__init__(f"{MANIFEST_NAME}: {key}: {reason}")

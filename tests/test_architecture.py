@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "loom_scim_connector"
 
 LAYERS = {
     "_version": 0,
-    "_constants": 0,
+    "_constants": -1,  # imports nothing of ours; everything may import it
+    "_paths": 1,
     "_messages": 0,
     "errors": 0,
     "filters": 0,

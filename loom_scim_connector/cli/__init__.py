@@ -19,10 +19,8 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from loom_scim_connector.errors import LoomScimError
-from loom_scim_connector.manifest import ManifestError
+from loom_scim_connector.errors import LoomScimError, ManifestError
 
-from ._commands import _action, _actions, _check, _connections, _manifest, _sandbox, _sync_to
 from ._exit import (
     EPILOG,
     EXIT_AUTH,
@@ -73,10 +71,21 @@ def run(
         return EXIT_BAD_INPUT
     _configure_logging(args, err)
     try:
+        # Imported once the command is known: --version and --help pay for none of it.
+        from ._commands import (
+            _action,
+            _actions,
+            _check,
+            _connections,
+            _manifest,
+            _sandbox,
+            _sync_to,
+        )
+
         if args.command == "check":
             return asyncio.run(_check(args, out))
         if args.command == "sync":
-            return _sync_to(args, out)
+            return _sync_to(args, out, err)
         if args.command == "action":
             return asyncio.run(_action(args, out, stdin))
         if args.command == "manifest":

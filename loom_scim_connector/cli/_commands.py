@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -38,10 +37,12 @@ from ._input import read_input
 from ._output import (
     _capabilities,
     _held_message,
+    _jsonl_line,
     _print_json,
     _summary,
     _table_row,
 )
+from ._progress import Progress
 
 log = logging.getLogger("loom_scim_connector")
 
@@ -72,31 +73,50 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_KEY_EXPIRING if status == "expiring" else EXIT_OK
 
 
-def _sync_to(args: argparse.Namespace, out: TextIO) -> int:
+def _sync_to(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run a sync, its records to ``--output`` when given, else to ``out``."""
     if args.output is None:
-        return asyncio.run(_sync(args, out))
+        return asyncio.run(_sync(args, out, err))
     try:
         with open(args.output, "w", encoding="utf-8") as target:
-            return asyncio.run(_sync(args, target))
+            return asyncio.run(_sync(args, target, err))
     except OSError as exc:
         problem = f"cannot be written: {exc.strerror}"
         raise InputError("--output", {args.output: problem}) from None
 
 
-async def _sync(args: argparse.Namespace, target: TextIO) -> int:
+async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
     connection = resolve(args.connection, args.config)
+    clients: list[LoomScimClient] = []
+
+    def client(conn: LoomConnection) -> LoomScimClient:
+        made = LoomScimClient(
+            conn, page_size=args.page_size, page_concurrency=args.page_concurrency
+        )
+        clients.append(made)
+        return made
+
+    progress = Progress(
+        err,
+        args.name,
+        lambda: clients[-1].stats.total if clients else None,
+        live=err.isatty(),
+    )
 
     def emit(model: str, action: str, record: dict[str, Any]) -> None:
         if args.format == "table":
             target.write(_table_row(action, record) + "\n")
             target.flush()
-        else:
-            _print_json({**record, "_metadata": {"model": model, "lastAction": action}}, target)
+        else:  # the JSON the store saved, plus metadata; buffered, not flushed per record
+            target.write(_jsonl_line(model, action, record))
+        if not args.quiet:
+            progress.step()
 
-    factory = functools.partial(LoomScimClient, page_size=args.page_size)
-    host = LocalHost(connection, store=args.store, client_factory=factory, on_record=emit)
+    host = LocalHost(connection, store=args.store, client_factory=client, on_record=emit)
     wait = float(args.wait_timeout) if args.wait else None
+    handlers = logging.getLogger("loom_scim_connector").handlers
+    for handler in handlers:
+        handler.addFilter(progress)
     try:
         if args.release_held is not None:
             report = await host.release_held(args.name, args.release_held, wait=wait)
@@ -104,6 +124,9 @@ async def _sync(args: argparse.Namespace, target: TextIO) -> int:
             report = await host.run_sync(args.name, wait=wait)
         held = host.store.records(report.model, ids=report.held[:HELD_SHOWN]) if report.held else []
     finally:
+        progress.done()
+        for handler in handlers:
+            handler.removeFilter(progress)
         host.close()
     for warning in report.warnings:
         if report.status != "held":

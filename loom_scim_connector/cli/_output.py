@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from loom_scim_connector._constants import ENV_KEY
-from loom_scim_connector._exchange import redact
-from loom_scim_connector.host import SyncReport
+from loom_scim_connector._messages import redact
+from loom_scim_connector.store import text_of
+
+if TYPE_CHECKING:
+    from loom_scim_connector.host import SyncReport
 
 
 def _print_json(data: Any, out: TextIO) -> None:
     out.write(json.dumps(data, default=str) + "\n")
     out.flush()
+
+
+def _jsonl_line(model: str, action: str, record: dict[str, Any]) -> str:
+    """A synced record as one JSON line: the bytes the store saved, plus ``_metadata``."""
+    text = text_of(record)
+    return f"{text[:-1]}{',' if len(text) > 2 else ''}{_metadata(model, action)}}}\n"
+
+
+@functools.cache
+def _metadata(model: str, action: str) -> str:
+    metadata = json.dumps({"model": model, "lastAction": action}, separators=(",", ":"))
+    return f'"_metadata":{metadata}'
 
 
 def _summary(report: SyncReport) -> str:

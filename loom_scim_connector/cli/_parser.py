@@ -7,10 +7,14 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from loom_scim_connector._constants import DEFAULT_PAGE_SIZE, EXPIRY_WARNING_DAYS
+from loom_scim_connector._constants import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_STORE,
+    EXPIRY_WARNING_DAYS,
+    PAGE_CONCURRENCY,
+)
+from loom_scim_connector._paths import default_config_path
 from loom_scim_connector._version import __version__
-from loom_scim_connector.connections import default_config_path
-from loom_scim_connector.host import DEFAULT_STORE
 
 from ._exit import (
     EPILOG,
@@ -130,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PAGE_SIZE,
         metavar="N",
         help="users asked for per page (default: %(default)s)",
+    )
+    sync.add_argument(
+        "--page-concurrency",
+        type=_positive,
+        default=PAGE_CONCURRENCY,
+        metavar="N",
+        help="list pages in flight at once, planned from the first page; 1 walks them one "
+        "after another (default: %(default)s)",
     )
     sync.add_argument(
         "--output",

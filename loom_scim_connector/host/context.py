@@ -13,11 +13,19 @@ from loom_scim_connector._messages import plain
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import InputError
-from loom_scim_connector.store import Action, Run, Store
+from loom_scim_connector.store import Action, Encoded, Run, Store
 
 from .report import SyncReport
 
 OnRecord = Callable[[str, Action, dict[str, Any]], None]
+
+
+def encode(records: Sequence[BaseModel]) -> list[Encoded]:
+    """Each record as JSON once (pydantic-core, in Rust), for the store and the output."""
+    return [
+        Encoded(r.model_dump(mode="json", by_alias=True), r.model_dump_json(by_alias=True))
+        for r in records
+    ]
 
 
 class ContractError(TypeError):
@@ -57,8 +65,7 @@ class SyncContextImpl(RunContextImpl):
                     f"sync {self.run.sync} saved a {type(record).__name__}, "
                     f"not a {self.output_model.__name__}"
                 )
-        dumped = [r.model_dump(mode="json", by_alias=True) for r in records]
-        self.record_saved(self.store.save(self.run, dumped))
+        self.record_saved(self.store.save(self.run, encode(records)))
 
     def record_saved(self, saved: list[tuple[Action, dict[str, Any]]]) -> None:
         for action, record in saved:

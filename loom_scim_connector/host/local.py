@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from loom_scim_connector._constants import CONFIRM_CONCURRENCY, LEASE_SECONDS
+from loom_scim_connector._constants import DEFAULT_STORE as _DEFAULT_STORE
 from loom_scim_connector.check import discover
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
@@ -23,7 +25,7 @@ from .context import ActionContextImpl, OnRecord, validate_input
 from .report import SyncReport
 from .syncrun import DeletionGuard, SyncRun
 
-DEFAULT_STORE = Path("loom-scim.sqlite3")
+DEFAULT_STORE = Path(_DEFAULT_STORE)
 ClientFactory = Callable[[LoomConnection], LoomScimClient]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -151,11 +153,23 @@ class LocalHost:
         finally:
             report.seconds = time.perf_counter() - started
 
-    async def run_action(self, name: str, raw_input: object) -> BaseModel:
-        action = self.manifest.action(name)
-        validated = validate_input(name, action.input_model, raw_input)
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[LoomScimClient]:
+        """One client for several actions in a row (offboarding a list of people)."""
         self.connection = await discover(self.connection, self.client_factory)
         async with self.client_factory(self.connection) as client:
+            yield client
+
+    async def run_action(
+        self, name: str, raw_input: object, *, client: LoomScimClient | None = None
+    ) -> BaseModel:
+        """Validate the input, run the action, check its output; on ``client`` when given
+        (from :meth:`session`), else on a client of its own."""
+        action = self.manifest.action(name)
+        validated = validate_input(name, action.input_model, raw_input)
+        async with contextlib.AsyncExitStack() as stack:
+            if client is None:
+                client = await stack.enter_async_context(self.session())
             ctx = ActionContextImpl(
                 self.connection, client, self.logger.getChild(f"action.{name}"), validated
             )

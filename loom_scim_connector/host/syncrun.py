@@ -31,7 +31,7 @@ from loom_scim_connector.errors import IncompleteSyncError
 from loom_scim_connector.manifest import ResolvedSync
 from loom_scim_connector.store import LeaseLostError, Run, Store
 
-from .context import ContractError, OnRecord, SyncContextImpl
+from .context import ContractError, OnRecord, SyncContextImpl, encode
 from .report import SyncReport
 
 
@@ -225,8 +225,7 @@ class SyncRun:
         present = [record for record in found.values() if record is not None]
         if present:
             ctx.report_only = None
-            dumped = [r.model_dump(mode="json", by_alias=True) for r in present]
-            ctx.record_saved(self.store.save(ctx.run, dumped))
+            ctx.record_saved(self.store.save(ctx.run, encode(present)))
             self.report.recovered += len(present)
             self.report.warnings.append(
                 f"{len(present)} {ctx.model} records the walk did not list were found by "

@@ -78,7 +78,7 @@ _CANONICAL = frozenset(
 
 def _keyed(raw: Any) -> tuple[Mapping[str, Any], bool]:
     """The dict and whether its keys are canonical; else lower-cased (``False``)."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and (raw is None or not isinstance(raw, Mapping)):  # fast first
         return {}, True
     if raw.keys() <= _CANONICAL:
         return raw, True
@@ -126,7 +126,9 @@ def _split(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
-def _in_extensions(data: Mapping[str, Any], key: str) -> Any:
+def _in_extensions(data: Mapping[str, Any], canonical: bool, key: str) -> Any:
+    if canonical:  # the only extension a canonical dict can hold
+        return _get(data.get(ENTERPRISE_USER), key)
     for name, extension in data.items():
         if str(name).lower().startswith("urn:") and isinstance(extension, Mapping):
             value = _get(extension, key)
@@ -154,11 +156,11 @@ def _getter(mark: Scim) -> Getter:
         elif mark.values:
             value = _ids(value)
         if value is None and mark.anywhere:
-            value = _in_extensions(data, last)
+            value = _in_extensions(data, canonical, last)
         if value is None and fallbacks is not None:
             value = data.get(fallbacks[0] if canonical else fallbacks[1])
         # A number where a string is expected (an id of 17) is read as its text.
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if type(value) is int or type(value) is float:
             return str(value)
         return value
 

@@ -7,8 +7,10 @@ store (the ``fleet`` extra) is imported from its own module,
 ``loom_scim_connector.store.postgres``, never from here: the core install has no psycopg.
 """
 
+from ._owner import now_iso
 from .base import (
     Action,
+    Encoded,
     Evidence,
     HeldRun,
     LeaseLostError,
@@ -18,11 +20,13 @@ from .base import (
     Store,
     StoreError,
     SyncBusyError,
+    text_of,
 )
 from .sqlite import SQLiteStore
 
 __all__ = [
     "Action",
+    "Encoded",
     "Evidence",
     "HeldRun",
     "LeaseLostError",
@@ -33,4 +37,6 @@ __all__ = [
     "Store",
     "StoreError",
     "SyncBusyError",
+    "now_iso",
+    "text_of",
 ]

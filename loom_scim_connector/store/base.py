@@ -18,9 +18,12 @@ What it guarantees (``tests/store_contract.py`` states each as a test):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from pydantic_core import to_json
 
 from loom_scim_connector.errors import LoomScimError
 
@@ -80,12 +83,32 @@ class LeaseLostError(LoomScimError):
         )
 
 
+class Encoded(dict[str, Any]):
+    """A record with its one JSON text (``json``): what the store keeps and compares, and
+    what the CLI prints. The host encodes each record once and both use these bytes."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, record: Mapping[str, Any], text: str | None = None) -> None:
+        super().__init__(record)
+        self.json = text if text is not None else to_json(record).decode()
+
+
+def text_of(record: Mapping[str, Any]) -> str:
+    """A record's JSON text: the one it carries when it is :class:`Encoded`."""
+    return record.json if isinstance(record, Encoded) else to_json(record).decode()
+
+
 def classify(before: tuple[str, str | None] | None, data: str) -> Action:
     """What saving ``data`` (a record's JSON) does to a row that held ``before``
-    (its JSON and its deleted_at, or nothing): a record deleted and seen again is ADDED."""
+    (its JSON and its deleted_at, or nothing): a record deleted and seen again is ADDED.
+    Texts that differ are compared as JSON, so a store written by an older version (keys
+    sorted, other spacing) does not make every record look UPDATED."""
     if before is None or before[1] is not None:
         return "ADDED"
-    return "UPDATED" if before[0] != data else "UNCHANGED"
+    if before[0] == data:
+        return "UNCHANGED"
+    return "UNCHANGED" if json.loads(before[0]) == json.loads(data) else "UPDATED"
 
 
 @dataclass(frozen=True)

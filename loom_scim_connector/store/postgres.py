@@ -62,6 +62,7 @@ from ._owner import default_owner, is_dead, now_iso
 from .base import (
     ABANDONED,
     Action,
+    Encoded,
     Evidence,
     HeldRun,
     LeaseLostError,
@@ -71,6 +72,7 @@ from .base import (
     StoreError,
     classify,
     refuse_if_held,
+    text_of,
 )
 
 T = TypeVar("T")
@@ -361,13 +363,13 @@ class PostgresStore:
         if not records:
             return []
         ids = [str(r["id"]) for r in records]
-        datas = [json.dumps(record, sort_keys=True) for record in records]
+        datas = [text_of(record) for record in records]
 
         def upsert(cur: Cursor) -> list[tuple[Action, dict[str, Any]]]:
             known = self._lock_records(cur, run.model, sorted(set(ids)))
             results: list[tuple[Action, dict[str, Any]]] = []
             for record, rid, data in zip(records, ids, datas, strict=True):
-                results.append((classify(known.get(rid), data), dict(record)))
+                results.append((classify(known.get(rid), data), Encoded(record, data)))
             now = now_iso()
             # Rows go in id order (a stable sort keeps repeats of one id in the caller's
             # order, so the last one wins as with SQLite), the order they were locked in.

@@ -22,6 +22,7 @@ from ._sqlite_db import open_db
 from .base import (
     ABANDONED,
     Action,
+    Encoded,
     Evidence,
     HeldRun,
     LeaseLostError,
@@ -30,6 +31,7 @@ from .base import (
     RunStatus,
     classify,
     refuse_if_held,
+    text_of,
 )
 
 
@@ -196,8 +198,8 @@ class SQLiteStore:
         with self._tx() as db:
             known = self._known(db, run.model, ids)
             for record, rid in zip(records, ids, strict=True):
-                data = json.dumps(record, sort_keys=True)
-                results.append((classify(known.get(rid), data), dict(record)))
+                data = text_of(record)
+                results.append((classify(known.get(rid), data), Encoded(record, data)))
                 rows.append((self.key, run.model, rid, data, run.generation, now, now))
             # An older generation never overwrites what a newer one saw.
             db.executemany(

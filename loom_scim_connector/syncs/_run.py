@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from loom_scim_connector._constants import SAVE_BATCH
 from loom_scim_connector.client import Resource
 from loom_scim_connector.contract import SyncContext
 from loom_scim_connector.errors import IncompleteSyncError
@@ -28,24 +29,27 @@ async def full_sync(
 ) -> None:
     cursor = PageCursor(page_size=ctx.client.page_size)
     rejected: list[str] = []
+    records: list[BaseModel] = []
     # Closed on the way out, so pages fetched ahead are cancelled when a save fails.
     async with aclosing(ctx.client.iterate(resource, cursor=cursor)) as pages:
         async for page in pages:
-            records: list[BaseModel] = []
             for raw in page:
                 try:
                     records.append(convert(raw))
                 except ValidationError as exc:
                     rejected.append(f"{raw.get('id', '?')} ({exc.errors()[0]['loc']})")
-            await ctx.batch_save(records, ctx.model)
             ctx.logger.debug(
-                "%s: page %d saved %d (%d so far, server total %s)",
+                "%s: page %d read, %d so far, server total %s",
                 resource,
                 cursor.pages,
-                len(records),
                 cursor.received,
                 "unknown" if cursor.total_results is None else cursor.total_results,
             )
+            if len(records) >= SAVE_BATCH:  # pages in order, several to a transaction
+                await ctx.batch_save(records, ctx.model)
+                records = []
+    if records:
+        await ctx.batch_save(records, ctx.model)
     walked = f"{cursor.pages} page{'' if cursor.pages == 1 else 's'}"
     ctx.logger.info("%s: %s, stopped on %s", resource, walked, cursor.stop_reason)
     if cursor.signals:
