@@ -32,3 +32,9 @@ LEASE_SECONDS = 30.0
 CONFIRM_CONCURRENCY = 8
 GUARD_MIN_COUNT = 25
 GUARD_MAX_FRACTION = 0.10
+
+# Reconcile (loom-scim reconcile --roster): the most changes one --apply may make, and
+# when a roster looks truncated (fewer entries, or fewer of Loom's active members
+# matched, than this share of Loom's active members).
+RECONCILE_MAX_CHANGES = 10
+RECONCILE_MIN_ROSTER_FRACTION = 0.5

@@ -94,6 +94,15 @@ def run(
             return _actions(out)
         if args.command == "connections":
             return _connections(args, out)
+        if args.command == "reconcile":
+            from ._reconcile import run_reconcile
+
+            return run_reconcile(args, out)
+        if args.command in ("offboard", "review"):
+            from ._offboard import offboard_command, review_command
+
+            handler = offboard_command if args.command == "offboard" else review_command
+            return asyncio.run(handler(args, out))
         if args.command == "fleet":
             from loom_scim_connector.fleet.cli import run_fleet
 

@@ -25,6 +25,7 @@ EXIT_BUSY = 6
 EXIT_NOT_SUPPORTED = 7
 EXIT_KEY_EXPIRED = 8
 EXIT_KEY_EXPIRING = 9
+EXIT_FINDINGS = 10
 EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
@@ -37,9 +38,10 @@ connection (from the environment):
 exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
+     offboard: someone could not be offboarded (each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
-  {EXIT_NOT_FOUND}  not found
+  {EXIT_NOT_FOUND}  not found; offboard: someone has no Loom account (and nothing failed)
   {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
      the listed records, then run the same sync with --release-held RUN_ID
   {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)
@@ -47,6 +49,7 @@ exit codes:
      attribute): running again will not help
   {EXIT_KEY_EXPIRED}  check: the API key has expired (by LOOM_SCIM_API_KEY_EXPIRES_AT)
   {EXIT_KEY_EXPIRING}  check: the API key expires within --warn-days (30 by default)
+  {EXIT_FINDINGS} reconcile --fail-on-findings: the roster and Loom disagree (findings listed)
   {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
 """
 

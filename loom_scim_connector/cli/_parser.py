@@ -22,6 +22,7 @@ from ._exit import (
     EXIT_KEY_EXPIRING,
     UsageError,
 )
+from ._parser_audit import add_offboard_parsers, add_reconcile_parser
 
 D = " (default: %(default)s)"
 
@@ -208,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_fleet_parser(sub)
+    add_reconcile_parser(sub)
+    add_offboard_parsers(sub)
     return parser
 
 

@@ -1,0 +1,240 @@
+"""Offboarding you can prove: deactivate (or delete) a person, verify it by reading them
+back, and keep the evidence (who, when, outcome, which requests) in the store.
+
+Changes go through the existing actions (``find-user``, ``deactivate-user``,
+``delete-user``) on a client the host makes; the one extra request is the read before
+the change, which tells an already deactivated or deleted person apart (idempotence).
+Every HTTP exchange of a person's offboarding is witnessed by an httpx response hook,
+so ``Evidence.request`` lists exactly what was sent and what the server answered:
+methods, paths and statuses, never a header or a key.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from loom_scim_connector.client import LoomScimClient
+from loom_scim_connector.errors import (
+    AuthenticationError,
+    ConfigError,
+    LoomScimError,
+    PermissionDeniedError,
+    WrongUrlError,
+)
+from loom_scim_connector.host import LocalHost
+from loom_scim_connector.models.scim import user_from_scim
+from loom_scim_connector.store import Evidence, now_iso
+
+Source = Literal["offboard", "reconcile"]
+# Outcomes that leave the person without access (exit 0 when everyone ends in one).
+SETTLED = frozenset({"deactivated", "deleted", "already_inactive", "already_gone"})
+# Failures that concern the connection, not a person: they stop the whole run at once.
+_FATAL = (AuthenticationError, PermissionDeniedError, WrongUrlError, ConfigError)
+_NO_REQUEST = "(no request sent)"
+
+
+def default_actor() -> str:
+    """Who is offboarding: the OS user, the host and the process id."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Witness:
+    """An httpx response hook: ``METHOD /path -> status`` for each exchange, the path
+    below the bridge URL (a list's filter shown, the only query that says anything)."""
+
+    base_path: str
+    lines: list[str] = field(default_factory=list)
+
+    async def __call__(self, response: httpx.Response) -> None:
+        request = response.request
+        path = request.url.path.removeprefix(self.base_path) or "/"
+        found = request.url.params.get("filter")
+        shown = f"{path}?filter={found}" if found else path
+        self.lines.append(f"{request.method} {shown} -> {response.status_code}")
+
+    def take(self) -> str:
+        said, self.lines = "; ".join(self.lines), []
+        return said or _NO_REQUEST
+
+
+@asynccontextmanager
+async def session(host: LocalHost) -> AsyncIterator[tuple[LoomScimClient, Witness]]:
+    """A client of the host's session, with a witness on its HTTP exchanges."""
+    async with host.session() as client:
+        witness = Witness(httpx.URL(host.connection.base_url).path.rstrip("/"))
+        client.on_response(witness)
+        yield client, witness
+
+
+async def _run(host: LocalHost, client: LoomScimClient, name: str, payload: Any) -> BaseModel:
+    return await host.run_action(name, payload, client=client)
+
+
+async def offboard_user(
+    host: LocalHost,
+    *,
+    user_id: str,
+    email: str,
+    delete: bool,
+    source: Source,
+    actor: str,
+    dry_run: bool = False,
+) -> Evidence:
+    """Offboard one Loom user by id, verify, and record the evidence in ``host.store``
+    (returned with its ``evidence_id``). A dry run reads only and records nothing: its
+    outcome is ``would_deactivate`` or ``would_delete`` when a change is due.
+
+    A failure to offboard this person is an outcome (``failed``, the reason in
+    ``detail``); a failure of the connection itself (401, 403, a wrong URL) raises."""
+    async with session(host) as (client, witness):
+        return await offboard_id(
+            host, client, witness, user_id, email, delete, source, actor, dry_run
+        )
+
+
+async def offboard_id(
+    host: LocalHost,
+    client: LoomScimClient,
+    witness: Witness,
+    user_id: str,
+    email: str,
+    delete: bool,
+    source: Source,
+    actor: str,
+    dry_run: bool,
+) -> Evidence:
+    action = "delete-user" if delete else "deactivate-user"
+    try:
+        outcome, detail = await _settle(host, client, user_id, delete, dry_run)
+    except _FATAL:
+        raise
+    except LoomScimError as exc:
+        outcome, detail = "failed", " ".join(str(exc).split())
+    item = Evidence(
+        at=now_iso(),
+        actor=actor,
+        source=source,
+        action=action,
+        user_id=user_id,
+        email=email,
+        outcome=outcome,
+        request=witness.take(),
+        detail=detail,
+    )
+    return item if dry_run else _keep(host, item)
+
+
+async def _settle(
+    host: LocalHost, client: LoomScimClient, user_id: str, delete: bool, dry_run: bool
+) -> tuple[str, str]:
+    """Read the user, then change what needs changing: ``(outcome, what was verified)``."""
+    raw = await client.get_or_none("Users", user_id)
+    if raw is None:
+        return "already_gone", "the server answers 404 for this id: no such user"
+    try:
+        active = user_from_scim(raw).active
+    except ValidationError:
+        active = None  # the action reads the user again and says what is wrong
+    if active is False and not delete:
+        return "already_inactive", "read back active=false before any change; nothing sent"
+    if dry_run:
+        shown = "unknown" if active is None else str(active).lower()
+        if delete:
+            return "would_delete", f"read back active={shown}; would send DELETE"
+        return "would_deactivate", f"read back active={shown}; would send PATCH active=false"
+    result = await _run(
+        host, client, "delete-user" if delete else "deactivate-user", {"id": user_id}
+    )
+    outcome = str(getattr(result, "outcome", "failed"))
+    if outcome == "deactivated":
+        return outcome, "read back active=false"
+    if outcome == "deleted" and not delete:
+        return outcome, "read back 404: the workspace's deprovisioning setting deletes users"
+    if outcome == "deleted":
+        return outcome, "read back 404 after DELETE: the user is gone"
+    return outcome, "the server answered 404 for the change: the user was already gone"
+
+
+def _keep(host: LocalHost, item: Evidence) -> Evidence:
+    return replace(item, evidence_id=host.store.record_evidence(item))
+
+
+async def offboard_emails(
+    host: LocalHost,
+    emails: Sequence[str],
+    *,
+    delete: bool,
+    actor: str,
+    dry_run: bool = False,
+    source: Source = "offboard",
+) -> list[Evidence]:
+    """Offboard people by email, in order, one piece of evidence each.
+
+    Each is looked up on the server (``find-user``). One not found there, whom the store
+    knew by id, is looked up by that id (their email may have changed): gone, or still
+    there and offboarded. One nobody knows is ``not_found``, with evidence all the same.
+    """
+    done: list[Evidence] = []
+    action = "delete-user" if delete else "deactivate-user"
+    async with session(host) as (client, witness):
+        for email in emails:
+            try:
+                found = await _run(host, client, "find-user", {"email": email})
+            except _FATAL:
+                raise
+            except LoomScimError as exc:
+                outcome, detail = "failed", "lookup by email failed: " + " ".join(str(exc).split())
+                user_id = None
+            else:
+                user = getattr(found, "user", None)
+                user_id = user.id if user is not None else _known_id(host, email)
+                if user_id is not None:
+                    done.append(
+                        await offboard_id(
+                            host, client, witness, user_id, email, delete, source, actor, dry_run
+                        )
+                    )
+                    continue
+                outcome, detail = (
+                    "not_found",
+                    "no Loom user has this email, and the store never saw one",
+                )
+            item = Evidence(
+                at=now_iso(),
+                actor=actor,
+                source=source,
+                action=action,
+                user_id=None,
+                email=email,
+                outcome=outcome,
+                request=witness.take(),
+                detail=detail,
+            )
+            done.append(item if dry_run else _keep(host, item))
+    return done
+
+
+def _known_id(host: LocalHost, email: str) -> str | None:
+    """The id the store last knew for ``email`` (a live record first), if any."""
+    wanted = email.casefold()
+    matches = [
+        record
+        for record in host.store.records("User", include_deleted=True)
+        if str(record.get("email", "")).casefold() == wanted
+    ]
+    matches.sort(key=lambda record: "_deletedAt" in record)
+    return str(matches[0]["id"]) if matches else None

@@ -1,0 +1,247 @@
+"""The access review: every member of the workspace, as the synced store knows them,
+with role, managed or not, status in the roster, the offboarding evidence, and the key's
+expiry. Written as one self-contained HTML page (:mod:`._review_html`) and as CSV.
+
+It reads the store only; the roster, when given, is compared by :mod:`.reconcile`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from loom_scim_connector.check import key_status
+from loom_scim_connector.config import LoomConnection
+from loom_scim_connector.errors import InputError
+from loom_scim_connector.store import Evidence, Store
+
+from .reconcile import CATEGORIES, reconcile
+from .roster import parse_map, read_roster
+
+CSV_COLUMNS = (
+    "id",
+    "email",
+    "name",
+    "role",
+    "status",
+    "managed",
+    "externalId",
+    "rosterStatus",
+    "findings",
+    "lastAction",
+    "lastOutcome",
+    "lastActionAt",
+    "lastActor",
+)
+NO_ROLE = "(none)"
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    id: str
+    email: str
+    name: str | None
+    role: str | None
+    active: bool | None
+    external_id: str | None
+    deleted_at: str | None
+    roster_status: str | None  # None: no roster given, or not assessed (inactive in Loom)
+    findings: tuple[str, ...]  # reconcile categories, with their reasons
+    evidence: tuple[Evidence, ...]  # newest first
+
+    @property
+    def status(self) -> str:
+        if self.deleted_at is not None:
+            return "deleted"
+        return "unknown" if self.active is None else "active" if self.active else "inactive"
+
+    @property
+    def managed(self) -> bool:
+        return self.external_id is not None
+
+    @property
+    def orphaned(self) -> bool:
+        return any(f.startswith("orphaned") for f in self.findings)
+
+
+@dataclass
+class Review:
+    generated_at: str
+    base_url: str
+    key_expires_at: date | None
+    key_days_left: int | None
+    key_status: str
+    members: list[MemberRow]
+    evidence: list[Evidence]
+    roster: str | None = None  # the roster file's name and format
+    roster_counts: dict[str, int] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # roster people without Loom access
+
+    @property
+    def live(self) -> list[MemberRow]:
+        return [m for m in self.members if m.deleted_at is None]
+
+    @property
+    def active(self) -> int:
+        return sum(m.active is True for m in self.live)
+
+    @property
+    def unmanaged_active(self) -> int:
+        return sum(m.active is True and not m.managed for m in self.live)
+
+    def at_risk(self) -> list[MemberRow]:
+        """The members to look at first: orphaned (with a roster), else unmanaged active."""
+        if self.roster is not None:
+            return [m for m in self.live if m.active and m.orphaned]
+        return [m for m in self.live if m.active and not m.managed]
+
+    def by_role(self) -> dict[str, tuple[int, int]]:
+        """Active members by role: (managed, unmanaged)."""
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for member in self.live:
+            if member.active:
+                counts[member.role or NO_ROLE][0 if member.managed else 1] += 1
+        order = ["admin", "creator", "viewer", "default", NO_ROLE]
+        keys = sorted(counts, key=lambda r: (order.index(r) if r in order else len(order), r))
+        return {role: (counts[role][0], counts[role][1]) for role in keys}
+
+
+def build_review(
+    store: Store,
+    connection: LoomConnection,
+    *,
+    roster: Path | None = None,
+    mapping: str | None = None,
+    today: date | None = None,
+) -> Review:
+    records = store.records("User", include_deleted=True)
+    evidence = store.evidence()
+    days = connection.days_until_expiry(today)
+    review = Review(
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        base_url=connection.base_url,
+        key_expires_at=connection.api_key_expires_at,
+        key_days_left=days,
+        key_status=key_status(days),
+        members=[],
+        evidence=evidence,
+    )
+    status: dict[str, str] = {}
+    findings: dict[str, list[str]] = defaultdict(list)
+    if roster is not None:
+        read = read_roster(roster, parse_map(mapping) if mapping else None)
+        live = [r for r in records if "_deletedAt" not in r]
+        result = reconcile(live, read.entries)
+        review.roster = f"{roster.name} ({read.format}, {len(read.entries)} people)"
+        review.roster_counts = result.counts()
+        review.missing = [f"{f.email}: {f.reason}" for f in result.missing]
+        for name in CATEGORIES:
+            for finding in result.category(name):
+                if finding.id is not None and name != "missing":
+                    findings[finding.id].append(f"{name}: {finding.reason}")
+        for record in live:
+            status[str(record["id"])] = _roster_status(record, findings[str(record["id"])])
+    elif mapping is not None:
+        raise InputError("review", {"--map": "names the columns of --roster: give --roster too"})
+    review.members = _rows(records, evidence, status, findings)
+    return review
+
+
+def _roster_status(record: Mapping[str, Any], findings: Sequence[str]) -> str:
+    for finding in findings:
+        if finding.startswith("orphaned"):
+            reason = finding.split(": ", 1)[1]
+            return "not in roster" if reason == "not in the roster" else reason
+    return "in roster" if record.get("active") is True else "-"
+
+
+def _rows(
+    records: Sequence[Mapping[str, Any]],
+    evidence: Sequence[Evidence],
+    status: Mapping[str, str],
+    findings: Mapping[str, list[str]],
+) -> list[MemberRow]:
+    by_id: dict[str, list[Evidence]] = defaultdict(list)
+    for item in evidence:  # newest first, so each list is too
+        if item.user_id:
+            by_id[item.user_id].append(item)
+    rows = []
+    for record in records:
+        rid = str(record["id"])
+        proofs = by_id.get(rid, [])
+        if "_deletedAt" in record and not proofs:
+            continue  # long gone, and not by an offboarding: nothing to review
+        name = " ".join(filter(None, (record.get("firstName"), record.get("lastName"))))
+        rows.append(
+            MemberRow(
+                id=rid,
+                email=str(record.get("email") or ""),
+                name=name or None,
+                role=record.get("role"),
+                active=record.get("active"),
+                external_id=record.get("externalId") or None,
+                deleted_at=record.get("_deletedAt"),
+                roster_status=status.get(rid),
+                findings=tuple(findings.get(rid, ())),
+                evidence=tuple(proofs),
+            )
+        )
+    rows.sort(key=lambda m: (m.deleted_at is not None, m.email.casefold()))
+    return rows
+
+
+def csv_rows(review: Review) -> list[dict[str, str]]:
+    rows = []
+    for m in review.members:
+        last = m.evidence[0] if m.evidence else None
+        rows.append(
+            {
+                "id": m.id,
+                "email": m.email,
+                "name": m.name or "",
+                "role": m.role or "",
+                "status": m.status,
+                "managed": "managed" if m.managed else "unmanaged",
+                "externalId": m.external_id or "",
+                "rosterStatus": m.roster_status or "",
+                "findings": "; ".join(m.findings),
+                "lastAction": last.action if last else "",
+                "lastOutcome": last.outcome if last else "",
+                "lastActionAt": last.at if last else "",
+                "lastActor": last.actor if last else "",
+            }
+        )
+    return rows
+
+
+def _safe_cell(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula (names come from the server)."""
+    risky = value[:1] in ("=", "+", "-", "@", "\t", "\r") and value != "-"
+    return "'" + value if risky else value
+
+
+def write_csv(review: Review, path: Path) -> None:
+    try:
+        with path.open("w", encoding="utf-8", newline="") as target:
+            writer = csv.DictWriter(target, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for row in csv_rows(review):
+                writer.writerow({k: _safe_cell(v) for k, v in row.items()})
+    except OSError as exc:
+        raise InputError("review", {"--csv": f"{path} cannot be written: {exc.strerror}"}) from None
+
+
+def write_html(review: Review, path: Path) -> None:
+    from ._review_html import render
+
+    try:
+        path.write_text(render(review), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            "review", {"--html": f"{path} cannot be written: {exc.strerror}"}
+        ) from None

@@ -1,0 +1,176 @@
+"""``loom-scim offboard`` and ``loom-scim review``: their options and their handlers."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from loom_scim_connector.audit.offboard import SETTLED, default_actor, offboard_emails
+from loom_scim_connector.connections import resolve
+from loom_scim_connector.errors import InputError
+from loom_scim_connector.host import LocalHost
+from loom_scim_connector.models.inputs import FindUserInput
+from loom_scim_connector.store import Evidence
+
+from ._exit import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, UsageError
+from ._output import _print_json, _shown
+
+log = logging.getLogger("loom_scim_connector")
+# -- offboard ------------------------------------------------------------------------
+
+
+def read_emails(emails: list[str], file: Path | None) -> list[str]:
+    """The emails to offboard, each checked before any request; every bad one is named
+    (where it came from and why) in one :class:`InputError`. Repeats count once."""
+    given = [(f"EMAIL {n}", text) for n, text in enumerate(emails, 1)]
+    if file is not None:
+        given += _from_file(file)
+    if not given:
+        raise UsageError("give at least one EMAIL, or --file FILE (see loom-scim offboard --help)")
+    problems: dict[str, str] = {}
+    wanted: dict[str, str] = {}
+    for where, text in given:
+        try:
+            email = FindUserInput(email=text).email
+        except ValidationError as exc:
+            why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            problems[where] = f"{text!r} {why}"
+            continue
+        wanted.setdefault(email.casefold(), email)
+    if problems:
+        raise InputError("offboard", problems)
+    return list(wanted.values())
+
+
+def _from_file(path: Path) -> list[tuple[str, str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "is not UTF-8 text"
+        raise InputError("offboard", {"--file": f"{path} {why}"}) from None
+    lines = [
+        (f"{path.name} line {n}", line.strip())
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if lines and all(_plain(line) for _, line in lines):
+        return lines
+    return _from_roster(path)
+
+
+def _plain(line: str) -> bool:
+    """A line of a plain list: no separator a CSV or JSON file would have."""
+    return not any(mark in line for mark in ',;\t"{[')
+
+
+def _from_roster(path: Path) -> list[tuple[str, str]]:
+    """Every person of a roster export. One the roster says is *active* is refused:
+    offboard takes a list of leavers (reconcile compares a whole roster)."""
+    from loom_scim_connector.audit.roster import read_roster
+
+    roster = read_roster(path)
+    active = [e for e in roster.entries if e.status and e.active]
+    if active:
+        first = active[0]
+        raise InputError(
+            "offboard",
+            {
+                f"{path.name} {roster.unit} {first.line}": f"the roster says {first.email} is "
+                f"active ({len(active)} active in all): --file takes a list of leavers; "
+                "compare a whole roster with loom-scim reconcile"
+            },
+        )
+    return [(f"{path.name} {roster.unit} {e.line}", e.email) for e in roster.entries]
+
+
+async def offboard_command(args: argparse.Namespace, out: TextIO) -> int:
+    emails = read_emails(args.emails, args.file)
+    connection = resolve(args.connection, args.config)
+    host = LocalHost(connection, store=args.store)
+    try:
+        results = await offboard_emails(
+            host,
+            emails,
+            delete=args.delete,
+            actor=args.actor or default_actor(),
+            dry_run=args.dry_run,
+        )
+    finally:
+        host.close()
+    counts = Counter(item.outcome for item in results)
+    if args.json:
+        _print_json(
+            {
+                "dryRun": args.dry_run,
+                "results": [dataclasses.asdict(item) for item in results],
+                "counts": dict(sorted(counts.items())),
+            },
+            out,
+        )
+    else:
+        out.write(offboard_table(results))
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    if args.dry_run:
+        log.info("dry run: %s; nothing was changed or recorded", summary)
+    else:
+        log.info("%s; evidence recorded in %s", summary, _shown(args.store))
+    if counts["failed"]:
+        return EXIT_FAILURE
+    return EXIT_NOT_FOUND if counts["not_found"] else EXIT_OK
+
+
+def offboard_table(results: list[Evidence]) -> str:
+    rows = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
+    for item in results:
+        mark = "" if item.outcome in SETTLED or item.outcome.startswith("would_") else "!"
+        rows.append((item.email, mark + item.outcome, item.user_id or "-", item.detail or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "".join(
+        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip()
+        + "\n"
+        for row in rows
+    )
+
+
+# -- review --------------------------------------------------------------------------
+
+
+async def review_command(args: argparse.Namespace, out: TextIO) -> int:
+    from loom_scim_connector.audit.review import build_review, write_csv, write_html
+
+    connection = resolve(args.connection, args.config)
+    html_path = args.html or Path(f"loom-access-review-{date.today().isoformat()}.html")
+    host = LocalHost(connection, store=args.store)
+    try:
+        if not args.no_sync:
+            report = await host.run_sync("users")
+            log.info("users synced: %d saved, %d deleted", report.saved, report.deleted)
+            if report.status == "held":
+                log.warning(
+                    "the sync was held (run %s): its deletions wait for review, so the report "
+                    "may still list people Loom no longer has",
+                    report.run_id,
+                )
+        review = build_review(host.store, host.connection, roster=args.roster, mapping=args.map)
+    finally:
+        host.close()
+    write_html(review, html_path)
+    out.write(f"{html_path}\n")
+    if args.csv is not None:
+        write_csv(review, args.csv)
+        out.write(f"{args.csv}\n")
+    log.info(
+        "%d members (%d active, %d unmanaged), %d offboarding records",
+        len(review.members),
+        review.active,
+        review.unmanaged_active,
+        len(review.evidence),
+    )
+    return EXIT_OK

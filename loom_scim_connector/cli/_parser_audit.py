@@ -1,0 +1,145 @@
+"""The command line of the audit commands (reconcile, offboard, review): only argparse
+here, so that building the parser imports none of what the commands run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from loom_scim_connector._constants import DEFAULT_STORE, RECONCILE_MAX_CHANGES
+
+from ._exit import EXIT_FAILURE, EXIT_FINDINGS, EXIT_NOT_FOUND, EXIT_OK
+
+D = " (default: %(default)s)"
+DESCRIPTION = (
+    "Sync users (unless --no-sync), match Loom's members to the roster on externalId, then "
+    "email, and list the orphaned, unmanaged, role_drift, missing and duplicates. A dry run "
+    "by default: --apply deactivates the orphaned active accounts (the workspace's "
+    "deprovisioning setting decides whether that deletes them; --delete sends DELETE) and, "
+    "with --apply-roles, fixes role drift; each change is read back and kept as evidence in "
+    "the store. --apply is refused whole (exit 2, nothing changed) beyond --max-changes or "
+    "for a roster that looks truncated (unless --force). Exit 0: done; 1: a change failed; "
+    f"2: a bad roster or a refused --apply; {EXIT_FINDINGS}: findings, with --fail-on-findings."
+)
+
+
+def add_reconcile_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "reconcile",
+        help="compare Loom's members with the IdP's roster; --apply fixes",
+        description=DESCRIPTION,
+    )
+    add = p.add_argument
+    add("--roster", required=True, type=Path, metavar="FILE", help="Okta, Entra ID, Google "
+        "Workspace users export, or a CSV, JSON or JSONL file with an email column")  # fmt: skip
+    add("--map", metavar="FIELD=COLUMN,...", help="the roster's columns: email=Work Email,"
+        "externalId=Employee ID,status=State,name=Full Name,role=Team")  # fmt: skip
+    add("--role-map", type=Path, metavar="FILE",
+        help="YAML or JSON: IdP group or role -> creator, viewer or admin")  # fmt: skip
+    add("--format", choices=["table", "json", "csv"], default="table", help="(default: table)")
+    add("--seat-price", type=_price, metavar="PRICE", help="a seat's monthly price: prints "
+        "the monthly cost of the orphaned seats")  # fmt: skip
+    add("--store", default=str(DEFAULT_STORE), help="a SQLite file, or a postgresql:// URL "
+        "(default: %(default)s)")  # fmt: skip
+    add("--no-sync", action="store_true", help="reuse the store's users instead of syncing")
+    add("--apply", action="store_true", help="carry out the plan (default: a dry run)")
+    add("--delete", action="store_true", help="orphans: DELETE instead of deactivate")
+    add("--apply-roles", action="store_true", help="also fix role drift")
+    add("--max-changes", type=_count, default=RECONCILE_MAX_CHANGES, metavar="N",
+        help="refuse an --apply of more changes (default: %(default)s)")  # fmt: skip
+    add("--force", action="store_true", help="apply even if the roster looks truncated")
+    add("--actor", metavar="NAME", help="who applies, for the evidence (default: user@host:pid)")
+    add("--fail-on-findings", action="store_true",
+        help=f"exit {EXIT_FINDINGS} when anything is found (for monitors)")  # fmt: skip
+
+
+def add_offboard_parsers(sub: Any) -> None:
+    """Register ``offboard`` and ``review`` on the CLI's subparsers."""
+    off = sub.add_parser(
+        "offboard",
+        help="deactivate (or delete) people by email, verify, and keep the evidence",
+        description="Deactivate each person (the workspace's deprovisioning setting decides "
+        "whether Loom deactivates or deletes), read them back, and record the evidence (who, "
+        "when, outcome, which requests) in the store. Someone already inactive or gone says "
+        f"so. Exit {EXIT_OK}: everyone is offboarded or already gone; {EXIT_FAILURE}: someone "
+        f"could not be; {EXIT_NOT_FOUND}: someone has no Loom account (and nothing failed).",
+    )
+    off.add_argument("emails", nargs="*", metavar="EMAIL", help="who to offboard")
+    off.add_argument(
+        "--file",
+        type=Path,
+        metavar="FILE",
+        help="one email a line (# comments allowed), or a roster export listing leavers "
+        "(Okta, Entra ID, Google Workspace, CSV/JSON/JSONL with an email column)",
+    )
+    off.add_argument("--delete", action="store_true", help="DELETE the users instead")
+    off.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="look everyone up, say what would happen, change nothing",
+    )
+    off.add_argument("--json", action="store_true", help="print one JSON object for programs")
+    _store_and_actor(off)
+
+    review = sub.add_parser(
+        "review",
+        help="the access review: a self-contained HTML report (and CSV) from the store",
+    )
+    review.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="where to write the report (default: loom-access-review-YYYY-MM-DD.html)",
+    )
+    review.add_argument("--csv", type=Path, metavar="FILE", help="also write the members as CSV")
+    review.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="the IdP roster: adds each member's roster status",
+    )
+    review.add_argument(
+        "--map", metavar="FIELD=COLUMN,...", help="the roster's columns, for other exports"
+    )
+    review.add_argument(
+        "--no-sync", action="store_true", help="use the store as it is; do not sync users first"
+    )
+    review.add_argument(
+        "--store",
+        default=str(DEFAULT_STORE),
+        help="a SQLite file, or a postgresql:// URL (the fleet extra)" + D,
+    )
+
+
+def _store_and_actor(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=str(DEFAULT_STORE),
+        help="where the evidence is kept: a SQLite file or a postgresql:// URL" + D,
+    )
+    parser.add_argument(
+        "--actor",
+        metavar="NAME",
+        help="who is offboarding, for the evidence (default: your user@host:pid)",
+    )
+
+
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number such as 12.50, not {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a price of at least 0, not {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
+    return value
