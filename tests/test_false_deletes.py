@@ -143,3 +143,28 @@ async def test_a_404_that_is_not_scim_json_confirms_nothing(
 
         assert innocent not in deleted_ids(host), "a proxy's 404 marked a live user DELETED"
         assert_no_live_user_deleted(host, sim)
+
+
+async def test_a_fingerprint_collision_costs_a_lookup_never_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk remembers ids as 64-bit fingerprints. Force the rare collision: one
+    live user's id looks already seen, so the walk skips it. It must be looked up,
+    found and kept, not deleted."""
+    from loom_scim_connector.pagination import IdFingerprints
+
+    sim = SimServer.with_users(300)
+    with closing(await synced(sim, tmp_path / "s.sqlite3")) as host:
+        victim = sim.listing[150]
+        real_add = IdFingerprints.add
+
+        def colliding(self: IdFingerprints, rid: str) -> bool:
+            return False if rid == victim else real_add(self, rid)
+
+        monkeypatch.setattr(IdFingerprints, "add", colliding)
+        sim.start_run()
+        report = await host.run_sync("users")
+
+        assert victim not in deleted_ids(host)
+        assert_no_live_user_deleted(host, sim)
+        assert (report.status, report.deleted, report.recovered) == ("success", 0, 1)

@@ -163,3 +163,14 @@ def test_cursor_refuses_bad_arguments() -> None:
         PageCursor(page_size=0)
     with pytest.raises(ValueError, match="1-based"):
         PageCursor(start_index=0)
+
+
+def test_fingerprints_remember_ids_compactly() -> None:
+    from loom_scim_connector.pagination import IdFingerprints
+
+    seen = IdFingerprints()
+    assert [seen.add(i) for i in ("a", "b", "a", "c", "b")] == [True, True, False, True, False]
+    assert seen.count == 3 and "a" in seen and "z" not in seen
+    many = IdFingerprints()
+    assert all(many.add(f"{n:024x}") for n in range(20_000))
+    assert not any(many.add(f"{n:024x}") for n in range(0, 20_000, 7))
