@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck unit properties record models docs bench faults clean
+.PHONY: help demo test lint typecheck unit properties record models docs bench faults fleet-load clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 help: ## this list
-	@grep -E '^[a-z]+:.*## ' Makefile | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 22
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
 
 demo: $(STAMP) ## the main job (sync, onboard, offboard) against a local sandbox
 	$(BIN)/python examples/demo.py
@@ -61,6 +61,12 @@ bench: $(STAMP) ## the benchmarks: figures side by side
 # The fault matrix: the CLI against the sandbox behind a fault proxy (SEEDS=N per row).
 faults: $(STAMP) ## the fault matrix (SEEDS=N per row); exits non-zero on any loss
 	$(BIN)/python benchmarks/faults.py $(if $(SEEDS),--seeds $(SEEDS))
+
+# The fleet under load: 200 workspaces x 500 users, 2 Celery workers, then one pool
+# process and one whole worker SIGKILLed mid-run. Needs PostgreSQL and Redis (see
+# "Running a fleet"); uses Redis database 13 (flushed) and a schema of its own.
+fleet-load: $(STAMP) ## the fleet under load, workers killed mid-run; non-zero on any loss
+	$(BIN)/python benchmarks/fleet_load.py
 
 clean: ## remove .venv, caches and the default store
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache loom-scim.sqlite3

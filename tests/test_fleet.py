@@ -471,10 +471,10 @@ def test_the_fleet_cli(fleet: Fleet, worker: Worker, monkeypatch: pytest.MonkeyP
     assert "queued (task " in err
     fleet.sent.append(err.split("queued (task ")[1].split(")")[0])
 
-    assert cli("sync-now", fleet.cid("nobody"))[0] == 1
+    assert cli("sync-now", fleet.cid("nobody"))[0] == 4  # not found
     assert cli("remove", cid)[0] == 0
     code, _, err = cli("remove", cid)
-    assert code == 1 and "no fleet connection" in err
+    assert code == 4 and "no fleet connection" in err
     assert_no_key("".join(printed), fleet.keys)
     check_worker_log(worker, fleet)
 

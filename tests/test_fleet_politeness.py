@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -106,3 +107,54 @@ async def test_a_429_pauses_the_whole_workspace(sandbox: Sandbox, cid: str) -> N
     finally:
         await first.aclose()
         await other.aclose()
+
+
+class Held(httpx.AsyncBaseTransport):
+    """Answers only when released: a request as long as the test wants."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.release.wait()
+        return httpx.Response(200, json={})
+
+
+async def _until(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+async def test_a_long_request_keeps_its_slot_and_a_dead_workers_slot_lapses(cid: str) -> None:
+    client = redis.Redis.from_url(redis_url())
+    held = Held()
+    slow = PoliteTransport(redis_url(), cid, limit=1, inner=held, lease=0.3)
+    try:
+        request = asyncio.create_task(slow.handle_async_request(httpx.Request("GET", "http://x/")))
+        await _until(lambda: client.zcard(inflight_key(cid)) == 1, "the slot was never taken")
+        slots: Any = client.zrange(inflight_key(cid), 0, -1, withscores=True)
+        ((token, first),) = slots
+        # Renewed while the request is out: the score moves on, well past one lease.
+        await _until(lambda: (client.zscore(inflight_key(cid), token) or 0) > first + 600, "")
+        held.release.set()
+        assert (await request).status_code == 200
+        assert client.zcard(inflight_key(cid)) == 0
+
+        # A slot whose holder died (never renewed, never given back) lapses in its lease.
+        seconds, micros = _server_time(client)
+        dead_until = seconds * 1000 + micros // 1000 + 300
+        client.zadd(inflight_key(cid), {"dead-worker": dead_until})
+        answered = await slow.handle_async_request(httpx.Request("GET", "http://x/"))
+        assert answered.status_code == 200
+        seconds, micros = _server_time(client)
+        assert seconds * 1000 + micros // 1000 >= dead_until  # it waited for the lapse
+    finally:
+        await slow.aclose()
+        client.close()
+
+
+def _server_time(client: Any) -> tuple[int, int]:
+    seconds, micros = client.time()
+    return int(seconds), int(micros)

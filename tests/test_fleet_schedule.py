@@ -4,6 +4,7 @@ task) queues, and when, from the manifest's ``runs`` or a connection's override.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -132,3 +133,36 @@ def test_two_dispatches_at_once_queue_each_sync_once(
     for thread in threads:
         thread.join()
     assert len(sent.calls) == 40 and len(set(sent.calls)) == 40
+
+
+def test_a_sync_whose_message_was_lost_is_queued_again(prefix: str) -> None:
+    """Redis's transport can lose a message popped by a worker killed at once: a sync
+    queued long enough ago with no run begun since is queued again, once per period."""
+    from loom_scim_connector.fleet.settings import store_key
+    from loom_scim_connector.store.postgres import PostgresStore
+
+    cid, clock, sent = prefix + "lost", Clock(), Sent()
+    start = clock.now = time.time() - 600
+    store = PostgresStore(postgres_url(), store_key(cid))
+    with Dispatcher(postgres_url(), clock=clock) as dispatcher:
+        dispatcher.record_queued(cid, "users", "task-0", 3600, at=start)  # what sync-now does
+        assert dispatcher.next_runs(cid) == {"users": start + 3600}
+        clock.now = start + 30
+        assert dispatcher.requeue_lost(sent, lost_after=60, prefix=prefix) == []
+        clock.now = start + 120
+        again = dispatcher.requeue_lost(sent, lost_after=60, prefix=prefix)
+        assert again == [(cid, "users", "task-1")]
+        assert dispatcher.requeue_lost(sent, lost_after=60, prefix=prefix) == []
+        # A run begins (now, well after it was queued again): the message was not lost.
+        try:
+            run = store.begin_run("users", "User", lease=30)
+            store.finish_run(run, "success")
+        finally:
+            store.close()
+        clock.now = start + 300
+        assert dispatcher.requeue_lost(sent, lost_after=60, prefix=prefix) == []
+        assert dispatcher.next_runs(cid) == {"users": start + 3600}  # the schedule unmoved
+    assert sent.calls == [(cid, "users")]
+    with psycopg.connect(postgres_url(), autocommit=True) as db:
+        for table in ("runs", "locks", "checkpoints"):
+            db.execute(f"DELETE FROM loom_scim_{table} WHERE connection = %s", (store_key(cid),))  # noqa: S608

@@ -80,6 +80,8 @@ def test_status_per_connection(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Non
             "lastSuccess": None,
             "lastFailure": None,
             "lastError": None,
+            "lastErrorClass": None,
+            "lastErrorKind": None,
             "nextRun": "2027-01-15T08:30:00+00:00",
             "held": [],
         }

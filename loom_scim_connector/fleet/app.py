@@ -13,8 +13,11 @@ Reliability, as Celery's docs describe it:
 * ``task_reject_on_worker_lost``: when the pool's child process running a task is killed
   (SIGKILL, the OOM killer), the message is requeued rather than acknowledged as failed.
 * ``visibility_timeout`` (Redis transport): an unacknowledged message is redelivered
-  after it; set to twice the sync's hard time limit (:mod:`.settings`), so only a task
-  whose worker is gone is redelivered. A worker shut down warmly requeues at once.
+  after it; set to twice the sync's hard time limit plus the busy retry
+  (:func:`.settings.visibility_timeout`), so only a task whose worker is gone is
+  redelivered, and swept for every tenth of it. A worker shut down warmly requeues at
+  once. A message popped by a worker killed before it recorded it as unacknowledged is
+  lost to the transport: the dispatch's sweep queues that sync again (:mod:`.schedule`).
 * ``worker_prefetch_multiplier = 1``: a worker holds one message more than it runs, not a
   batch that would wait behind a long sync.
 * JSON only: no pickle, so a message can be read (and scanned for secrets) by anything.
@@ -39,6 +42,7 @@ from . import settings, tasks
 def make_app(broker_url: str | None = None, *, queue: str | None = None) -> Any:
     """A Celery app for the fleet; every argument defaults to the environment."""
     broker = broker_url or settings.broker_url()
+    visibility = settings.visibility_timeout()
     app = Celery("loom_scim_fleet", broker=broker, backend=broker, set_as_current=False)
     app.conf.update(
         task_default_queue=queue or settings.queue(),
@@ -46,7 +50,13 @@ def make_app(broker_url: str | None = None, *, queue: str | None = None) -> Any:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.VISIBILITY_TIMEOUT},
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # Sweep for messages past their visibility timeout every tenth of it (kombu's
+            # default is every 100 s, which only matters when the timeout is short).
+            "unacked_restore_interval": max(1, min(10, visibility // 10)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         result_serializer="json",

@@ -6,7 +6,8 @@
 * ``list [--json]``, ``remove ID``, ``rotate-keys`` (after putting a new Fernet key
   first in ``LOOM_SCIM_FLEET_FERNET_KEY``: see :mod:`.connections`).
 * ``status [--json]``: per connection, key expiry and, per sync, the last success, the
-  last failure and its error, the next run, and the held runs awaiting review.
+  last failure and its error with the error's class and kind (``AuthenticationError``,
+  ``auth``), the next run, and the held runs awaiting review.
 * ``sync-now [ID ...] [--all] [--model users|groups] [--wait]``: queue syncs (each task
   carries the connection id only); ``--wait`` waits for their reports.
 * ``release-held ID SYNC RUN_ID``: after review, apply the deletions a held run kept back
@@ -14,6 +15,10 @@
 * ``worker``: Celery's own worker (``celery -A loom_scim_connector.fleet.app worker``).
 * ``beat``: Celery's own beat, which queues the dispatch task every
   ``LOOM_SCIM_FLEET_DISPATCH_SECONDS`` (60 s); run exactly one.
+
+A command given a connection id that does not exist exits 4 (not found), in one line.
+``sync-now`` records what it queues in the schedule, whose dispatch queues a sync again
+if its message is lost (:mod:`.schedule`).
 
 The database is ``--database`` or ``LOOM_SCIM_FLEET_DATABASE_URL``; the broker
 ``LOOM_SCIM_FLEET_BROKER_URL``; the Fernet key ``LOOM_SCIM_FLEET_FERNET_KEY``. This
@@ -27,6 +32,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any, TextIO
 
 from loom_scim_connector._constants import ENV_KEY
@@ -36,6 +42,7 @@ from . import settings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_NOT_FOUND = 4
 EXIT_HELD = 5
 
 
@@ -113,7 +120,8 @@ def add_fleet_parser(sub: Any) -> None:
 
 
 def run_fleet(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    """Run a ``fleet`` command; errors are raised as :class:`LoomScimError`."""
+    """Run a ``fleet`` command; errors are raised as :class:`LoomScimError`, but an
+    unknown connection id is one line and exit 4 (not found)."""
     try:
         import celery  # type: ignore[import-untyped]  # noqa: F401
         import cryptography  # noqa: F401
@@ -122,6 +130,16 @@ def run_fleet(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
         raise ConfigError(
             "fleet", "needs the fleet extra: pip install 'loom-scim-connector[fleet]'"
         ) from None
+    from .connections import ConnectionNotFoundError
+
+    try:
+        return _run(args, out, err, stdin)
+    except ConnectionNotFoundError as exc:
+        err.write(f"loom-scim: error: {exc}\n")
+        return EXIT_NOT_FOUND
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     command: str = args.fleet_command
     if command in ("worker", "beat") and args.database:
         # The tasks this process runs read the database from the environment.
@@ -170,32 +188,21 @@ def run_fleet(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
             count = registry.rotate_keys()
             err.write(f"loom-scim: {count} API key{'s' if count != 1 else ''} re-encrypted\n")
         elif command == "status":
-            from .status import fleet_status
+            from .status import fleet_status, status_lines
 
             for status in fleet_status(database, registry.list()):
                 if args.json:
                     _print(out, status)
                 else:
-                    out.write(_status_lines(status))
+                    out.write(status_lines(status))
         else:
             registry.remove(args.id)
+            from .errors import ErrorLog
+
+            with ErrorLog(database) as errors:
+                errors.clear(args.id)
             err.write(f"loom-scim: fleet connection {args.id} removed\n")
     return EXIT_OK
-
-
-def _status_lines(item: dict[str, Any]) -> str:
-    days = item["daysUntilKeyExpiry"]
-    lines = [f"{item['id']}  key expires {item['apiKeyExpiresAt'] or '-'}"]
-    if days is not None:
-        lines[0] += f" ({days} days)"
-    for sync, s in item["syncs"].items():
-        held = ", ".join(f"run {h['runId']} ({h['records']} records)" for h in s["held"])
-        lines.append(
-            f"  {sync:<8} last success {s['lastSuccess'] or '-'}  next run {s['nextRun'] or '-'}"
-            + (f"  last error: {s['lastError']}" if s["lastError"] else "")
-            + (f"  HELD: {held}" if held else "")
-        )
-    return "\n".join(lines) + "\n"
 
 
 def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO) -> int:
@@ -212,7 +219,9 @@ def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO)
                 registry.get(connection_id)  # raises ConnectionNotFoundError
     app = make_app()
     sync_task = app.fleet_tasks[0]
+    queued_at = time.time()  # before sending: a run may begin before it is recorded
     sent = [(cid, sync_task.apply_async(args=[cid, args.model])) for cid in ids]
+    _watch(database, args.model, sent, queued_at)
     for cid, result in sent:
         err.write(f"loom-scim: {args.model} sync of {cid} queued (task {result.id})\n")
     if not args.wait:
@@ -229,6 +238,21 @@ def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO)
         if report.get("status") == "held" and code == EXIT_OK:
             code = EXIT_HELD
     return code
+
+
+def _watch(database: str, model: str, sent: list[tuple[str, Any]], at: float) -> None:
+    """Record the queued syncs in the schedule, where the dispatch's sweep queues them
+    again should their messages be lost (:mod:`.schedule`)."""
+    from loom_scim_connector.manifest import load_manifest
+
+    from .schedule import Dispatcher, frequencies
+
+    interval = frequencies(load_manifest()).get(model)
+    if interval is None:  # not a scheduled sync: nothing watches it
+        return
+    with Dispatcher(database) as dispatcher:
+        for cid, result in sent:
+            dispatcher.record_queued(cid, model, str(result.id), interval, at=at)
 
 
 def _worker(args: argparse.Namespace) -> int:

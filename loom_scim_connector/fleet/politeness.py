@@ -40,9 +40,17 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 0
 """
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) == 1 then
+    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+end
+return 1
+"""
 DEFAULT_LIMIT = 4
-# Longer than any request can take (the client's timeouts are seconds).
-SLOT_LEASE = 120.0
+# Renewed every third of it while the request is out, so only a dead worker's lapses.
+SLOT_LEASE = 15.0
 # A Retry-After beyond this is capped: the client's retry gives up long before.
 MAX_PAUSE = 300.0
 
@@ -78,6 +86,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self.lease_ms = int(lease * 1000)
         self.poll = poll
         self._acquire = self.redis.register_script(_ACQUIRE)
+        self._renew = self.redis.register_script(_RENEW)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._wait_while_paused()
@@ -87,9 +96,11 @@ class PoliteTransport(httpx.AsyncBaseTransport):
             if await self._acquire(keys=slots, args=[self.limit, self.lease_ms, token]):
                 break
             await asyncio.sleep(self.poll)
+        renewal = asyncio.create_task(self._keep(token))
         try:
             response = await self.inner.handle_async_request(request)
         finally:
+            renewal.cancel()
             await self.redis.zrem(inflight_key(self.connection_id), token)
         if response.status_code == 429:
             wait = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
@@ -98,6 +109,16 @@ class PoliteTransport(httpx.AsyncBaseTransport):
                     pause_key(self.connection_id), "1", px=int(min(wait, MAX_PAUSE) * 1000)
                 )
         return response
+
+    async def _keep(self, token: str) -> None:
+        """Renew this request's slot until cancelled (the response came, or failed)."""
+        slots = [inflight_key(self.connection_id)]
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            try:
+                await self._renew(keys=slots, args=[self.lease_ms, token])
+            except aioredis.RedisError:  # Redis away: the lease lapses, nothing worse
+                return
 
     async def _wait_while_paused(self) -> None:
         while True:

@@ -20,14 +20,14 @@ ENV_QUEUE = "LOOM_SCIM_FLEET_QUEUE"
 ENV_BUSY_RETRY = "LOOM_SCIM_FLEET_BUSY_RETRY_SECONDS"
 ENV_DISPATCH = "LOOM_SCIM_FLEET_DISPATCH_SECONDS"
 ENV_IN_FLIGHT = "LOOM_SCIM_FLEET_MAX_IN_FLIGHT"
+ENV_SYNC_LIMIT = "LOOM_SCIM_FLEET_SYNC_TIME_LIMIT"
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "loom-scim"
 
-# A sync is killed (hard limit) after an hour; the soft limit lets it finish as
-# cancelled, deleting nothing, a minute earlier.
+# A sync is killed (hard limit) after an hour by default; the soft limit lets it finish
+# as cancelled, deleting nothing, a minute earlier (:func:`sync_soft_time_limit`).
 SYNC_TIME_LIMIT = 3600
-SYNC_SOFT_TIME_LIMIT = SYNC_TIME_LIMIT - 60
 ACTION_TIME_LIMIT = 300
 ACTION_SOFT_TIME_LIMIT = ACTION_TIME_LIMIT - 30
 # An action's claim on its idempotency key outlives the action's hard limit.
@@ -38,9 +38,47 @@ BUSY_MAX_RETRIES = 240
 # Celery beat queues the dispatch task this often (seconds); it queues the due syncs.
 DEFAULT_DISPATCH = 60.0
 DISPATCH_TIME_LIMIT = 120
-# Twice the longest task, so no healthy task is ever redelivered while it runs.
-VISIBILITY_TIMEOUT = 2 * SYNC_TIME_LIMIT
-assert VISIBILITY_TIMEOUT > SYNC_TIME_LIMIT + DEFAULT_BUSY_RETRY
+
+
+def sync_time_limit() -> int:
+    """A sync's hard time limit (seconds); ``LOOM_SCIM_FLEET_SYNC_TIME_LIMIT`` lowers it.
+
+    The broker's visibility timeout follows it (:func:`visibility_timeout`), so a lower
+    limit also means a message whose worker vanished (a machine lost, the worker's main
+    process killed) is redelivered sooner: ``make fleet-load`` uses that.
+    """
+    raw = os.environ.get(ENV_SYNC_LIMIT, "").strip()
+    if not raw:
+        return SYNC_TIME_LIMIT
+    if not raw.isdigit() or not 10 <= int(raw) <= 86400:
+        raise ConfigError(ENV_SYNC_LIMIT, "must be a whole number of seconds from 10 to 86400")
+    return int(raw)
+
+
+def action_time_limits() -> tuple[int, int]:
+    """An action's hard and soft limits: 5 minutes, or the sync's limit if lower, so
+    the visibility timeout covers actions too."""
+    hard = min(ACTION_TIME_LIMIT, sync_time_limit())
+    return hard, hard - min(ACTION_TIME_LIMIT - ACTION_SOFT_TIME_LIMIT, max(1, hard // 10))
+
+
+def sync_soft_time_limit() -> int:
+    """A minute before the hard limit (a tenth of it for limits under ten minutes)."""
+    hard = sync_time_limit()
+    return hard - min(60, max(1, hard // 10))
+
+
+def visibility_timeout() -> int:
+    """Twice the longest task plus the busy retry's countdown: no healthy task is
+    redelivered while it runs or waits for its countdown."""
+    return 2 * sync_time_limit() + int(busy_retry_seconds()) + 1
+
+
+def lost_after() -> float:
+    """Seconds after which a queued sync with no run started is taken for a lost message
+    and queued again (:mod:`.schedule`): half as long again as the visibility timeout,
+    after which a message merely unacknowledged would have been redelivered already."""
+    return visibility_timeout() * 1.5
 
 
 def store_key(connection_id: str) -> str:

@@ -1,7 +1,8 @@
 """Per connection, what a monitor wants to know: ``loom-scim fleet status``.
 
 For each connection: its key's expiry (and days left), and for each sync the last
-success, the last failure (its time and error), the next scheduled run (from
+success, the last failure (its time, error, and the error's class and kind from
+:mod:`.errors`, e.g. ``AuthenticationError`` / ``auth``), the next scheduled run (from
 :mod:`.schedule`, once a dispatch has seen the connection) and the held runs still
 waiting for a person's review (their run ids and the number of records kept back).
 Read with a few queries over all connections, not one per connection.
@@ -17,6 +18,7 @@ from psycopg.rows import tuple_row
 from loom_scim_connector.store.postgres import PostgresStore, _connect
 
 from .connections import ConnectionInfo
+from .errors import ErrorLog
 from .schedule import TABLE as SCHEDULE
 from .schedule import Dispatcher
 from .settings import store_key
@@ -28,6 +30,8 @@ def fleet_status(
     """The status of each connection, in the order given."""
     PostgresStore(dsn, store_key("")).close()  # makes the store's tables if none yet
     Dispatcher(dsn).close()  # and the schedule's
+    with ErrorLog(dsn) as errors:
+        classes = errors.last([c.id for c in connections])
     keys = [store_key(c.id) for c in connections]
     _, db = _connect(dsn)
     try:
@@ -67,15 +71,25 @@ def fleet_status(
     statuses = []
     for info in connections:
         key = store_key(info.id)
-        syncs = sorted({s for k, s in seen if k == key} | {s for c, s in next_run if c == info.id})
+        syncs = sorted(
+            {s for k, s in seen if k == key}
+            | {s for c, s in next_run if c == info.id}
+            | {s for c, s in classes if c == info.id}
+        )
         per_sync = {}
         for sync in syncs:
             ok, bad = last.get((key, sync, "success")), last.get((key, sync, "failed"))
             at = next_run.get((info.id, sync))
+            message = bad[5] if bad and (not ok or bad[3] > ok[3]) else None
+            # A success clears the class; one recorded with no failed run (a key that
+            # could not be read, say) failed before any run began.
+            error = classes.get((info.id, sync))
             per_sync[sync] = {
                 "lastSuccess": ok[4] if ok else None,
-                "lastFailure": bad[4] if bad else None,
-                "lastError": bad[5] if bad and (not ok or bad[3] > ok[3]) else None,
+                "lastFailure": bad[4] if bad else (error.at.isoformat() if error else None),
+                "lastError": message or (error.message if error else None),
+                "lastErrorClass": error.error_class if error else None,
+                "lastErrorKind": error.kind if error else None,
                 "nextRun": datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
                 if at is not None
                 else None,
@@ -91,3 +105,26 @@ def fleet_status(
             }
         )
     return statuses
+
+
+def status_lines(item: dict[str, Any]) -> str:
+    days = item["daysUntilKeyExpiry"]
+    lines = [f"{item['id']}  key expires {item['apiKeyExpiresAt'] or '-'}"]
+    if days is not None:
+        lines[0] += f" ({days} days)"
+    for sync, s in item["syncs"].items():
+        held = ", ".join(f"run {h['runId']} ({h['records']} records)" for h in s["held"])
+        lines.append(
+            f"  {sync:<8} last success {s['lastSuccess'] or '-'}  next run {s['nextRun'] or '-'}"
+            + (f"  last error: {_error(s)}" if s["lastError"] else "")
+            + (f"  HELD: {held}" if held else "")
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _error(sync: dict[str, Any]) -> str:
+    """``[auth] AuthenticationError: the key was refused``, or the message alone."""
+    kind, cls, message = sync["lastErrorKind"], sync["lastErrorClass"], sync["lastError"]
+    if not cls:
+        return str(message)
+    return f"[{kind}] {message if message.startswith(cls) else f'{cls}: {message}'}"

@@ -39,7 +39,8 @@ from loom_scim_connector.store import SyncBusyError
 from loom_scim_connector.store.postgres import PostgresStore
 
 from . import settings
-from .connections import ConnectionRegistry, FleetConnection
+from .connections import ConnectionNotFoundError, ConnectionRegistry, FleetConnection
+from .errors import ErrorLog
 from .ledger import ActionBusyError, ActionFailedError, ActionLedger
 from .politeness import PoliteTransport
 from .schedule import Dispatcher, frequencies
@@ -80,8 +81,34 @@ def _host(fleet: FleetConnection, dsn: str) -> LocalHost:
 
 
 def run_sync(connection_id: str, model: str, *, dsn: str | None = None) -> dict[str, Any]:
-    """Run one sync of one connection; raises :class:`SyncBusyError` when busy."""
+    """Run one sync of one connection; raises :class:`SyncBusyError` when busy.
+
+    A failure is recorded by class in :mod:`.errors` (for ``fleet status``), then raised;
+    a sync that ends without one clears it."""
     dsn = dsn or settings.database_url()
+    try:
+        result = _run_sync(connection_id, model, dsn)
+    except (SyncBusyError, ConnectionNotFoundError):
+        raise  # not a failure of this connection's sync
+    except Exception as exc:
+        _note_error(dsn, connection_id, model, exc)
+        raise
+    _note_error(dsn, connection_id, model, None)
+    return result
+
+
+def _note_error(dsn: str, connection_id: str, model: str, exc: Exception | None) -> None:
+    try:
+        with ErrorLog(dsn) as errors:
+            if exc is None:
+                errors.clear(connection_id, model)
+            else:
+                errors.record(connection_id, model, exc)
+    except Exception as failed:  # the database itself: the task's own error says more
+        log.debug("%s: %s sync: last error not recorded: %s", connection_id, model, failed)
+
+
+def _run_sync(connection_id: str, model: str, dsn: str) -> dict[str, Any]:
     fleet = _load(connection_id, dsn)
     host = _host(fleet, dsn)
     try:
@@ -212,26 +239,39 @@ def register(app: Any) -> tuple[Any, Any, Any]:
     common = {"bind": True, "shared": False, "acks_late": True, "reject_on_worker_lost": True}
     sync_task = app.task(
         name=SYNC_TASK,
-        time_limit=settings.SYNC_TIME_LIMIT,
-        soft_time_limit=settings.SYNC_SOFT_TIME_LIMIT,
+        time_limit=settings.sync_time_limit(),
+        soft_time_limit=settings.sync_soft_time_limit(),
         **common,
     )(sync)
     action_task = app.task(
         name=ACTION_TASK,
-        time_limit=settings.ACTION_TIME_LIMIT,
-        soft_time_limit=settings.ACTION_SOFT_TIME_LIMIT,
+        time_limit=settings.action_time_limits()[0],
+        soft_time_limit=settings.action_time_limits()[1],
         **common,
     )(action)
 
     def dispatch(task: Any) -> int:
-        """Queue the syncs that are due (Celery beat runs this periodically)."""
-        with Dispatcher(settings.database_url()) as dispatcher:
-            queued = dispatcher.dispatch(
-                frequencies(_manifest()),
-                lambda cid, name: str(sync_task.apply_async(args=[cid, name]).id),
-            )
+        """Queue the syncs that are due, and again those whose message was lost (Celery
+        beat runs this periodically)."""
+        dsn = settings.database_url()
+
+        def send(cid: str, name: str) -> str:
+            return str(sync_task.apply_async(args=[cid, name]).id)
+
+        PostgresStore(dsn, store_key("")).close()  # the runs table, for the sweep
+        with Dispatcher(dsn) as dispatcher:
+            queued = dispatcher.dispatch(frequencies(_manifest()), send)
+            lost = dispatcher.requeue_lost(send, lost_after=settings.lost_after())
         log.info("dispatch: %d syncs queued", len(queued))
-        return len(queued)
+        for cid, name, task_id in lost:
+            log.warning(
+                "%s: %s sync queued again (task %s): no run began since it was last queued, "
+                "its message was lost",
+                cid,
+                name,
+                task_id,
+            )
+        return len(queued) + len(lost)
 
     dispatch_task = app.task(
         name=DISPATCH_TASK,
