@@ -137,46 +137,63 @@ def _in_extensions(data: Mapping[str, Any], canonical: bool, key: str) -> Any:
     return None
 
 
-Getter = Callable[[Mapping[str, Any], bool], Any]
-
-
-def _getter(mark: Scim) -> Getter:
-    """How to read one field from a resource dict (and whether its keys are canonical)."""
-    first, *rest = _split(mark.path)
-    keys = (first, first.lower())
-    fallbacks = None if mark.fallback is None else (mark.fallback, mark.fallback.lower())
-    last = rest[-1] if rest else first
-
-    def get(data: Mapping[str, Any], canonical: bool) -> Any:
-        value = data.get(keys[0] if canonical else keys[1])
-        for step in rest:
-            value = _get(value, step)
-        if mark.primary is not None:
-            value = _primary(value)
-        elif mark.values:
-            value = _ids(value)
-        if value is None and mark.anywhere:
-            value = _in_extensions(data, canonical, last)
-        if value is None and fallbacks is not None:
-            value = data.get(fallbacks[0] if canonical else fallbacks[1])
-        # A number where a string is expected (an id of 17) is read as its text.
-        if type(value) is int or type(value) is float:
-            return str(value)
-        return value
-
-    return get
-
-
 def reader(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """Compile the reading of ``model``'s marked fields: a wire dict to a dict of values
-    by field name, ready for ``model.model_validate`` (which checks their types)."""
-    getters = [(name, _getter(mark)) for name, mark in marks(model).items()]
+    by field name, ready for ``model.model_validate`` (which checks their types).
 
-    def read(raw: Mapping[str, Any]) -> dict[str, Any]:
-        data, canonical = _keyed(raw)
-        return {name: get(data, canonical) for name, get in getters}
-
+    Like ``dataclasses`` and ``attrs``, it writes the function's source from the marks
+    and compiles it once: straight-line code, each sub-attribute's dict (``name``,
+    ``meta``) keyed once, is half the cost of a loop over per-field closures, and this
+    runs for every user of every sync. ``reader_source`` shows what it compiled."""
+    source, constants = reader_source(model)
+    namespace: dict[str, Any] = {
+        "_keyed": _keyed,
+        "_primary": _primary,
+        "_ids": _ids,
+        "_in_extensions": _in_extensions,
+        **constants,
+    }
+    exec(compile(source, f"<reader of {model.__name__}>", "exec"), namespace)  # noqa: S102
+    read: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["read"]
     return read
+
+
+def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The source of :func:`reader`'s function, and the key pairs (as the RFC spells a
+    name, lower-cased) it reads: only names from the marks reach the source, as data."""
+    lines = ["def read(raw):", "    data, canonical = _keyed(raw)", "    c = 0 if canonical else 1"]
+    constants: dict[str, tuple[str, str]] = {}
+    subs: dict[str, str] = {}
+    fields = []
+    for n, (name, mark) in enumerate(marks(model).items()):
+        first, *rest = _split(mark.path)
+        if len(rest) > 1:
+            raise ValueError(f"{model.__name__}.{name}: SCIM paths nest one level, not {mark.path}")
+        constants[f"K{n}"] = (first, first.lower())
+        if rest:
+            sub = subs.get(first.lower())
+            if sub is None:
+                sub = subs[first.lower()] = f"s{len(subs)}"
+                lines.append(f"    {sub} = _keyed(data.get(K{n}[c]))")
+            constants[f"A{n}"] = (rest[0], rest[0].lower())
+            lines.append(f"    v = {sub}[0].get(A{n}[0 if {sub}[1] else 1])")
+        else:
+            lines.append(f"    v = data.get(K{n}[c])")
+        if mark.primary is not None:
+            lines.append("    v = _primary(v)")
+        elif mark.values:
+            lines.append("    v = _ids(v)")
+        if mark.anywhere:
+            lines.append(f"    if v is None: v = _in_extensions(data, canonical, K{n}[0])")
+        if mark.fallback is not None:
+            constants[f"F{n}"] = (mark.fallback, mark.fallback.lower())
+            lines.append(f"    if v is None: v = data.get(F{n}[c])")
+        # A number where a string is expected (an id of 17) is read as its text.
+        lines.append("    if type(v) is int or type(v) is float: v = str(v)")
+        lines.append(f"    v{n} = v")
+        fields.append(f"{name!r}: v{n}")
+    lines.append("    return {" + ", ".join(fields) + "}")
+    return "\n".join(lines) + "\n", constants
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -94,6 +94,11 @@ class Encoded(dict[str, Any]):
         self.json = text if text is not None else to_json(record).decode()
 
 
+def _encoded(record: Mapping[str, Any], text: str) -> Encoded:
+    """``record`` as :class:`Encoded`: itself when it already is (no copy)."""
+    return record if isinstance(record, Encoded) else Encoded(record, text)
+
+
 def text_of(record: Mapping[str, Any]) -> str:
     """A record's JSON text: the one it carries when it is :class:`Encoded`."""
     return record.json if isinstance(record, Encoded) else to_json(record).decode()

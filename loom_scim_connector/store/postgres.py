@@ -62,7 +62,6 @@ from ._owner import default_owner, is_dead, now_iso
 from .base import (
     ABANDONED,
     Action,
-    Encoded,
     Evidence,
     HeldRun,
     LeaseLostError,
@@ -70,6 +69,7 @@ from .base import (
     RunInfo,
     RunStatus,
     StoreError,
+    _encoded,
     classify,
     refuse_if_held,
     text_of,
@@ -369,7 +369,7 @@ class PostgresStore:
             known = self._lock_records(cur, run.model, sorted(set(ids)))
             results: list[tuple[Action, dict[str, Any]]] = []
             for record, rid, data in zip(records, ids, datas, strict=True):
-                results.append((classify(known.get(rid), data), Encoded(record, data)))
+                results.append((classify(known.get(rid), data), _encoded(record, data)))
             now = now_iso()
             # Rows go in id order (a stable sort keeps repeats of one id in the caller's
             # order, so the last one wins as with SQLite), the order they were locked in.

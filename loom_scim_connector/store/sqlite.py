@@ -22,13 +22,13 @@ from ._sqlite_db import open_db
 from .base import (
     ABANDONED,
     Action,
-    Encoded,
     Evidence,
     HeldRun,
     LeaseLostError,
     Run,
     RunInfo,
     RunStatus,
+    _encoded,
     classify,
     refuse_if_held,
     text_of,
@@ -199,7 +199,7 @@ class SQLiteStore:
             known = self._known(db, run.model, ids)
             for record, rid in zip(records, ids, strict=True):
                 data = text_of(record)
-                results.append((classify(known.get(rid), data), Encoded(record, data)))
+                results.append((classify(known.get(rid), data), _encoded(record, data)))
                 rows.append((self.key, run.model, rid, data, run.generation, now, now))
             # An older generation never overwrites what a newer one saw.
             db.executemany(
