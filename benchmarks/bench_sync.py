@@ -102,8 +102,8 @@ async def main() -> None:
             seconds, peak = await run(total, 100, Path(tmp) / "bench.sqlite3")
         print(f"{total:>8,} {seconds:>8.2f} {total / seconds:>9,.0f} {peak / 2**20:>9.2f}")
     print(
-        "peak memory grows only with the ids a walk remembers to deduplicate (about 121 "
-        "bytes a user) and the pages in flight (at most 8); records are never all held"
+        "peak memory grows only with the ids a walk remembers to deduplicate (8-byte "
+        "fingerprints) and the pages in flight (at most 8); records are never all held"
     )
     await sandbox_run(1_000)
 
