@@ -124,17 +124,7 @@ async def offboard_id(
         raise
     except LoomScimError as exc:
         outcome, detail = "failed", " ".join(str(exc).split())
-    item = Evidence(
-        at=now_iso(),
-        actor=actor,
-        source=source,
-        action=action,
-        user_id=user_id,
-        email=email,
-        outcome=outcome,
-        request=witness.take(),
-        detail=detail,
-    )
+    item = _witnessed(witness, actor, source, action, user_id, email, outcome, detail)
     return item if dry_run else _keep(host, item)
 
 
@@ -167,6 +157,30 @@ async def _settle(
     if outcome == "deleted":
         return outcome, "read back 404 after DELETE: the user is gone"
     return outcome, "the server answered 404 for the change: the user was already gone"
+
+
+def _witnessed(
+    witness: Witness,
+    actor: str,
+    source: Source,
+    action: str,
+    user_id: str | None,
+    email: str,
+    outcome: str,
+    detail: str,
+) -> Evidence:
+    """Evidence of what was just done, with the exchanges the witness saw since."""
+    return Evidence(
+        at=now_iso(),
+        actor=actor,
+        source=source,
+        action=action,
+        user_id=user_id,
+        email=email,
+        outcome=outcome,
+        request=witness.take(),
+        detail=detail,
+    )
 
 
 def _keep(host: LocalHost, item: Evidence) -> Evidence:
@@ -213,17 +227,7 @@ async def offboard_emails(
                     "not_found",
                     "no Loom user has this email, and the store never saw one",
                 )
-            item = Evidence(
-                at=now_iso(),
-                actor=actor,
-                source=source,
-                action=action,
-                user_id=None,
-                email=email,
-                outcome=outcome,
-                request=witness.take(),
-                detail=detail,
-            )
+            item = _witnessed(witness, actor, source, action, None, email, outcome, detail)
             done.append(item if dry_run else _keep(host, item))
     return done
 

@@ -31,9 +31,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._threaded import ThreadedServer
 from .seed import seed_users
 
 MAX_PAGE = 1000
@@ -263,9 +264,12 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class MultiSandbox:
+class MultiSandbox(ThreadedServer):
     """``with MultiSandbox(workspaces=200, users=500) as multi:`` then ``multi.url(n)``
     and ``multi.token(n)`` for workspace ``n`` (``0 <= n < workspaces``)."""
+
+    _name = "loom-multi-sandbox"
+    _server: _Server
 
     def __init__(
         self,
@@ -284,7 +288,6 @@ class MultiSandbox:
             space.seed(users)
             self._server.workspaces[n] = space
         self.host, self.port = host, self._server.server_address[1]
-        self._thread: threading.Thread | None = None
 
     @property
     def workspaces(self) -> dict[int, Workspace]:
@@ -302,23 +305,3 @@ class MultiSandbox:
 
     def stats(self) -> dict[int, dict[str, int]]:
         return {n: space.stats() for n, space in self.workspaces.items()}
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="loom-multi-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

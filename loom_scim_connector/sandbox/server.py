@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from scim2_server.requests import ScimRequest
 from scim2_server.testserver.cli import ThreadingWSGIServer
 
+from ._threaded import ThreadedServer
 from .app import MOUNT, LoomApplication, SandboxSettings, TokenStore
 from .seed import role_groups, seed_users
 
@@ -26,7 +25,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class Sandbox:
+class Sandbox(ThreadedServer):
     """A Loom-like SCIM server on loopback.
 
     ``with Sandbox(seed_users=25) as sb:`` then use ``sb.url`` and ``sb.token``.
@@ -52,7 +51,7 @@ class Sandbox:
         )
         self.host = host
         self.port = self._server.server_port
-        self._thread: threading.Thread | None = None
+        self._thread = None
         self.seeded = self._seed(seed_users, seed)
 
     @property
@@ -121,33 +120,8 @@ class Sandbox:
         self.app.settings.fail_next, self.app.settings.fault_rate = saved
         return by_role
 
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="loom-sandbox", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
     def serve_forever(self) -> None:
         try:
             self._server.serve_forever()
         finally:
             self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
