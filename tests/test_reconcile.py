@@ -461,3 +461,22 @@ def test_a_held_sync_applies_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         assert result.code == EXIT_HELD
         assert "nothing was applied: release the held sync" in result.err
         assert state(sandbox) == before
+
+
+def test_the_dry_run_says_role_drift_needs_apply_roles() -> None:
+    """A dry run that leaves role drift out of the plan says how to include it."""
+    import argparse
+    import io
+
+    from loom_scim_connector.audit.reconcile import reconcile
+    from loom_scim_connector.audit.roster import RosterEntry
+    from loom_scim_connector.cli._reconcile import _dry_run
+
+    member = {"id": "u1", "email": "a@acme.example", "active": True, "role": "viewer",
+              "externalId": "e1"}  # fmt: skip
+    entry = RosterEntry("a@acme.example", "e1", True, "", "A", "Creators", 2)
+    result = reconcile([member], [entry], {"creators": "creator"})  # as read_role_map keys it
+    out = io.StringIO()
+    args = argparse.Namespace(format="table", apply_roles=False, fail_on_findings=False)
+    assert _dry_run(args, result, [], out) == 0
+    assert "1 role drift not in the plan: add --apply-roles to fix it" in out.getvalue()

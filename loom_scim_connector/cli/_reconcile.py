@@ -78,6 +78,9 @@ def _dry_run(
     target = out if args.format == "table" else None
     lines = [f"\nplan (dry run, nothing changed): {len(plan)} change(s)"]
     lines += [f"  {change.describe()}" for change in plan]
+    drifted = len(result.category("role_drift"))
+    if drifted and not args.apply_roles:
+        lines.append(f"  ({drifted} role drift not in the plan: add --apply-roles to fix it)")
     if plan:
         lines.append("  run again with --apply to carry it out")
     for line in lines:
