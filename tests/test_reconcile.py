@@ -194,12 +194,37 @@ def test_the_highest_of_several_groups() -> None:
 def test_a_truncated_roster_is_noticed() -> None:
     users = [_user(f"u{n}", f"p{n}@acme.example", str(n)) for n in range(10)]
     assert reconcile(users, [_entry("p1@acme.example", "1")]).truncated() == (
-        "the roster has 1 entries, fewer than 50% of Loom's 10 active members"
+        "the roster lists 1 active person in 1 entries, fewer than 50% of Loom's 10 active members"
     )
     strangers = [_entry(f"q{n}@acme.example") for n in range(10)]
-    assert "only 0 of the roster's people match" in (reconcile(users, strangers).truncated() or "")
+    assert "only 0 of Loom's active members match an active person" in (
+        reconcile(users, strangers).truncated() or ""
+    )
     whole = [_entry(f"p{n}@acme.example", str(n)) for n in range(10)]
     assert reconcile(users, whole).truncated() is None
+
+
+def test_a_roster_where_everyone_has_left_looks_wrong() -> None:
+    """A wrong status column (every value reads as gone) must not orphan the workspace:
+    entries that say someone left do not count towards a complete roster."""
+    users = [_user(f"u{n}", f"p{n}@acme.example", str(n)) for n in range(4)]
+    gone = [_entry(f"p{n}@acme.example", str(n), active=False, status="false") for n in range(4)]
+    result = reconcile(users, gone)
+    assert len(result.orphaned) == 4
+    assert "the roster lists 0 active people in 4 entries" in (result.truncated() or "")
+
+
+def test_a_rehire_is_matched_to_the_active_entry_across_keys() -> None:
+    """The old externalId's entry says terminated, the email's entry is active: the
+    account belongs to the person still there, and is not orphaned."""
+    users = [_user("u1", "a@acme.example", "old-1")]
+    roster = [
+        _entry("a@acme.example", "old-1", active=False, status="terminated"),
+        _entry("a@acme.example", "new-2"),
+    ]
+    result = reconcile(users, roster)
+    assert result.orphaned == ()
+    assert result.truncated() is None
 
 
 # -- the command, against the sandbox ----------------------------------------------------
@@ -381,7 +406,8 @@ def test_a_truncated_roster_is_refused_unless_forced(loom: Workspace, tmp_path: 
     assert dry.code == EXIT_OK and "looks truncated" in dry.err
     refused = cli("--roster", str(short), "--apply", "--max-changes", "20")
     assert refused.code == EXIT_BAD_INPUT
-    assert "the roster has 2 entries, fewer than 50% of Loom's 8 active members" in refused.err
+    said = "the roster lists 2 active people in 2 entries, fewer than 50% of Loom's 8 active"
+    assert said in refused.err
     assert "--force" in refused.err and state(loom) == before
     forced = cli("--roster", str(short), "--apply", "--max-changes", "20", "--force")
     assert forced.code == EXIT_OK, forced.err

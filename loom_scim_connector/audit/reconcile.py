@@ -81,7 +81,8 @@ class Reconciliation:
     duplicates: tuple[Finding, ...]
     loom_active: int
     roster_entries: int
-    matched_active: int
+    matched_active: int  # Loom's active members matched to an entry the roster calls active
+    roster_active: int = 0  # the roster's entries that say the person is still there
 
     def category(self, name: str) -> tuple[Finding, ...]:
         found: tuple[Finding, ...] = getattr(self, name)
@@ -99,10 +100,19 @@ class Reconciliation:
             return None
         least = RECONCILE_MIN_ROSTER_FRACTION
         share = f"{least:.0%} of Loom's {self.loom_active} active members"
-        if self.roster_entries < least * self.loom_active:
-            return f"the roster has {self.roster_entries} entries, fewer than {share}"
+        # Only entries that say someone is still there count: a roster where everyone
+        # reads as gone (a wrong status column) would otherwise orphan the workspace.
+        if self.roster_active < least * self.loom_active:
+            people = "person" if self.roster_active == 1 else "people"
+            return (
+                f"the roster lists {self.roster_active} active {people} in "
+                f"{self.roster_entries} entries, fewer than {share}"
+            )
         if self.matched_active < least * self.loom_active:
-            return f"only {self.matched_active} of the roster's people match, fewer than {share}"
+            return (
+                f"only {self.matched_active} of Loom's active members match an active person "
+                f"of the roster, fewer than {share}"
+            )
         return None
 
 
@@ -125,10 +135,15 @@ class _Index:
             index[key] = entry
 
     def match(self, member: Member) -> tuple[RosterEntry | None, str | None]:
+        by_email = self.by_email.get(member.email.lower())
         if member.external_id and member.external_id in self.by_id:
-            return self.by_id[member.external_id], "externalId"
-        entry = self.by_email.get(member.email.lower())
-        return (entry, "email") if entry is not None else (None, None)
+            by_id = self.by_id[member.external_id]
+            # A rehire: the old externalId's entry has left, the email's entry is active.
+            # The active one wins, across keys as within one.
+            if not by_id.active and by_email is not None and by_email.active:
+                return by_email, "email"
+            return by_id, "externalId"
+        return (by_email, "email") if by_email is not None else (None, None)
 
 
 def implied_role(groups: str | None, role_map: Mapping[str, str]) -> str | None:
@@ -161,7 +176,7 @@ def reconcile(
         if entry is not None:
             covered[id(entry)].append(member)
             names[id(entry)] = entry.email
-            matched_active += 1
+            matched_active += entry.active
         for finding in _judge(member, entry, rule, role_map or {}):
             found[finding.category].append(finding)
     found["duplicates"] = _duplicates(members, covered, names, rules)
@@ -183,6 +198,7 @@ def reconcile(
         loom_active=sum(m.active for m in members),
         roster_entries=len(roster),
         matched_active=matched_active,
+        roster_active=sum(e.active for e in roster),
     )
 
 
