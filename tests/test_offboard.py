@@ -18,6 +18,7 @@ import pytest
 from loom_scim_connector.audit.offboard import default_actor, offboard_emails, offboard_user
 from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, run
 from loom_scim_connector.host import LocalHost
+from loom_scim_connector.models.scim import PATCH_OP as PATCH
 from loom_scim_connector.sandbox import Sandbox
 from loom_scim_connector.store import SQLiteStore
 
@@ -130,6 +131,24 @@ async def test_by_email_not_found_and_known_to_the_store(host: LocalHost, sandbo
     ]
     assert done[1].request.startswith('GET /Users?filter=userName eq "nobody@acme.example" -> 200')
     assert len(host.store.evidence()) == 2
+
+
+async def test_an_id_from_the_store_is_changed_only_if_it_still_has_that_email(
+    host: LocalHost, sandbox: Sandbox
+) -> None:
+    """The server no longer lists the email; the store knew its id. That id now belongs
+    to someone with another email (a rename): they are not offboarded."""
+    await host.run_sync("users")
+    user = one(sandbox)
+    old = email_of(user)
+    op = {"op": "replace", "path": "userName", "value": "renamed@acme.example"}
+    ops = [op, {**op, "path": "emails", "value": [{"value": "renamed@acme.example",
+                                                   "primary": True}]}]  # fmt: skip
+    sandbox.call("PATCH", f"/Users/{user['id']}", {"schemas": [PATCH], "Operations": ops})
+    [done] = await offboard_emails(host, [old], delete=False, actor="a")
+    assert (done.outcome, done.user_id) == ("not_found", user["id"])
+    assert "renamed@acme.example" in (done.detail or "")
+    assert sandbox.call("GET", f"/Users/{user['id']}")["active"] is True
 
 
 async def test_a_dry_run_reads_only_and_records_nothing(host: LocalHost, sandbox: Sandbox) -> None:
@@ -253,6 +272,11 @@ def test_a_roster_export_of_leavers_is_accepted_and_a_full_roster_refused(
     code, out, err = cli("offboard", "--file", str(roster))
     assert code == EXIT_BAD_INPUT
     assert "everyone.csv line 2" in err and "reconcile" in err
+    staff = tmp_path / "staff.csv"  # no status column: everyone counts as active
+    staff.write_text(f"email,name,department\n{email_of(one(env))},Someone,Sales\n")
+    code, out, err = cli("offboard", "--file", str(staff))
+    assert code == EXIT_BAD_INPUT
+    assert "gives no status for" in err and "reconcile" in err
 
 
 def test_offboard_help_documents_its_exit_codes() -> None:

@@ -116,10 +116,16 @@ async def offboard_id(
     source: Source,
     actor: str,
     dry_run: bool,
+    *,
+    expect_email: bool = False,
 ) -> Evidence:
+    """Offboard ``user_id`` on the session's client. ``expect_email``: the id came from
+    the store, not the server: act only if the user still has ``email``."""
     action = "delete-user" if delete else "deactivate-user"
     try:
-        outcome, detail = await _settle(host, client, user_id, delete, dry_run)
+        outcome, detail = await _settle(
+            host, client, user_id, delete, dry_run, email if expect_email else None
+        )
     except _FATAL:
         raise
     except LoomScimError as exc:
@@ -129,16 +135,28 @@ async def offboard_id(
 
 
 async def _settle(
-    host: LocalHost, client: LoomScimClient, user_id: str, delete: bool, dry_run: bool
+    host: LocalHost,
+    client: LoomScimClient,
+    user_id: str,
+    delete: bool,
+    dry_run: bool,
+    expect_email: str | None = None,
 ) -> tuple[str, str]:
     """Read the user, then change what needs changing: ``(outcome, what was verified)``."""
     raw = await client.get_or_none("Users", user_id)
     if raw is None:
         return "already_gone", "the server answers 404 for this id: no such user"
     try:
-        active = user_from_scim(raw).active
+        user = user_from_scim(raw)
+        active, now = user.active, user.email
     except ValidationError:
-        active = None  # the action reads the user again and says what is wrong
+        active, now = None, None  # the action reads the user again and says what is wrong
+    if expect_email is not None and (now or "").casefold() != expect_email.casefold():
+        return "not_found", (
+            f"the id the store knew for this email ({user_id}) now reads as "
+            f"{now or 'a user without a readable email'}: not changed; offboard that "
+            "person by their current email if they have left"
+        )
     if active is False and not delete:
         return "already_inactive", "read back active=false before any change; nothing sent"
     if dry_run:
@@ -217,11 +235,19 @@ async def offboard_emails(
                 user = getattr(found, "user", None)
                 user_id = user.id if user is not None else _known_id(host, email)
                 if user_id is not None:
-                    done.append(
-                        await offboard_id(
-                            host, client, witness, user_id, email, delete, source, actor, dry_run
-                        )
+                    item = await offboard_id(
+                        host,
+                        client,
+                        witness,
+                        user_id,
+                        email,
+                        delete,
+                        source,
+                        actor,
+                        dry_run,
+                        expect_email=user is None,  # an id from the store, not the server
                     )
+                    done.append(item)
                     continue
                 outcome, detail = (
                     "not_found",

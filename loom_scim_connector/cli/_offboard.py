@@ -76,15 +76,18 @@ def _from_roster(path: Path) -> list[tuple[str, str]]:
     from loom_scim_connector.audit.roster import read_roster
 
     roster = read_roster(path)
-    active = [e for e in roster.entries if e.status and e.active]
+    # Only a roster that says each person left is a list of leavers. No status (a staff
+    # export with an email column and nothing else) means active, as reconcile reads it.
+    active = [e for e in roster.entries if e.active]
     if active:
         first = active[0]
+        said = "says" if first.status else "gives no status for"
         raise InputError(
             "offboard",
             {
-                f"{path.name} {roster.unit} {first.line}": f"the roster says {first.email} is "
-                f"active ({len(active)} active in all): --file takes a list of leavers; "
-                "compare a whole roster with loom-scim reconcile"
+                f"{path.name} {roster.unit} {first.line}": f"the roster {said} {first.email}, "
+                f"so they count as active ({len(active)} active in all): --file takes a "
+                "list of leavers; compare a whole roster with loom-scim reconcile"
             },
         )
     return [(f"{path.name} {roster.unit} {e.line}", e.email) for e in roster.entries]
