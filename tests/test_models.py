@@ -252,3 +252,23 @@ def test_member_ids_must_be_unique_and_present() -> None:
 def test_non_object_input() -> None:
     with pytest.raises(InputError, match="JSON object"):
         validate_input("get-user", CreateUserInput, ["u1"])
+
+
+def test_a_number_becomes_text_only_where_text_is_expected() -> None:
+    """An id of 17 reads as "17"; an ``active`` of 1.0 stays a number, read as true."""
+    user = user_from_scim({"id": 17, "userName": "n@x.example", "active": 1.0})
+    assert (user.id, user.active) == ("17", True)
+    assert user_from_scim({"id": "u", "userName": "n@x.example", "active": 0}).active is False
+
+
+def test_the_role_is_read_where_loom_puts_it_first() -> None:
+    """Top level wins (even null), then the enterprise extension, then any other."""
+    both = {
+        "id": "u",
+        "userName": "u@x.example",
+        "urn:x:y": {"loomMemberRole": "viewer"},
+        ENTERPRISE_USER: {"loomMemberRole": "admin"},
+    }
+    assert user_from_scim(both).role == "admin"
+    assert user_from_scim({**both, "LoomMemberRole": None}).role is None
+    assert user_from_scim({**both, "loomMemberRole": "creator"}).role == "creator"

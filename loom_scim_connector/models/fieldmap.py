@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -126,14 +126,23 @@ def _split(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
-def _in_extensions(data: Mapping[str, Any], canonical: bool, key: str) -> Any:
+_ENTERPRISE_LOWER = ENTERPRISE_USER.lower()
+
+
+def _anywhere(data: Mapping[str, Any], canonical: bool, keys: tuple[str, str]) -> Any:
+    """The attribute at the top level when it is there (even null), else in the
+    enterprise extension, else in the first other extension that has it."""
+    key = keys[0] if canonical else keys[1]
+    if key in data:
+        return data[key]
     if canonical:  # the only extension a canonical dict can hold
-        return _get(data.get(ENTERPRISE_USER), key)
-    for name, extension in data.items():
-        if str(name).lower().startswith("urn:") and isinstance(extension, Mapping):
-            value = _get(extension, key)
-            if value is not None:
-                return value
+        return _get(data.get(ENTERPRISE_USER), keys[0])
+    others = [v for k, v in data.items() if str(k).startswith("urn:") and k != _ENTERPRISE_LOWER]
+    for extension in [data.get(_ENTERPRISE_LOWER), *others]:
+        sub, sub_canonical = _keyed(extension)
+        found = keys[0] if sub_canonical else keys[1]
+        if found in sub:
+            return sub[found]
     return None
 
 
@@ -150,12 +159,17 @@ def reader(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str, An
         "_keyed": _keyed,
         "_primary": _primary,
         "_ids": _ids,
-        "_in_extensions": _in_extensions,
+        "_anywhere": _anywhere,
         **constants,
     }
     exec(compile(source, f"<reader of {model.__name__}>", "exec"), namespace)  # noqa: S102
     read: Callable[[Mapping[str, Any]], dict[str, Any]] = namespace["read"]
     return read
+
+
+def _is_text(annotation: Any) -> bool:
+    """``str`` or ``str | None``: a field a number may stand in for."""
+    return annotation is str or str in get_args(annotation)
 
 
 def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str]]]:
@@ -170,7 +184,9 @@ def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str
         if len(rest) > 1:
             raise ValueError(f"{model.__name__}.{name}: SCIM paths nest one level, not {mark.path}")
         constants[f"K{n}"] = (first, first.lower())
-        if rest:
+        if mark.anywhere:
+            lines.append(f"    v = _anywhere(data, canonical, K{n})")
+        elif rest:
             sub = subs.get(first.lower())
             if sub is None:
                 sub = subs[first.lower()] = f"s{len(subs)}"
@@ -183,13 +199,12 @@ def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str
             lines.append("    v = _primary(v)")
         elif mark.values:
             lines.append("    v = _ids(v)")
-        if mark.anywhere:
-            lines.append(f"    if v is None: v = _in_extensions(data, canonical, K{n}[0])")
         if mark.fallback is not None:
             constants[f"F{n}"] = (mark.fallback, mark.fallback.lower())
             lines.append(f"    if v is None: v = data.get(F{n}[c])")
-        # A number where a string is expected (an id of 17) is read as its text.
-        lines.append("    if type(v) is int or type(v) is float: v = str(v)")
+        if _is_text(model.model_fields[name].annotation):
+            # A number where text is expected (an id of 17) is read as its text.
+            lines.append("    if type(v) is int or type(v) is float: v = str(v)")
         lines.append(f"    v{n} = v")
         fields.append(f"{name!r}: v{n}")
     lines.append("    return {" + ", ".join(fields) + "}")
