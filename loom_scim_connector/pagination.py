@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from array import array
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -75,19 +76,24 @@ class IdFingerprints:
     users stays flat in memory.
 
     Two distinct ids with the same fingerprint (about 3 in 100 million for a million
-    ids) make the second look repeated: it is not saved by this walk, so it becomes a
-    deletion candidate, which the host looks up, finds and keeps. A fingerprint can cost
-    a lookup; it can never cost a record."""
+    ids) make the second look repeated, and this walk does not save it. A record the
+    store already had becomes a deletion candidate, which the host looks up, finds and
+    keeps; a new one waits for the next walk. Each walk salts its fingerprints anew
+    (even with ``PYTHONHASHSEED`` fixed), so no pair of ids collides walk after walk."""
 
     BUCKETS = 4096
 
     def __init__(self) -> None:
         self._buckets: dict[int, array[int]] = {}
+        self._salt = secrets.token_hex(4)
         self.count = 0
+
+    def _fingerprint(self, rid: str) -> int:
+        return hash(self._salt + rid)
 
     def add(self, rid: str) -> bool:
         """Remember ``rid``; ``False`` when it was seen before."""
-        fingerprint = hash(rid)
+        fingerprint = self._fingerprint(rid)
         bucket = self._buckets.get(fingerprint & (self.BUCKETS - 1))
         if bucket is None:
             self._buckets[fingerprint & (self.BUCKETS - 1)] = array("q", (fingerprint,))
@@ -99,8 +105,11 @@ class IdFingerprints:
         return True
 
     def __contains__(self, rid: object) -> bool:
-        bucket = self._buckets.get(hash(rid) & (self.BUCKETS - 1))
-        return bucket is not None and hash(rid) in bucket
+        if not isinstance(rid, str):
+            return False
+        fingerprint = self._fingerprint(rid)
+        bucket = self._buckets.get(fingerprint & (self.BUCKETS - 1))
+        return bucket is not None and fingerprint in bucket
 
 
 # Normal ends of a walk; any other stop (the page limit) is not complete.

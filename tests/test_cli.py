@@ -331,3 +331,16 @@ def test_every_option_says_what_it_does(command: str) -> None:
             assert option.help, f"{command} {option.option_strings[0]} has no help"
             if option.default not in (None, False):
                 assert "default" in option.help, f"{command} {option.option_strings[0]}"
+
+
+def test_sync_to_a_stream_that_cannot_write_utf8_escapes_non_ascii(env: Sandbox) -> None:
+    """Records are saved as UTF-8; a stdout limited to ASCII gets valid JSON with \\u
+    escapes instead of a UnicodeEncodeError after the store has committed."""
+    cli("action", "create-user", "--input", '{"email": "zoe@acme.example", "firstName": "Zoë"}')
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="ascii", newline="\n")
+    code = run(["sync", "users", "--store", "s.sqlite3"], out=out, err=io.StringIO())
+    out.flush()
+    assert code == EXIT_OK
+    lines = [json.loads(line) for line in raw.getvalue().decode("ascii").splitlines()]
+    assert {r["firstName"] for r in lines if r["email"] == "zoe@acme.example"} == {"Zoë"}

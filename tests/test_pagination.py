@@ -174,3 +174,13 @@ def test_fingerprints_remember_ids_compactly() -> None:
     many = IdFingerprints()
     assert all(many.add(f"{n:024x}") for n in range(20_000))
     assert not any(many.add(f"{n:024x}") for n in range(0, 20_000, 7))
+
+
+def test_each_walk_salts_its_fingerprints() -> None:
+    """Two walks fingerprint the same id differently, so a colliding pair of ids does
+    not collide walk after walk, whatever PYTHONHASHSEED says."""
+    from loom_scim_connector.pagination import IdFingerprints
+
+    first, second = IdFingerprints(), IdFingerprints()
+    assert first._fingerprint("u1") != second._fingerprint("u1")
+    assert first.add("u1") and "u1" in first and 17 not in first

@@ -130,3 +130,14 @@ def test_the_lease_of_a_killed_process_on_this_machine_is_not_waited_out(
     statuses = {r.run_id: r.status for r in store.runs()}
     assert statuses == {dead_run: "abandoned", run.run_id: "running"}
     store.close()
+
+
+def test_a_record_saved_by_an_older_version_is_unchanged_and_a_corrupt_row_updated() -> None:
+    """Stored texts written with other spacing or key order compare as JSON; a stored
+    row that is not JSON at all is overwritten as a change, not a failure."""
+    from loom_scim_connector.store.base import classify
+
+    assert classify(('{"b": 2, "a": 1}', None), '{"a":1,"b":2}') == "UNCHANGED"
+    assert classify(('{"a": 1}', None), '{"a":2}') == "UPDATED"
+    assert classify(("not json", None), '{"a":1}') == "UPDATED"
+    assert classify(('{"a":1}', "2026-01-01"), '{"a":1}') == "ADDED"

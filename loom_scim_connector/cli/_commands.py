@@ -41,6 +41,7 @@ from ._output import (
     _print_json,
     _summary,
     _table_row,
+    writes_utf8,
 )
 from ._progress import Progress
 
@@ -103,12 +104,14 @@ async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
         live=err.isatty(),
     )
 
+    ascii_only = not writes_utf8(target)
+
     def emit(model: str, action: str, record: dict[str, Any]) -> None:
         if args.format == "table":
             target.write(_table_row(action, record) + "\n")
             target.flush()
         else:  # the JSON the store saved, plus metadata; buffered, not flushed per record
-            target.write(_jsonl_line(model, action, record))
+            target.write(_jsonl_line(model, action, record, ascii_only=ascii_only))
         if not args.quiet:
             progress.step()
 

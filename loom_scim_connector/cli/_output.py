@@ -22,9 +22,14 @@ def _print_json(data: Any, out: TextIO) -> None:
     out.flush()
 
 
-def _jsonl_line(model: str, action: str, record: dict[str, Any]) -> str:
-    """A synced record as one JSON line: the bytes the store saved, plus ``_metadata``."""
+def _jsonl_line(
+    model: str, action: str, record: dict[str, Any], *, ascii_only: bool = False
+) -> str:
+    """A synced record as one JSON line: the bytes the store saved, plus ``_metadata``.
+    ``ascii_only`` (a stream that cannot write UTF-8): non-ASCII text as \\u escapes."""
     text = text_of(record)
+    if ascii_only and not text.isascii():
+        text = json.dumps(json.loads(text), separators=(",", ":"))
     return f"{text[:-1]}{',' if len(text) > 2 else ''}{_metadata(model, action)}}}\n"
 
 
@@ -32,6 +37,12 @@ def _jsonl_line(model: str, action: str, record: dict[str, Any]) -> str:
 def _metadata(model: str, action: str) -> str:
     metadata = json.dumps({"model": model, "lastAction": action}, separators=(",", ":"))
     return f'"_metadata":{metadata}'
+
+
+def writes_utf8(stream: TextIO) -> bool:
+    """Whether ``stream`` can take any text (UTF-8), or only its own smaller charset."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
+    return encoding in ("utf8", "utf8sig")
 
 
 def _summary(report: SyncReport) -> str:

@@ -113,7 +113,11 @@ def classify(before: tuple[str, str | None] | None, data: str) -> Action:
         return "ADDED"
     if before[0] == data:
         return "UNCHANGED"
-    return "UNCHANGED" if json.loads(before[0]) == json.loads(data) else "UPDATED"
+    try:
+        same = json.loads(before[0]) == json.loads(data)
+    except ValueError:  # a stored row that is not JSON: overwritten, as any change
+        same = False
+    return "UNCHANGED" if same else "UPDATED"
 
 
 @dataclass(frozen=True)
