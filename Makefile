@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
 
-demo: $(STAMP) ## the main job (sync, onboard, offboard) against a local sandbox
+demo: $(STAMP) ## the main job (sync, onboard, offboard, reconcile, review) on a local sandbox
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP) lint typecheck unit ## ruff, mypy --strict and every test, offline

@@ -2,8 +2,9 @@
 
 It starts the sandbox with seeded users, then runs the real `loom-scim` CLI: check, the
 users and groups syncs, onboarding, a role change, offboarding, a second sync that shows
-the changes and the deletion tracking, and a sync through injected rate limiting. The
-sandbox is stopped on exit, on failure and on Ctrl-C.
+the changes and the deletion tracking, a sync through injected rate limiting; then a
+reconciliation against an identity provider's roster, an offboarding kept as evidence,
+and the access review. The sandbox is stopped on exit, on failure and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -153,7 +154,36 @@ def main() -> None:
         print(f"{DIM}$ loom-scim action set-user-role ...{RESET}")
         print(f"  exit {result.returncode}: {result.stderr.strip()}")
 
+        sandbox.settings.role_mapped = True
+        reconcile_and_review(demo, Path(workdir))
+
         print(f"\n{BOLD}Demo complete.{RESET} The sandbox is stopped.")
+
+
+def reconcile_and_review(demo: Demo, workdir: Path) -> None:
+    """Steps 11-13: the identity provider's roster against Loom, then proof."""
+    demo.step("11. Reconcile Loom against the identity provider's roster (a dry run)")
+    synced = demo.loom_scim("-q", "sync", "users", "--store", str(demo.store))
+    records = [json.loads(line) for line in synced.stdout.splitlines()]
+    managed = [r for r in records if r.get("active") and r.get("externalId")]
+    gone = managed[0]  # removed from the IdP, still active in Loom
+    roster = workdir / "roster.csv"
+    rows = [f"{r['email']},{r['externalId']},active,{r.get('role') or ''}" for r in managed[1:]]
+    roster.write_text("email,externalId,status,role\n" + "\n".join(rows) + "\n")
+    print(f"  roster.csv: the IdP's {len(rows)} people (not {gone['email']}, who left)")
+    report = demo.loom_scim("reconcile", "--roster", str(roster), "--store", str(demo.store))
+    for line in report.stdout.rstrip().splitlines():
+        print(f"  {line}")
+
+    demo.step("12. Offboard the leaver, verified and kept as evidence")
+    print(demo.loom_scim("offboard", gone["email"], "--store", str(demo.store)).stdout.rstrip())
+
+    demo.step("13. The access review: one offline HTML page for the auditor")
+    page = Path(tempfile.gettempdir()) / "loom-access-review-demo.html"
+    demo.loom_scim(
+        "review", "--roster", str(roster), "--store", str(demo.store), "--html", str(page)
+    )
+    print(f"  open {page} in a browser (no network needed)")
 
 
 if __name__ == "__main__":

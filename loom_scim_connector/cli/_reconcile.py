@@ -115,12 +115,13 @@ def _table(args: argparse.Namespace, roster: Roster, result: Reconciliation, out
         f"roster {roster.path} ({roster.format}): {result.roster_entries} entries; Loom: "
         f"{result.loom_active} active members, {result.matched_active} matched\n"
     )
+    width = max([34, *(len(f.email) for name in CATEGORIES for f in result.category(name))])
     for name in CATEGORIES:
         found = result.category(name)
         out.write(f"\n{name} ({len(found)}): {WHAT[name]}\n")
         for f in found:
             by = f" [{f.matched_by}]" if f.matched_by else ""
-            out.write(f"  {f.email:<34} {f.id or '-':<26} {f.reason}{by}\n")
+            out.write(f"  {f.email:<{width}} {f.id or '-':<26} {f.reason}{by}\n")
     counts = ", ".join(f"{n} {name}" for name, n in result.counts().items())
     out.write(f"\n{counts}\n")
     if args.seat_price is not None:
