@@ -8,9 +8,12 @@ PostgreSQL, so a skip there would hide that the tests never ran.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
+import uuid
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
@@ -55,3 +58,20 @@ def postgres_url() -> str:
     if problem is not None:
         unavailable(problem)
     return url
+
+
+@contextlib.contextmanager
+def schema_of_its_own() -> Iterator[str]:
+    """A DSN whose tables live in a fresh schema, dropped afterwards: for tests that
+    rewrite or count every row of a table, beside other tests' rows."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    schema = "test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_url(), autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield make_conninfo(postgres_url(), options=f"-csearch_path={schema}")
+    finally:
+        with psycopg.connect(postgres_url(), autocommit=True) as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -320,7 +320,9 @@ def test_sync_to_a_file_as_a_table(env: Sandbox, tmp_path: Path) -> None:
     assert nowhere.code == EXIT_BAD_INPUT and "cannot be written" in nowhere.err
 
 
-@pytest.mark.parametrize("command", ["check", "sync", "action", "sandbox", "manifest"])
+@pytest.mark.parametrize(
+    "command", ["check", "sync", "action", "sandbox", "manifest", "reconcile", "offboard", "review"]
+)
 def test_every_option_says_what_it_does(command: str) -> None:
     from loom_scim_connector.cli import build_parser
 

@@ -10,14 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from .pg_server import postgres_url, require_psycopg
+from .pg_server import postgres_url, require_psycopg, schema_of_its_own
 
 require_psycopg()
 pytest.importorskip("cryptography", reason="needs the fleet extra (cryptography)")
 
 import psycopg  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from loom_scim_connector.cli import run  # noqa: E402
 from loom_scim_connector.errors import ConfigError  # noqa: E402
@@ -132,14 +131,8 @@ def test_bad_values_are_refused_before_storing(
 def own_schema() -> Iterator[str]:
     """A DSN whose tables are in a schema of this test's own: rotate_keys rewrites
     every row of the table, and other tests' rows use other Fernet keys."""
-    schema = "test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_url(), autocommit=True) as db:
-        db.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_url(), options=f"-csearch_path={schema}")
-    finally:
-        with psycopg.connect(postgres_url(), autocommit=True) as db:
-            db.execute(f"DROP SCHEMA {schema} CASCADE")
+    with schema_of_its_own() as conninfo:
+        yield conninfo
 
 
 def test_rotation_with_several_keys_newest_first(

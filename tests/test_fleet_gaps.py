@@ -24,7 +24,7 @@ from loom_scim_connector.errors import (
 from loom_scim_connector.sandbox import Sandbox
 from loom_scim_connector.sandbox.multi import MultiSandbox
 
-from .pg_server import postgres_url, require_psycopg
+from .pg_server import require_psycopg, schema_of_its_own
 from .redis_server import redis_url, require_celery
 
 require_psycopg()
@@ -33,7 +33,6 @@ require_celery()
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from loom_scim_connector.cli import run  # noqa: E402
 from loom_scim_connector.fleet import settings  # noqa: E402
@@ -52,14 +51,8 @@ from loom_scim_connector.store import StoreError  # noqa: E402
 
 @pytest.fixture
 def dsn() -> Iterator[str]:
-    schema = "test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_url(), autocommit=True) as db:
-        db.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_url(), options=f"-csearch_path={schema}")
-    finally:
-        with psycopg.connect(postgres_url(), autocommit=True) as db:
-            db.execute(f"DROP SCHEMA {schema} CASCADE")
+    with schema_of_its_own() as conninfo:
+        yield conninfo
 
 
 @pytest.fixture

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
-from .pg_server import postgres_url, require_psycopg
+from .pg_server import require_psycopg, schema_of_its_own
 
 require_psycopg()
 pytest.importorskip("cryptography", reason="needs the fleet extra (cryptography)")
 
-import psycopg  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from loom_scim_connector.cli import run  # noqa: E402
 from loom_scim_connector.fleet import settings  # noqa: E402
@@ -38,14 +35,8 @@ KEY = "status-Secret-Key-41c9e2"
 
 @pytest.fixture
 def dsn() -> Iterator[str]:
-    schema = "test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_url(), autocommit=True) as db:
-        db.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield make_conninfo(postgres_url(), options=f"-csearch_path={schema}")
-    finally:
-        with psycopg.connect(postgres_url(), autocommit=True) as db:
-            db.execute(f"DROP SCHEMA {schema} CASCADE")
+    with schema_of_its_own() as conninfo:
+        yield conninfo
 
 
 def test_status_per_connection(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -293,21 +293,6 @@ def test_offboard_delete_via_cli(env: Sandbox) -> None:
     assert all(u["id"] != user["id"] for u in users(env))
 
 
-@pytest.mark.parametrize("command", ["offboard", "review"])
-def test_every_option_says_what_it_does(command: str) -> None:
-    import argparse
-
-    from loom_scim_connector.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for option in sub.choices[command]._actions:
-        if option.option_strings and option.dest != "help":
-            assert option.help, f"{command} {option.option_strings[0]} has no help"
-            if option.default not in (None, False):
-                assert "default" in option.help, f"{command} {option.option_strings[0]}"
-
-
 def test_a_refused_key_stops_the_run_with_exit_3(env: Sandbox) -> None:
     user = one(env)
     env.rotate_token()
