@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck unit properties record models docs bench faults fleet-load clean
+.PHONY: help demo test system-deps lint typecheck unit properties record models docs bench faults fleet-load clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -21,7 +21,12 @@ help: ## this list
 demo: $(STAMP) ## the main job (sync, onboard, offboard, reconcile, review) on a local sandbox
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP) lint typecheck unit ## ruff, mypy --strict and every test, offline
+test: $(STAMP) system-deps lint typecheck unit ## ruff, mypy --strict and every test, offline
+
+# The browser tests need Debian's chromium and chromium-driver. Under CI=true (where they
+# must run) they are installed when missing; elsewhere a missing one is named and skipped.
+system-deps: ## install the system packages the tests need (chromium; apt-get, as root)
+	@bash scripts/system-deps $(if $(filter true,$(CI)),install)
 
 lint: $(STAMP) ## ruff check and format --check
 	$(BIN)/ruff check .

@@ -69,6 +69,11 @@ def _browser_args(profile: str) -> list[str]:
         "--no-sandbox",
         "--hide-scrollbars",
         "--no-first-run",
+        # Nothing of Chromium's own may reach for the network: tests never touch the internet.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
         f"--user-data-dir={profile}",
         f"--window-size={WIDTH},{HEIGHT}",
     ]
