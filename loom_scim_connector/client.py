@@ -36,6 +36,7 @@ from .errors import (
     ProtocolError,
     WrongUrlError,
 )
+from .identity import same_email
 from .models.scim import (
     Capabilities,
     ListPage,
@@ -92,10 +93,9 @@ class CreateResult:
 
 
 def _matching(items: Sequence[dict[str, Any]], attribute: str, value: str) -> dict[str, Any] | None:
-    wanted = value.casefold()
     for item in items:
         found = {k.lower(): v for k, v in item.items()}.get(attribute.lower())
-        if isinstance(found, str) and found.casefold() == wanted:
+        if same_email(found, value):
             return item
     return None
 

@@ -19,6 +19,7 @@ LAYERS = {
     "_messages": 0,
     "errors": 0,
     "filters": 0,
+    "identity": 0,
     "models": 0,
     "config": 1,
     "connections": 2,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from loom_scim_connector.contract import ActionContext
 from loom_scim_connector.errors import ActionError, NotFoundError
+from loom_scim_connector.identity import same_email
 from loom_scim_connector.models.fieldmap import CORE_USER, create_body, patch_ops
 from loom_scim_connector.models.inputs import (
     CreateUserInput,
@@ -81,9 +82,7 @@ def _check_fields(user: User, wanted: dict[str, Any]) -> None:
         if value is None:
             continue
         got = getattr(user, name)
-        same = got == value or (
-            name == "email" and isinstance(got, str) and got.casefold() == value.casefold()
-        )
+        same = got == value or (name == "email" and same_email(got, value))
         if not same:
             alias = User.model_fields[name].alias or name
             wrong.append(f"{alias} reads back as {got!r}, not {value!r}")

@@ -31,6 +31,7 @@ from loom_scim_connector.errors import (
     WrongUrlError,
 )
 from loom_scim_connector.host import LocalHost
+from loom_scim_connector.identity import same_email
 from loom_scim_connector.models.scim import user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
@@ -151,7 +152,7 @@ async def _settle(
         active, now = user.active, user.email
     except ValidationError:
         active, now = None, None  # the action reads the user again and says what is wrong
-    if expect_email is not None and (now or "").casefold() != expect_email.casefold():
+    if expect_email is not None and not same_email(now, expect_email):
         return "not_found", (
             f"the id the store knew for this email ({user_id}) now reads as "
             f"{now or 'a user without a readable email'}: not changed; offboard that "
@@ -260,11 +261,10 @@ async def offboard_emails(
 
 def _known_id(host: LocalHost, email: str) -> str | None:
     """The id the store last knew for ``email`` (a live record first), if any."""
-    wanted = email.casefold()
     matches = [
         record
         for record in host.store.records("User", include_deleted=True)
-        if str(record.get("email", "")).casefold() == wanted
+        if same_email(record.get("email"), email)
     ]
     matches.sort(key=lambda record: "_deletedAt" in record)
     return str(matches[0]["id"]) if matches else None

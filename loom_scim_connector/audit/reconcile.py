@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from loom_scim_connector._constants import RECONCILE_MIN_ROSTER_FRACTION
+from loom_scim_connector.identity import email_key
 
 from .roster import RosterEntry
 
@@ -127,7 +128,7 @@ class _Index:
             if entry.external_id:
                 self._put(self.by_id, entry.external_id, entry)
             for email in (entry.email, *entry.aliases):
-                self._put(self.by_email, email, entry)
+                self._put(self.by_email, email_key(email), entry)
 
     @staticmethod
     def _put(index: dict[str, RosterEntry], key: str, entry: RosterEntry) -> None:
@@ -135,7 +136,7 @@ class _Index:
             index[key] = entry
 
     def match(self, member: Member) -> tuple[RosterEntry | None, str | None]:
-        by_email = self.by_email.get(member.email.lower())
+        by_email = self.by_email.get(email_key(member.email))
         if member.external_id and member.external_id in self.by_id:
             by_id = self.by_id[member.external_id]
             # A rehire: the old externalId's entry has left, the email's entry is active.
@@ -203,7 +204,7 @@ def reconcile(
 
 
 def _by_email(finding: Finding) -> tuple[str, str]:
-    return finding.email.lower(), finding.id or ""
+    return email_key(finding.email), finding.id or ""
 
 
 def _judge(
@@ -279,7 +280,7 @@ def _duplicates(
         groups[f"roster {names[key]}"] = accounts
     by_key: dict[str, list[Member]] = defaultdict(list)
     for member in (m for m in members if m.active):
-        by_key[f"email {member.email.lower()}"].append(member)
+        by_key[f"email {email_key(member.email)}"].append(member)
         if member.external_id:
             by_key[f"externalId {member.external_id}"].append(member)
     groups.update(by_key)

@@ -18,6 +18,7 @@ from typing import Any
 from loom_scim_connector.check import key_status
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import InputError
+from loom_scim_connector.identity import email_key
 from loom_scim_connector.store import Evidence, Store
 
 from .reconcile import CATEGORIES, reconcile
@@ -191,7 +192,7 @@ def _rows(
                 evidence=tuple(proofs),
             )
         )
-    rows.sort(key=lambda m: (m.deleted_at is not None, m.email.casefold()))
+    rows.sort(key=lambda m: (m.deleted_at is not None, email_key(m.email)))
     return rows
 
 

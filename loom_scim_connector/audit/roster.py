@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from loom_scim_connector.errors import ConfigError
+from loom_scim_connector.identity import email_key
 
 from .roster_formats import FORMATS, status_active
 
@@ -259,7 +260,7 @@ def _entries(
     entries = []
     for number, row in rows:
         where = f"{name} {unit} {number}"
-        given = [(c, row[c].lower()) for c in columns["email"] if row.get(c)]
+        given = [(c, email_key(row[c])) for c in columns["email"] if row.get(c)]
         emails = [e for _, e in given if _EMAIL.match(e)]
         if not given:
             raise RosterError(where, f'no email in column "{columns["email"][0]}"')

@@ -16,6 +16,7 @@ from loom_scim_connector.audit.offboard import SETTLED, default_actor, offboard_
 from loom_scim_connector.connections import resolve
 from loom_scim_connector.errors import InputError
 from loom_scim_connector.host import LocalHost
+from loom_scim_connector.identity import email_key
 from loom_scim_connector.models.inputs import FindUserInput
 from loom_scim_connector.store import Evidence
 
@@ -43,7 +44,7 @@ def read_emails(emails: list[str], file: Path | None) -> list[str]:
             why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             problems[where] = f"{text!r} {why}"
             continue
-        wanted.setdefault(email.casefold(), email)
+        wanted.setdefault(email_key(email), email)
     if problems:
         raise InputError("offboard", problems)
     return list(wanted.values())

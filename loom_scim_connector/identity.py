@@ -1,0 +1,40 @@
+"""Who is who: the one rule for deciding that two email addresses name the same person.
+
+Every comparison of people in this package (the client's filter fallbacks, the actions'
+read-backs, offboarding, reconciling, the access review, the store's evidence) goes
+through :func:`email_key` or :func:`same_email`; nothing else compares emails.
+
+The rule:
+
+1. **Unicode NFC.** Canonically equivalent spellings are one spelling: ``josé`` written as
+   ``e`` + combining accent (NFD, as macOS exports it) equals the precomposed ``é`` (NFC,
+   as Loom stores it). Compatibility forms are *not* folded (no NFKC): full-width
+   ``ｂｏｂ`` is another string, and so is the long s ``ſ``, which NFKC would turn into
+   ``s``.
+2. **Case, by lowercasing, never by case folding.** Both the domain (case-insensitive by
+   RFC 5321) and the local part (case-sensitive in theory; in practice every mail system
+   Loom's identity providers use, and SCIM's ``userName`` by RFC 7643, compare it
+   case-insensitively) are compared after :meth:`str.lower`. ``casefold`` is not used: it
+   turns ``straße`` into ``strasse`` and ``ſtrasse`` into ``strasse``, so offboarding one
+   address could deactivate another person. Lowercasing keeps ``ß``, ``ſ``, the dotless
+   ``ı`` and ``i`` distinct, while ``Bob`` and ``bob``, ``JOSÉ`` and ``josé`` match.
+3. **Whitespace around the address is not part of it**; nothing inside it is changed.
+
+Two addresses that differ after this are different people, even when a human might guess
+otherwise (``bob+loom@`` and ``bob@``, punycode and Unicode domains): the connector acts
+only on the person asked for, or no one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def email_key(email: str) -> str:
+    """The form of ``email`` under which two addresses of one person are equal."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", email.strip()).lower())
+
+
+def same_email(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` are both addresses and name the same person."""
+    return isinstance(a, str) and isinstance(b, str) and email_key(a) == email_key(b)

@@ -1,0 +1,134 @@
+"""The one identity rule (``loom_scim_connector.identity``): who is the same person.
+
+Unit cases over the letters that fooled ``casefold`` and ``lower`` before, then the rule
+seen from outside: ``offboard`` and ``reconcile`` through the CLI against the sandbox.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from loom_scim_connector.cli import EXIT_NOT_FOUND, EXIT_OK, run
+from loom_scim_connector.identity import email_key, same_email
+from loom_scim_connector.sandbox import Sandbox
+
+PACKAGE = Path(__file__).resolve().parents[1] / "loom_scim_connector"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Bob@Acme.Example", "bob@acme.example"),
+        ("JOSÉ@acme.example", "josé@acme.example"),
+        (unicodedata.normalize("NFD", "josé@acme.example"), "josé@acme.example"),
+        ("  bob@acme.example\t", "bob@acme.example"),
+        ("STRAẞE@acme.example", "straße@acme.example"),  # capital sharp s lowercases to ß
+    ],
+)
+def test_the_same_person(a: str, b: str) -> None:
+    assert same_email(a, b) and email_key(a) == email_key(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("straße@acme.example", "strasse@acme.example"),  # casefold made these one
+        ("ſtrasse@acme.example", "strasse@acme.example"),  # long s: casefold and NFKC
+        ("ıvan@acme.example", "ivan@acme.example"),  # dotless i
+        ("ｂｏｂ@acme.example", "bob@acme.example"),  # full-width: NFKC would fold it
+        ("bob+loom@acme.example", "bob@acme.example"),
+        ("bob@acme.example", "bob@acme.example.com"),
+    ],
+)
+def test_different_people(a: str, b: str) -> None:
+    assert not same_email(a, b) and email_key(a) != email_key(b)
+
+
+def test_not_an_address_is_no_one() -> None:
+    assert not same_email(None, None) and not same_email("a@b.c", None)
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_the_key_is_stable_and_normal(text: str) -> None:
+    key = email_key(text)
+    assert email_key(key) == key
+    assert unicodedata.is_normalized("NFC", key)
+    assert same_email(text, text.upper()) or text.upper().lower() != text.lower()
+
+
+def test_nothing_else_compares_people() -> None:
+    """``casefold`` appears nowhere in the package: it makes one person of two."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "casefold":
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
+
+
+# -- from outside ----------------------------------------------------------------------
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox.url)
+    monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox.token)
+    monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return sandbox
+
+
+def add_user(sandbox: Sandbox, email: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "emails": [{"value": email, "primary": True}],
+        "active": True,
+        **extra,
+    }
+    return dict(sandbox.call("POST", "/Users", body))
+
+
+@pytest.mark.parametrize("asked", ["straße@acme.example", "ſtrasse@acme.example"])
+def test_offboarding_an_address_no_one_has_touches_no_one(env: Sandbox, asked: str) -> None:
+    strasse = add_user(env, "strasse@acme.example")
+    assert cli("sync", "users")[0] == EXIT_OK  # the store now knows strasse@
+
+    code, out, err = cli("offboard", asked)
+
+    assert code == EXIT_NOT_FOUND, err
+    assert env.call("GET", f"/Users/{strasse['id']}")["active"] is True
+    assert "strasse@acme.example" not in out
+
+
+def test_a_roster_in_nfd_matches_loom_in_nfc(env: Sandbox, tmp_path: Path) -> None:
+    jose = add_user(env, "josé@acme.example", externalId="00u-jose")
+    active = [u for u in env.call("GET", "/Users", query={"count": "100"})["Resources"]]
+    rows = ["email,status"] + [
+        f"{unicodedata.normalize('NFD', str(u['userName']))},ACTIVE"
+        for u in active
+        if u.get("active", True)
+    ]
+    roster = tmp_path / "roster.csv"
+    roster.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    code, out, err = cli("reconcile", "--roster", str(roster), "--apply", "--format", "json")
+
+    assert code == EXIT_OK, err
+    assert env.call("GET", f"/Users/{jose['id']}")["active"] is True
+    assert "jos" not in json.dumps(json.loads(out)["orphaned"])
