@@ -63,6 +63,7 @@ class Behaviour:
     # lookups by id answer a SCIM 404 once this many have been answered in the run
     lookups_404_after: int | None = None
     empty_listing: bool = False  # lists answer 200 with no resources (an empty replica)
+    hide_rate: float = 0.0  # each user left out of this run's listings (a lagging replica)
 
 
 @dataclass
@@ -108,6 +109,8 @@ class SimServer:
         if behaviour is not None:
             self.behaviour = behaviour
         self._present_at_start = set(self.users)
+        rate = self.behaviour.hide_rate
+        self.hidden = {uid for uid in sorted(self.users) if rate and self.rng.random() < rate}
         self._deleted_in_run = set()
         self._served = []
         self.list_pages = 0
