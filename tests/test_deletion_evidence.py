@@ -18,6 +18,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from loom_scim_connector.store import SQLiteStore
 
 from .conftest import SECRET
 from .sim_loopback import serve, url
-from .simserver import Behaviour, SimServer
+from .simserver import Behaviour, SimServer, sim_host
 
 
 class Cli:
@@ -226,3 +227,34 @@ def test_changes_saved_by_the_second_walk_are_reported(cli: Cli, second_walk: st
     assert all(len(seen) == 1 for rid, seen in by_id.items() if rid != renamed), by_id
     expected = set(users) if second_walk == "sees everyone" else set(users) - hidden
     assert expected | set(hired) == set(by_id)
+
+
+async def test_a_control_is_looked_up_before_after_every_batch_and_after_the_last(
+    tmp_path: Path,
+) -> None:
+    """600 users, 60 left out of the listing (not enough for the guard): the lookups go
+    control, 50 candidates, control, 10 candidates, control."""
+    sim = SimServer.with_users(600)
+    with closing(sim_host(sim, tmp_path / "s.sqlite3")) as host:
+        sim.start_run()
+        assert (await host.run_sync("users")).added == 600
+        sim.start_run()
+        sim.hidden.update(sorted(sim.users)[::10])
+        sim.log.clear()
+        report = await host.run_sync("users")
+        assert (report.status, report.deleted, report.recovered) == ("success", 0, 60)
+    looked_up = [
+        line.split()[1].rsplit("/", 1)[1].split("?")[0]
+        for line in sim.log
+        if line.startswith("GET /scim/v2/Users/")
+    ]
+    assert len(looked_up) == 63
+    control = looked_up[0]
+    assert control not in sim.hidden
+    assert [i for i, rid in enumerate(looked_up) if rid == control] == [0, 51, 62]
+
+
+def test_without_controls_needs_release_held(cli: Cli) -> None:
+    code, rows, err = cli("sync", "users", "--without-controls")
+    assert (code, rows) == (EXIT_BAD_INPUT, [])
+    assert err.count("\n") == 1 and "--release-held" in err
