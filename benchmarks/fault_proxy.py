@@ -11,6 +11,10 @@ answers with one fault kind instead of (or after) forwarding:
   is lost (an HTML 502, or a reset): a POST that landed but whose answer never came back;
 * ``mixed``: each fault draws one of the above.
 
+A ``stand_in`` (a coroutine given each request and a way to forward one) may answer in
+the server's place: an empty replica, a replica lacking some users, lookups that turn to
+404 mid-run (``faults.py`` defines them).
+
 It counts the faults it injected by kind. Its log (``drain_log``) names each request and its
 headers, with the ``Authorization`` value never kept: the proxy never logs or prints it.
 
@@ -28,6 +32,7 @@ import socket
 import struct
 import threading
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -72,8 +77,14 @@ class Response:
     body: bytes
 
 
+Forward = Callable[["Request"], Awaitable["Response"]]
+StandIn = Callable[["Request", Forward], Awaitable["Response | None"]]
+
+
 class FaultProxy:
     """The proxy runs its own event loop on a daemon thread; configure it from any thread."""
+
+    stand_in: StandIn | None = None  # answers in the server's place when it returns one
 
     def __init__(self, upstream_host: str, upstream_port: int, *, slow_delay: float = 0.6):
         self.upstream = (upstream_host, upstream_port)
@@ -196,8 +207,13 @@ class FaultProxy:
 
     async def _serve(self, request: Request, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; whether the connection may serve another."""
-        fault = self._draw(request.method)
         closing = (request.header("connection") or "").lower() == "close"
+        stand_in = self.stand_in
+        if stand_in is not None and (answer := await stand_in(request, self._forward)):
+            self._note(request, answer.status, "stand-in")
+            await _send(writer, answer, closing)
+            return not closing
+        fault = self._draw(request.method)
         if fault in ("html_502", "html_503"):
             self._note(request, fault[-3:], fault)
             await _send(writer, _html(int(fault[-3:])), closing)

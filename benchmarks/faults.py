@@ -1,6 +1,9 @@
 """The fault matrix: the real ``loom-scim`` CLI as subprocesses against a seeded sandbox behind
 ``fault_proxy.py``, checked after every run against the server's real state and the store.
-Rows: each proxy fault, the sandbox's knobs, 4 concurrent syncs, SIGINT and SIGKILL mid-sync;
+Rows: each proxy fault, the sandbox's knobs, 4 concurrent syncs, SIGINT and SIGKILL mid-sync,
+and stand-ins answering for the server (``empty_listing``: an empty replica whose lookups
+answer a SCIM 404, its held run then released as the hint says; ``late_404``: a replica
+lacking 10 users, whose lookups answer a SCIM 404 after the first 2);
 each seed: a fresh sandbox (taking duplicate userNames unless ``--strict-uniqueness``, so a
 duplicate create is the connector's) and store, the workspace changing between syncs.
 Counted, each failing the run (exit codes are only data points):
@@ -38,14 +41,17 @@ from typing import IO, Any
 from loom_scim_connector.sandbox import Sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fault_proxy import KINDS, FaultProxy
+from fault_proxy import KINDS, FaultProxy, Forward, Request, Response
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OFF = [{"op": "replace", "path": "active", "value": False}]
 DEACTIVATE = {"schemas": [PATCH_OP], "Operations": OFF}
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SANDBOX_KINDS = {"sandbox_429": 429, "sandbox_500": 500, "sandbox_503": 503, "sandbox_queue": 0}
-ALL = ("none", *KINDS, "mixed", *SANDBOX_KINDS, "concurrent", "sigint", "sigkill")
+STAND_INS = ("empty_listing", "late_404")
+ALL = ("none", *KINDS, "mixed", *SANDBOX_KINDS, "concurrent", "sigint", "sigkill", *STAND_INS)
 COUNTED = ("lost", "duplicated", "falsely deleted", "duplicate creates", "key leaks")
 CLI = Path(sys.executable).with_name("loom-scim")
 TIMEOUT = 300.0  # seconds per CLI process
@@ -254,6 +260,63 @@ def signal_row(sc: Scenario, sig: signal.Signals, wait_flag: bool) -> None:
             time.sleep(2)
 
 
+class Replica:
+    """Answers for the server: lists without the ``hidden`` users (``empty``: without any),
+    and, once ``lookups_ok`` lookups by id were answered, a SCIM 404 for every lookup."""
+
+    def __init__(self, hidden: set[str], empty: bool, lookups_ok: int) -> None:
+        self.hidden, self.empty, self.lookups_ok, self.lookups = hidden, empty, lookups_ok, 0
+
+    async def __call__(self, request: Request, forward: Forward) -> Response | None:
+        path, _, query = request.target.partition("?")
+        if request.method != "GET" or "/Users" not in path:
+            return None
+        if not path.rstrip("/").endswith("/Users"):  # a lookup by id
+            self.lookups += 1
+            if self.lookups <= self.lookups_ok and not self.empty:
+                return None
+            return _scim(404, {"schemas": [ERROR], "status": "404", "detail": "not found"})
+        params = dict(p.partition("=")[::2] for p in query.split("&") if p)
+        if "filter" in params:
+            return None
+        listed: list[dict[str, Any]] = []
+        if not self.empty:
+            everyone = Request(
+                "GET", f"{path}?startIndex=1&count=1000000", "", request.headers, b""
+            )
+            body = json.loads((await forward(everyone)).body)
+            listed = [r for r in body.get("Resources", []) if r["id"] not in self.hidden]
+        start = max(1, int(params.get("startIndex") or 1))
+        window = listed[start - 1 : start - 1 + int(params.get("count") or 100)]
+        page = {"schemas": [LIST], "totalResults": len(listed), "startIndex": start}
+        return _scim(200, {**page, "itemsPerPage": len(window), "Resources": window})
+
+
+def _scim(status: int, body: dict[str, Any]) -> Response:
+    headers = [("Content-Type", "application/scim+json")]
+    return Response(
+        status, "OK" if status == 200 else "Not Found", headers, json.dumps(body).encode()
+    )
+
+
+def stand_in_row(sc: Scenario, kind: str) -> None:
+    """A sync, changes, a sync with the stand-in answering (a held run then released, as
+    the hint says, still behind the stand-in), then a clean sync."""
+    sc.sync()
+    sc.mutate(cli_creates=sc.args.creates)
+    hidden = set(sc.rng.sample(sorted(sc.server()), 10))
+    sc.px.stand_in = Replica(hidden, empty=kind == "empty_listing", lookups_ok=2)
+    sc.row.faults += 1
+    if sc.sync() == 5:
+        with closing(sqlite3.connect(sc.path, timeout=30)) as db:
+            held = db.execute("SELECT MAX(run_id) FROM runs WHERE status = 'held'").fetchone()
+        server = set(sc.server())
+        rc, _ = sc.finish(sc.start(*sc.sync_argv("--release-held", str(held[0]))))
+        sc.check([rc], server)
+    sc.px.stand_in = None
+    sc.sync()
+
+
 def instrument(sb: Sandbox, strict_uniqueness: bool) -> Counter[str]:
     """Count the faults the sandbox serves; unless strict, accept duplicate userNames."""
     if not strict_uniqueness:
@@ -291,6 +354,8 @@ def run_row(args: argparse.Namespace, name: str, tmp: Path, wait_flag: bool) -> 
             sc = Scenario(args, row, seed, sb, px, path, random.Random(seed))
             if name == "concurrent":
                 concurrent_row(sc, wait_flag)
+            elif name in STAND_INS:
+                stand_in_row(sc, name)
             elif name in ("sigint", "sigkill"):
                 signal_row(sc, signal.SIGINT if name == "sigint" else signal.SIGKILL, wait_flag)
             else:

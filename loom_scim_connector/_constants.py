@@ -30,6 +30,11 @@ SCAN_LIMIT = 2000
 # candidates are too many to confirm (more than MIN and more than FRACTION of the live).
 LEASE_SECONDS = 30.0
 CONFIRM_CONCURRENCY = 8
+# Candidates looked up between two control lookups (records the server is known to
+# hold): every 404 that deletes sits between two controls that found their record.
+CONFIRM_CONTROL_EVERY = 50
+# How many known records a confirmation tries as controls.
+CONFIRM_CONTROLS = 3
 GUARD_MIN_COUNT = 25
 GUARD_MAX_FRACTION = 0.10
 

@@ -18,7 +18,7 @@ from pydantic_core import from_json
 from ._messages import REDACTED, redact
 from ._version import __version__
 from .errors import ApiError, ProtocolError, TransportError, error_for_status
-from .models.scim import parse_error_body
+from .models.scim import is_scim_error, parse_error_body
 
 USER_AGENT = f"loom-scim-connector/{__version__}"
 SCIM_JSON = "application/scim+json"
@@ -99,7 +99,7 @@ def error_from(
         retry_after=response.headers.get("retry-after"),
     )
     error.attempts = attempt
-    error.scim_body = _is_json_object(response.content)
+    error.scim_body = is_scim_error(response.content)
     error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
     return error
 
@@ -134,10 +134,3 @@ def json_of(method: str, path: str, response: httpx.Response, attempt: int) -> A
         raise ProtocolError(
             method, path, status=response.status_code, detail=detail, attempts=attempt
         ) from None
-
-
-def _is_json_object(content: bytes) -> bool:
-    try:
-        return isinstance(json.loads(content), dict)
-    except (ValueError, RecursionError):
-        return False

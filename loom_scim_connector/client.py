@@ -271,10 +271,10 @@ class LoomScimClient:
     async def get_or_none(self, resource: Resource, resource_id: str) -> dict[str, Any] | None:
         """The resource, or ``None`` when the server answers 404 for it.
 
-        A 404 counts only when it comes from the SCIM server, with a JSON error body:
-        an HTML page, plain text or an empty body (a gateway or proxy that does not know
-        the path) raises :class:`ProtocolError`, because "gone" is what deletions are
-        built on.
+        A 404 counts only when it comes from the SCIM server, with a SCIM error body
+        (its ``schemas`` list the Error URN): a gateway's own JSON, an HTML page, plain
+        text or an empty body (a gateway or proxy that does not know the path) raises
+        :class:`ProtocolError`, because "gone" is what deletions are built on.
         """
         try:
             return await self.get(resource, resource_id)
@@ -284,8 +284,9 @@ class LoomScimClient:
                     "GET",
                     exc.path,
                     status=404,
-                    detail="a 404 without a SCIM (JSON) error body, as a gateway or proxy "
-                    "sends: the resource's absence is not confirmed",
+                    detail="a 404 whose body is not a SCIM error (its schemas do not list "
+                    "the SCIM Error URN), as a gateway or proxy sends: the resource's "
+                    "absence is not confirmed",
                 ) from None
             return None
 

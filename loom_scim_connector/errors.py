@@ -94,8 +94,8 @@ class ApiError(LoomScimError):
         # Set by the client: a POST/PATCH that timed out after sending, or got a 5xx,
         # may have been applied, so a retry must first check before writing again.
         self.may_have_applied = False
-        # Set by the client: the error body was a JSON object, as a SCIM server's errors
-        # are (RFC 7644 3.12). An HTML page, plain text or nothing is likely a gateway's.
+        # Set by the client: the error body was a SCIM error (RFC 7644 3.12: its schemas
+        # list the Error URN). A gateway's JSON, HTML, plain text or nothing is not.
         self.scim_body = False
         # args = (method, path) so that copy and pickle can rebuild the error (the other
         # attributes travel in __dict__): hosts may pass errors between processes.

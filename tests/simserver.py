@@ -6,8 +6,12 @@ page). ``GET /Users`` serves windows of the listing (``startIndex`` 1-based, ``c
 as RFC 7644 ListResponses; ``GET /Users/{id}`` answers 200 or a SCIM 404. What goes
 wrong is drawn from ``random.Random(seed)`` according to :class:`Behaviour`: mutations
 between requests, lying totals, capped or short (never empty) pages, repeated ids, an
-ignored ``startIndex``, transient faults, and for lookups a proxy's 404 (HTML, plain
-text or empty) or a SCIM 404 for everyone.
+ignored ``startIndex``, transient faults, an empty listing (a failover to an empty
+replica) or users it leaves out (``hidden``: a lagging replica), and for lookups a
+proxy's 404 (HTML, plain text, empty or a gateway's JSON) or a SCIM 404 for everyone,
+from the start or after the first N lookups of a run (a key revoked mid-confirmation).
+
+:mod:`tests.sim_loopback` puts one on 127.0.0.1 for tests of the real CLI.
 
 It keeps what the invariants need: the users present for the whole of the current run
 (:meth:`start_run`, :meth:`stable_ids`) and the final state (:meth:`user_ids`).
@@ -32,7 +36,7 @@ from loom_scim_connector.host import LocalHost
 from .conftest import BASE, SECRET
 
 TotalMode = Literal["true", "page_size", "missing", "negative", "changing", "low"]
-Gateway404 = Literal["html", "text", "empty"]
+Gateway404 = Literal["html", "text", "empty", "json"]
 TOTAL_MODES: tuple[TotalMode, ...] = ("true", "page_size", "missing", "negative", "changing", "low")
 FAULTS = ("429", "503", "html502", "read_timeout", "connect_error")
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -56,6 +60,10 @@ class Behaviour:
     gateway_404_rate: float = 0.0  # a lookup answered 404 by a proxy, not by SCIM
     gateway_404: Gateway404 = "html"  # its body: an HTML page, plain text, or nothing
     lookups_404: bool = False  # every lookup by id answers a SCIM 404 (a broken server)
+    # lookups by id answer a SCIM 404 once this many have been answered in the run
+    lookups_404_after: int | None = None
+    empty_listing: bool = False  # lists answer 200 with no resources (an empty replica)
+    hide_rate: float = 0.0  # each user left out of this run's listings (a lagging replica)
 
 
 @dataclass
@@ -71,6 +79,8 @@ class SimServer:
     list_pages: int = 0  # list requests answered in the current run
     hooks: dict[int, list[Hook]] = field(default_factory=dict, repr=False)  # before list page N
     gateway_ids: set[str] = field(default_factory=set)  # lookups a proxy always answers 404
+    hidden: set[str] = field(default_factory=set)  # left out of listings, found by lookup
+    lookups: int = 0  # lookups by id answered in the current run
     _present_at_start: set[str] = field(default_factory=set, repr=False)
     _deleted_in_run: set[str] = field(default_factory=set, repr=False)
     _served: list[str] = field(default_factory=list, repr=False)
@@ -99,9 +109,12 @@ class SimServer:
         if behaviour is not None:
             self.behaviour = behaviour
         self._present_at_start = set(self.users)
+        rate = self.behaviour.hide_rate
+        self.hidden = {uid for uid in sorted(self.users) if rate and self.rng.random() < rate}
         self._deleted_in_run = set()
         self._served = []
         self.list_pages = 0
+        self.lookups = 0
         self.max_list_in_flight = 0
         self.hooks = {}
 
@@ -230,8 +243,11 @@ class SimServer:
         for hook in self.hooks.get(self.list_pages, []):
             hook(self)
         size = count if b.page_cap is None else min(count, b.page_cap)
-        window = self.listing[start - 1 : start - 1 + size]
-        more = start - 1 + len(window) < len(self.listing)
+        listing = self.listing
+        if b.empty_listing or self.hidden:
+            listing = [] if b.empty_listing else [i for i in listing if i not in self.hidden]
+        window = listing[start - 1 : start - 1 + size]
+        more = start - 1 + len(window) < len(listing)
         if len(window) > 1 and more and self.rng.random() < b.short_rate:
             window = window[: self.rng.randint(1, len(window) - 1)]  # never empty
         self._served.extend(window)
@@ -241,13 +257,13 @@ class SimServer:
             "itemsPerPage": len(window),
             "Resources": [self.users[uid] for uid in window],
         }
-        total = self._total(count)
+        total = 0 if b.empty_listing else self._total(count)
         if total is not None:
             body["totalResults"] = total
         return _json(200, body)
 
     def _total(self, count: int) -> int | None:
-        true, mode = len(self.users), self.behaviour.total
+        true, mode = len(self.users) - len(self.hidden & self.users.keys()), self.behaviour.total
         if mode == "missing":
             return None
         if mode == "page_size":
@@ -262,9 +278,11 @@ class SimServer:
 
     def _lookup(self, uid: str) -> httpx.Response:
         b = self.behaviour
+        self.lookups += 1
         if uid in self.gateway_ids or self.rng.random() < b.gateway_404_rate:
             return _gateway_404(b.gateway_404)
-        if b.lookups_404 or uid not in self.users:
+        late = b.lookups_404_after is not None and self.lookups > b.lookups_404_after
+        if b.lookups_404 or late or uid not in self.users:
             return _error(404, f"User {uid} not found")
         return _json(200, self.users[uid])
 
@@ -314,5 +332,9 @@ def _gateway_404(kind: Gateway404) -> httpx.Response:
     if kind == "text":  # Go's net/http and Traefik
         return httpx.Response(
             404, text="404 page not found\n", headers={"Content-Type": "text/plain"}
+        )
+    if kind == "json":  # an API gateway's own JSON (AWS API Gateway, Kong): not SCIM's
+        return httpx.Response(
+            404, json={"message": "Not Found"}, headers={"Content-Type": "application/json"}
         )
     return httpx.Response(404)

@@ -24,6 +24,8 @@ from loom_scim_connector.sandbox import Sandbox
 
 from .conftest import Reply, Script, list_body, scim
 
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
 
 def scripted_host(
     connection: LoomConnection, store: Path, script: Script, page_size: int = 2
@@ -57,7 +59,7 @@ def user(uid: str) -> httpx.Response:
 
 
 def gone() -> httpx.Response:
-    return scim(404, {"detail": "not found", "status": "404"})
+    return scim(404, {"schemas": [ERROR], "detail": "not found", "status": "404"})
 
 
 IDS = [f"u{i}" for i in range(1, 7)]
@@ -125,8 +127,8 @@ async def test_unseen_records_are_deleted_only_when_the_server_confirms(
     first = scripted_host(connection, store, Script(pages(IDS, 2)))
     await first.run_sync("users")
     # The server claims 6 but pages end after 4: u5 and u6 are only candidates. The
-    # control lookup (a user just listed) answers 200, u5 is still there, u6 is gone.
-    short = Script([*pages(IDS[:4], 2, total=6), user("u1"), user("u5"), gone()])
+    # control lookups (a user just listed) answer 200, u5 is still there, u6 is gone.
+    short = Script([*pages(IDS[:4], 2, total=6), user("u1"), user("u5"), gone(), user("u1")])
     second = scripted_host(connection, store, short)
     second.confirm_concurrency = 1
     report = await second.run_sync("users")
@@ -136,8 +138,8 @@ async def test_unseen_records_are_deleted_only_when_the_server_confirms(
         1,
         2,
     )
-    looked_up = [r.url.path.rsplit("/", 1)[-1] for r in short.requests[-3:]]
-    assert looked_up[1:] == ["u5", "u6"]
+    looked_up = [r.url.path.rsplit("/", 1)[-1] for r in short.requests[-4:]]
+    assert looked_up == ["u1", "u5", "u6", "u1"]
     assert [r["id"] for r in second.records("User")] == IDS[:5]
 
 
@@ -180,7 +182,7 @@ async def test_an_html_404_is_not_a_confirmation(
     html = Script([*pages(IDS[:4], 2), user("u1"), page, page])
     second = scripted_host(connection, store, html)
     second.confirm_concurrency = 1
-    with pytest.raises(ProtocolError, match="without a SCIM"):
+    with pytest.raises(ProtocolError, match="not a SCIM error"):
         await second.run_sync("users")
     assert len(second.records("User")) == 6
 
@@ -253,7 +255,7 @@ async def test_explicit_batch_delete_is_confirmed_too(
     await host.run_sync("users")
     from loom_scim_connector.host.syncrun import SyncRun
 
-    claimed = Script([user("u3"), user("u1"), gone()])  # the control lookup, u1, u2
+    claimed = Script([user("u3"), user("u1"), gone(), user("u3")])  # control, u1, u2, control
     client = LoomScimClient(connection, transport=httpx.MockTransport(claimed))
     sync = host.manifest.sync("users")
     report = SyncReport("users", "User")
@@ -263,7 +265,7 @@ async def test_explicit_batch_delete_is_confirmed_too(
     ctx = runner._context(run)
     await ctx.batch_save([User(id=i, email=f"{i}@example.com") for i in IDS[2:]], "User")
     await ctx.batch_delete(["u1", "u2"], "User")
-    gone_ids = await runner.confirm(ctx, runner._candidates(ctx))
+    gone_ids = await runner.confirm(ctx, runner._candidates(ctx), ["u3"])
     host.store.finish_run(run, "success", deleted=gone_ids)
     await client.aclose()
     assert gone_ids == ["u2"]

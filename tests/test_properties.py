@@ -3,7 +3,9 @@
 Each example syncs a well-behaved :class:`~tests.simserver.SimServer` once, then mutates
 it and syncs one or more times while it misbehaves (lying totals, capped, short or
 repeated pages, an ignored ``startIndex``, users created and deleted between pages,
-transient faults, HTML 404s, lookups that 404 for everyone). After every run:
+users left out of the listing, an empty listing, transient faults, a proxy's 404s (HTML,
+text, empty, a gateway's JSON), lookups that 404 for everyone from the start or after
+the first few). After every run:
 
 * every record the store marks DELETED is absent from the server at the end;
 * every user on the server for the whole run that the store knew is still live;
@@ -37,7 +39,7 @@ from .simserver import TOTAL_MODES, Behaviour, Gateway404, SimServer, deleted_id
 
 GUARD_MIN = 25  # DeletionGuard().min_count: at most this many deletions are never held
 # Proxy 404s drawn for lookups: none of them may confirm a deletion.
-GATEWAY_404S: tuple[Gateway404, ...] = ("html", "text", "empty")
+GATEWAY_404S: tuple[Gateway404, ...] = ("html", "text", "empty", "json")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ behaviours = st.builds(
     gateway_404_rate=st.sampled_from((0.0, 0.0, 0.0, 0.1)),
     gateway_404=st.sampled_from(GATEWAY_404S),
     lookups_404=seldom,
+    # a key revoked or a route flipped mid-confirmation: every lookup after the first N
+    lookups_404_after=st.none() | st.none() | st.integers(0, 40),
+    empty_listing=seldom,  # a failover to an empty replica
+    hide_rate=st.sampled_from((0.0, 0.0, 0.05, 0.3)),  # a lagging replica
 )
 honest = st.builds(Behaviour, fault_rate=rates)
 
@@ -110,6 +116,8 @@ def sync(
         event("a later run deleted some")
     if outcome.report is not None and outcome.report.recovered:
         event("a later run recovered some (found by lookup)")
+    if behaviour.lookups_404_after is not None and sim.lookups > behaviour.lookups_404_after:
+        event("lookups began to answer 404 mid-run")
     return before, outcome
 
 
@@ -186,8 +194,9 @@ def test_an_honest_server_is_mirrored_exactly(
             check_run(host, sim, before, outcome)
             assert outcome.report is not None, f"transient faults failed the run: {outcome.error}"
             gone = before.live - sim.user_ids()
-            if outcome.report.status == "held":
-                assert len(gone) > GUARD_MIN, f"held with only {len(gone)} users gone"
+            if outcome.report.status == "held":  # too many gone, or every one the store knew
+                everyone = bool(before.live) and gone == before.live
+                assert len(gone) > GUARD_MIN or everyone, f"held with only {len(gone)} gone"
                 continue
             assert outcome.report.status == "success"
             live = {str(r["id"]) for r in host.records("User")}

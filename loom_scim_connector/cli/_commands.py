@@ -76,6 +76,8 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 def _sync_to(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run a sync, its records to ``--output`` when given, else to ``out``."""
+    if args.without_controls and args.release_held is None:
+        raise UsageError("--without-controls applies only with --release-held RUN_ID")
     if args.output is None:
         return asyncio.run(_sync(args, out, err))
     try:
@@ -122,7 +124,9 @@ async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
         handler.addFilter(progress)
     try:
         if args.release_held is not None:
-            report = await host.release_held(args.name, args.release_held, wait=wait)
+            report = await host.release_held(
+                args.name, args.release_held, wait=wait, without_controls=args.without_controls
+            )
         else:
             report = await host.run_sync(args.name, wait=wait)
         held = host.store.records(report.model, ids=report.held[:HELD_SHOWN]) if report.held else []
@@ -131,9 +135,8 @@ async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
         for handler in handlers:
             handler.removeFilter(progress)
         host.close()
-    for warning in report.warnings:
-        if report.status != "held":
-            log.warning("%s", warning)
+    for warning in report.warnings:  # a held run's says why it was held
+        log.warning("%s", warning)
     if report.status == "held":
         log.warning("%s", _summary(report))
         log.warning("%s", _held_message(args, report, held))

@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="after review, confirm each record a held run kept back and delete those "
         "the server says are gone",
     )
+    sync.add_argument(
+        "--without-controls",
+        action="store_true",
+        help="with --release-held, when the run held every live record: trust the "
+        "server's 404s with no control lookup (an empty replica or another workspace's "
+        "key answers 404 too)",
+    )
 
     sub.add_parser("actions", help="list every action with what it does")
     sub.add_parser("connections", help="the named connections of the config file (no keys)")

@@ -102,6 +102,12 @@ def add_fleet_parser(sub: Any) -> None:
     release.add_argument("id", help="the connection id")
     release.add_argument("sync", help="users or groups")
     release.add_argument("run_id", type=int, metavar="RUN_ID")
+    release.add_argument(
+        "--without-controls",
+        action="store_true",
+        help="when the run held every live record: trust the server's 404s with no control "
+        "lookup (an empty replica or another workspace's key answers 404 too)",
+    )
 
     worker = commands.add_parser("worker", help="run a Celery worker for the fleet's queue")
     worker.add_argument("--pool", default="prefork", help="prefork, threads or solo")
@@ -274,7 +280,10 @@ def _release_held(args: argparse.Namespace, database: str, out: TextIO) -> int:
     is still looked up first; only those the server says are gone are deleted."""
     from .tasks import release_held
 
-    _print(out, release_held(args.id, args.sync, args.run_id, dsn=database))
+    released = release_held(
+        args.id, args.sync, args.run_id, dsn=database, without_controls=args.without_controls
+    )
+    _print(out, released)
     return EXIT_OK
 
 

@@ -138,13 +138,19 @@ def _run_sync(connection_id: str, model: str, dsn: str) -> dict[str, Any]:
 
 
 def release_held(
-    connection_id: str, sync: str, run_id: int, *, dsn: str | None = None
+    connection_id: str,
+    sync: str,
+    run_id: int,
+    *,
+    dsn: str | None = None,
+    without_controls: bool = False,
 ) -> dict[str, Any]:
-    """Confirm and apply the deletions a held run kept back (after a person's review)."""
+    """Confirm and apply the deletions a held run kept back (after a person's review),
+    between control lookups unless ``without_controls`` (see ``loom-scim sync --help``)."""
     dsn = dsn or settings.database_url()
     host = _host(_load(connection_id, dsn), dsn)
     try:
-        report = asyncio.run(host.release_held(sync, run_id))
+        report = asyncio.run(host.release_held(sync, run_id, without_controls=without_controls))
     finally:
         host.close()
     return _report(connection_id, report)

@@ -46,7 +46,10 @@ class SyncContextImpl(RunContextImpl):
     output_model: type[BaseModel]
     report: SyncReport
     on_record: OnRecord | None = None
-    report_only: set[str] | None = None
+    # During the guard's second walk: the ids whose UNCHANGED is still news (the first
+    # walk's candidates); the first walk already reported every other record it saved.
+    # ADDED and UPDATED are always reported: a change is news whichever walk saves it.
+    unchanged_reported_only: set[str] | None = None
     claimed_gone: set[str] = field(default_factory=set)
 
     @property
@@ -68,8 +71,9 @@ class SyncContextImpl(RunContextImpl):
         self.record_saved(self.store.save(self.run, encode(records)))
 
     def record_saved(self, saved: list[tuple[Action, dict[str, Any]]]) -> None:
+        only = self.unchanged_reported_only
         for action, record in saved:
-            if self.report_only is not None and str(record.get("id")) not in self.report_only:
+            if action == "UNCHANGED" and only is not None and str(record.get("id")) not in only:
                 continue
             if action == "ADDED":
                 self.report.added += 1

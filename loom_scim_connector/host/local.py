@@ -87,12 +87,19 @@ class LocalHost:
         return report
 
     async def release_held(
-        self, name: str, run_id: int, *, wait: float | None = None
+        self,
+        name: str,
+        run_id: int,
+        *,
+        wait: float | None = None,
+        without_controls: bool = False,
     ) -> SyncReport:
         """Confirm and apply the deletions a held run kept back, after a person's review.
 
-        Each candidate is still looked up first: only those the server confirms gone are
-        deleted; the others are kept and reported as recovered.
+        Each candidate is still looked up first, between control lookups of live records
+        outside the held run: only those the server confirms gone are deleted; the others
+        are kept and reported as recovered. With no such record left, :class:`InputError`
+        unless ``without_controls`` (the server's 404s alone then decide).
         """
         sync = self.manifest.sync(name)
         held = self.store.held_run(run_id)
@@ -105,7 +112,7 @@ class LocalHost:
         report = SyncReport(sync=name, model=sync.spec.output)
 
         def body(runner: SyncRun) -> Callable[[Run], Awaitable[None]]:
-            return lambda r: runner.release(r, run_id, held.ids)
+            return lambda r: runner.release(r, run_id, held.ids, without_controls=without_controls)
 
         await self._execute(sync, wait, report, body)
         return report

@@ -1,10 +1,10 @@
 """One run of a sync, from lease to verdict: the only place deletions are decided.
 
 The steps: walk (the sync function); candidates (live records the walk did not see);
-the mass-deletion guard (too many: walk again, then hold); confirmation (each
-candidate looked up with the server, a control lookup first); finish (deletions, held
-candidates, status and the lease's release in one store transaction). A heartbeat
-renews the lease while the run lives.
+the mass-deletion guard (too many, or every record the store knew: walk again, then
+hold); confirmation (each candidate looked up with the server, between control lookups:
+:mod:`.confirm`); finish (deletions, held candidates, status and the lease's release in
+one store transaction). A heartbeat renews the lease while the run lives.
 """
 
 from __future__ import annotations
@@ -16,34 +16,37 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
-
 from loom_scim_connector._constants import (
     CONFIRM_CONCURRENCY,
+    CONFIRM_CONTROLS,
     GUARD_MAX_FRACTION,
     GUARD_MIN_COUNT,
     LEASE_SECONDS,
 )
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
-from loom_scim_connector.contract import RunContext
-from loom_scim_connector.errors import IncompleteSyncError
+from loom_scim_connector.errors import InputError
 from loom_scim_connector.manifest import ResolvedSync
 from loom_scim_connector.store import LeaseLostError, Run, Store
 
+from .confirm import Confirmation
 from .context import ContractError, OnRecord, SyncContextImpl, encode
 from .report import SyncReport
 
 
 @dataclass(frozen=True)
 class DeletionGuard:
-    """When are candidates too many to confirm one by one? More than ``min_count`` AND
-    more than ``max_fraction`` of the records that were live before the run."""
+    """When are candidates too many to confirm one by one? Every record that was live
+    before the run (whatever the count: a walk that listed none of them is an empty
+    replica, a restore or another workspace as often as a real exodus), or more than
+    ``min_count`` AND more than ``max_fraction`` of them."""
 
     min_count: int = GUARD_MIN_COUNT
     max_fraction: float = GUARD_MAX_FRACTION
 
     def trips(self, candidates: int, live: int) -> bool:
+        if candidates and candidates >= live:
+            return True
         return candidates > self.min_count and candidates > self.max_fraction * live
 
 
@@ -123,13 +126,15 @@ class SyncRun:
                 live_before,
                 run.model,
             )
-            ctx.report_only = set(candidates)
+            # A second walk reports what it changes, not again what the first reported.
+            ctx.unchanged_reported_only = set(candidates)
             await self._walk(ctx)
             candidates = self._candidates(ctx)
             if self.guard.trips(len(candidates), live_before):
                 self._hold(run, candidates, live_before)
                 return
-        gone = await self.confirm(ctx, candidates)
+        controls = self.store.seen_sample(run, limit=CONFIRM_CONTROLS)
+        gone = await self.confirm(ctx, candidates, controls)
         self.report.candidates = len(candidates)
         deleted = self.store.finish_run(run, "success", deleted=gone)
         ctx.emit_deleted(deleted)
@@ -148,11 +153,18 @@ class SyncRun:
         return unseen
 
     def _hold(self, run: Run, candidates: list[str], live_before: int) -> None:
-        note = (
-            f"{len(candidates)} of {live_before} {run.model} records were not seen in two "
-            f"walks: more than the guard allows (over {self.guard.min_count} and over "
-            f"{self.guard.max_fraction:.0%}); nothing was deleted"
-        )
+        if len(candidates) >= live_before:
+            note = (
+                f"none of the {live_before} {run.model} records live before this run was "
+                "listed in two walks (an empty replica, a restore, another workspace's "
+                "key?); nothing was deleted"
+            )
+        else:
+            note = (
+                f"{len(candidates)} of {live_before} {run.model} records were not seen in "
+                f"two walks: more than the guard allows (over {self.guard.min_count} and "
+                f"over {self.guard.max_fraction:.0%}); nothing was deleted"
+            )
         self.store.finish_run(run, "held", error=note, held=candidates)
         self.report.status = "held"
         self.report.held = list(candidates)
@@ -161,12 +173,29 @@ class SyncRun:
 
     # -- releasing a held run -----------------------------------------------------------
 
-    async def release(self, run: Run, held_run: int, ids: list[str]) -> None:
-        """Confirm a held run's candidates one by one, now that a person asked for it."""
+    async def release(
+        self, run: Run, held_run: int, ids: list[str], *, without_controls: bool = False
+    ) -> None:
+        """Confirm a held run's candidates one by one, now that a person asked for it,
+        with live records outside the held run as controls (see :mod:`.confirm`)."""
         ctx = self._context(run)
         live = {str(r["id"]) for r in self.store.records(run.model, ids=ids)}
         candidates = [rid for rid in ids if rid in live]
-        gone = await self.confirm(ctx, candidates, control=False)
+        # Nothing is seen by a release run: its "candidates" are every live record.
+        held = set(ids)
+        others = [rid for rid in self.store.candidates(run) if rid not in held]
+        controls = None if without_controls else others[:CONFIRM_CONTROLS]
+        if candidates and controls == []:
+            raise InputError(
+                "--release-held",
+                {
+                    str(held_run): f"holds every live {run.model} record: no live record "
+                    "outside the held run is left to look up as a control, so the server's "
+                    "404s cannot be told from an empty replica, a revoked key or another "
+                    "workspace; to delete on those 404s alone, add --without-controls"
+                },
+            )
+        gone = await self.confirm(ctx, candidates, controls)
         self.report.candidates = len(candidates)
         deleted = self.store.finish_run(run, "success", deleted=gone, releases=held_run)
         ctx.emit_deleted(deleted)
@@ -175,56 +204,26 @@ class SyncRun:
 
     # -- confirmation -------------------------------------------------------------------
 
-    async def _control(
-        self,
-        ctx: SyncContextImpl,
-        lookup: Callable[[RunContext, str], Awaitable[BaseModel | None]],
-        control: bool,
-    ) -> None:
-        """Before trusting any 404: records this run has just listed must be found. One
-        found is enough (a listed user may really have left since); none found means
-        the server's lookups by id cannot tell a gone record from a missing path."""
-        samples = self.store.seen_sample(ctx.run) if control else []
-        for sample in samples:
-            if await lookup(ctx, sample) is not None:
-                return
-        if samples:
-            raise IncompleteSyncError(
-                f"the server answered 404 for {len(samples)} {ctx.model} records this run has "
-                f"just listed ({', '.join(samples)}): its lookups by id cannot confirm a "
-                "deletion, so nothing was deleted"
-            )
-
     async def confirm(
-        self, ctx: SyncContextImpl, ids: list[str], *, control: bool = True
+        self, ctx: SyncContextImpl, ids: list[str], controls: list[str] | None
     ) -> list[str]:
-        """Look each candidate up; return the ids the server confirmed gone (404).
+        """Look each candidate up between control lookups (``controls``: records the
+        server should hold; ``None`` only when a person said ``--without-controls``);
+        return the ids the server confirmed gone (a SCIM 404).
 
         Records still there are saved as seen by this run ("recovered"). Any lookup that
-        fails (after the retry policy) fails the run, so nothing is deleted.
+        fails (after the retry policy), or a control that answers 404, fails the run, so
+        nothing is deleted.
         """
         if not ids:
             return []
         lookup = self.sync.confirm
         if lookup is None:
             raise ContractError(f"sync {self.sync.name} tracks deletes but has no confirm")
-        await self._control(ctx, lookup, control)
-        found: dict[str, BaseModel | None] = {}
-        pending = iter(ids)
-
-        async def worker() -> None:
-            for rid in pending:
-                found[rid] = await lookup(ctx, rid)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(self.concurrency, len(ids))):
-                    group.create_task(worker())
-        except BaseExceptionGroup as errors:
-            raise errors.exceptions[0] from None
+        found = await Confirmation(ctx, ctx.model, lookup, controls, self.concurrency).run(ids)
         present = [record for record in found.values() if record is not None]
         if present:
-            ctx.report_only = None
+            ctx.unchanged_reported_only = None
             ctx.record_saved(self.store.save(ctx.run, encode(present)))
             self.report.recovered += len(present)
             self.report.warnings.append(

@@ -30,6 +30,7 @@ __all__ = [
     "ListPage",
     "WireFormatError",
     "group_from_scim",
+    "is_scim_error",
     "parse_error_body",
     "parse_list_response",
     "parse_service_provider_config",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 _read_user = reader(User)
 _read_group = reader(Group)
@@ -137,6 +139,25 @@ def parse_error_body(content: bytes, content_type: str) -> ErrorBody:
         label = re.sub(r"\s+", " ", title.group(1)).strip() if title else ""
         return ErrorBody(None, f"an HTML page{': ' + _shorten(label) if label else ''}", None)
     return ErrorBody(None, _shorten(text), None)
+
+
+def is_scim_error(content: bytes) -> bool:
+    """Whether an error body is a SCIM error (RFC 7644 3.12): a JSON object whose
+    ``schemas`` lists the Error URN, as WorkOS and Atlassian send (Atlassian with
+    ``status`` as a string). Only such a 404 says a resource is gone: a gateway's own
+    JSON (``{"message": "Not Found"}``), an RFC 9457 problem (``status`` and ``detail``,
+    as web frameworks answer an unknown route), an HTML page or nothing says nothing
+    about it."""
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
+        return False
+    schemas = _lower(body).get("schemas")
+    if isinstance(schemas, str):
+        schemas = [schemas]
+    return isinstance(schemas, list) and any(
+        isinstance(s, str) and s.strip().lower() == ERROR.lower() for s in schemas
+    )
 
 
 # Whitespace runs and control characters (newlines, ESC...) in what a server sent: the
