@@ -7,7 +7,10 @@ as RFC 7644 ListResponses; ``GET /Users/{id}`` answers 200 or a SCIM 404. What g
 wrong is drawn from ``random.Random(seed)`` according to :class:`Behaviour`: mutations
 between requests, lying totals, capped or short (never empty) pages, repeated ids, an
 ignored ``startIndex``, transient faults, and for lookups a proxy's 404 (HTML, plain
-text or empty) or a SCIM 404 for everyone.
+text or empty) or a SCIM 404 for everyone. Records may be served unreadable (an empty,
+missing or non-text id, a lone surrogate, no email), always for the ids in
+``unreadable`` or at random, and a deleted user's lookup may answer a scrubbed
+``200 {"id", "active": false}`` instead of 404.
 
 It keeps what the invariants need: the users present for the whole of the current run
 (:meth:`start_run`, :meth:`stable_ids`) and the final state (:meth:`user_ids`).
@@ -34,6 +37,12 @@ from .conftest import BASE, SECRET
 TotalMode = Literal["true", "page_size", "missing", "negative", "changing", "low"]
 Gateway404 = Literal["html", "text", "empty"]
 TOTAL_MODES: tuple[TotalMode, ...] = ("true", "page_size", "missing", "negative", "changing", "low")
+Unreadable = Literal[
+    "empty_id", "no_id", "id_not_text", "surrogate_id", "surrogate_name", "no_email"
+]
+UNREADABLE: tuple[Unreadable, ...] = (
+    "empty_id", "no_id", "id_not_text", "surrogate_id", "surrogate_name", "no_email"
+)  # fmt: skip
 FAULTS = ("429", "503", "html502", "read_timeout", "connect_error")
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -56,6 +65,8 @@ class Behaviour:
     gateway_404_rate: float = 0.0  # a lookup answered 404 by a proxy, not by SCIM
     gateway_404: Gateway404 = "html"  # its body: an HTML page, plain text, or nothing
     lookups_404: bool = False  # every lookup by id answers a SCIM 404 (a broken server)
+    unreadable_rate: float = 0.0  # a user served unreadable (listed or looked up)
+    scrubbed_tombstones: bool = False  # a deleted user's lookup: 200 {"id", "active": false}
 
 
 @dataclass
@@ -71,6 +82,9 @@ class SimServer:
     list_pages: int = 0  # list requests answered in the current run
     hooks: dict[int, list[Hook]] = field(default_factory=dict, repr=False)  # before list page N
     gateway_ids: set[str] = field(default_factory=set)  # lookups a proxy always answers 404
+    unreadable: dict[str, Unreadable] = field(default_factory=dict)  # always served so
+    removed: set[str] = field(default_factory=set)  # every user ever deleted
+    scrubbed: set[str] = field(default_factory=set)  # deleted users answering a scrubbed 200
     _present_at_start: set[str] = field(default_factory=set, repr=False)
     _deleted_in_run: set[str] = field(default_factory=set, repr=False)
     _served: list[str] = field(default_factory=list, repr=False)
@@ -141,6 +155,7 @@ class SimServer:
         del self.users[uid]
         self.listing = [i for i in self.listing if i != uid]
         self._deleted_in_run.add(uid)
+        self.removed.add(uid)
         self.log.append(f"  delete {uid}")
 
     def repeat(self, uid: str, position: int) -> None:
@@ -239,7 +254,7 @@ class SimServer:
             "schemas": [LIST_SCHEMA],
             "startIndex": start,
             "itemsPerPage": len(window),
-            "Resources": [self.users[uid] for uid in window],
+            "Resources": [self._as_served(uid) for uid in window],
         }
         total = self._total(count)
         if total is not None:
@@ -264,9 +279,37 @@ class SimServer:
         b = self.behaviour
         if uid in self.gateway_ids or self.rng.random() < b.gateway_404_rate:
             return _gateway_404(b.gateway_404)
+        scrubbed = uid in self.scrubbed or (uid in self.removed and b.scrubbed_tombstones)
+        if scrubbed and uid not in self.users:
+            return _json(200, {"id": uid, "active": False})
         if b.lookups_404 or uid not in self.users:
             return _error(404, f"User {uid} not found")
-        return _json(200, self.users[uid])
+        return _json(200, self._as_served(uid))
+
+    def _as_served(self, uid: str) -> dict[str, Any]:
+        """The user as served this time: as stored, or unreadable (see ``UNREADABLE``)."""
+        kind = self.unreadable.get(uid)
+        rate = self.behaviour.unreadable_rate
+        if kind is None and rate > 0 and self.rng.random() < rate:  # no draw at rate 0
+            kind = self.rng.choice(UNREADABLE)
+        user = self.users[uid]
+        if kind is None:
+            return user
+        self.log.append(f"  unreadable {uid}: {kind}")
+        served = {**user, "name": dict(user["name"])}
+        if kind == "empty_id":
+            served["id"] = ""
+        elif kind == "no_id":
+            del served["id"]
+        elif kind == "id_not_text":
+            served["id"] = {"value": uid}
+        elif kind == "surrogate_id":
+            served["id"] = uid + "\udc3c"
+        elif kind == "surrogate_name":
+            served["name"]["givenName"] += "\udc3c"
+        else:
+            del served["userName"]
+        return served
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -134,6 +134,9 @@ async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
     for warning in report.warnings:
         if report.status != "held":
             log.warning("%s", warning)
+    quarantined = report.quarantine_note()
+    if quarantined:
+        log.warning("%s", quarantined)
     if report.status == "held":
         log.warning("%s", _summary(report))
         log.warning("%s", _held_message(args, report, held))

@@ -29,6 +29,7 @@ from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.contract import RunContext
 from loom_scim_connector.errors import IncompleteSyncError
 from loom_scim_connector.manifest import ResolvedSync
+from loom_scim_connector.models.scim import UnreadableRecord
 from loom_scim_connector.store import LeaseLostError, Run, Store
 
 from .context import ContractError, OnRecord, SyncContextImpl, encode
@@ -140,7 +141,8 @@ class SyncRun:
         await self.sync.function(ctx)
 
     def _candidates(self, ctx: SyncContextImpl) -> list[str]:
-        unseen = self.store.candidates(ctx.run)
+        # A quarantined id was listed, unreadable: the server has it, so it is not unseen.
+        unseen = [rid for rid in self.store.candidates(ctx.run) if rid not in ctx.quarantined_ids]
         claimed = ctx.claimed_gone - set(unseen)
         if claimed:
             live = {str(r["id"]) for r in self.store.records(ctx.model, ids=sorted(claimed))}
@@ -186,8 +188,11 @@ class SyncRun:
         the server's lookups by id cannot tell a gone record from a missing path."""
         samples = self.store.seen_sample(ctx.run) if control else []
         for sample in samples:
-            if await lookup(ctx, sample) is not None:
-                return
+            try:
+                if await lookup(ctx, sample) is not None:
+                    return
+            except UnreadableRecord:
+                return  # answered 200 with a record, however unreadable: it was found
         if samples:
             raise IncompleteSyncError(
                 f"the server answered 404 for {len(samples)} {ctx.model} records this run has "
@@ -200,8 +205,10 @@ class SyncRun:
     ) -> list[str]:
         """Look each candidate up; return the ids the server confirmed gone (404).
 
-        Records still there are saved as seen by this run ("recovered"). Any lookup that
-        fails (after the retry policy) fails the run, so nothing is deleted.
+        Records still there are saved as seen by this run ("recovered"). A lookup whose
+        answer cannot be read (or an id that cannot be looked up) is quarantined: that
+        record is kept, not deleted. Any lookup that fails (after the retry policy) fails
+        the run, so nothing is deleted.
         """
         if not ids:
             return []
@@ -214,7 +221,17 @@ class SyncRun:
 
         async def worker() -> None:
             for rid in pending:
-                found[rid] = await lookup(ctx, rid)
+                if not rid:  # saved by an older version; no request can name it
+                    ctx.quarantine(
+                        None, "a stored record has an empty id: no lookup can name it", "lookup"
+                    )
+                    continue
+                try:
+                    found[rid] = await lookup(ctx, rid)
+                except UnreadableRecord as exc:
+                    ctx.quarantine(
+                        rid, f"its lookup answered an unreadable record ({exc.reason})", "lookup"
+                    )
 
         try:
             async with asyncio.TaskGroup() as group:
