@@ -170,8 +170,7 @@ def test_no_representation_of_the_key_reaches_any_sink(
 
     logger = logging.getLogger("test_secrets.property")
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = _Keep(records)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     client = LoomScimClient(
@@ -190,6 +189,15 @@ def test_no_representation_of_the_key_reaches_any_sink(
     sinks = [str(error), repr(error), error.detail or "", *(r.getMessage() for r in records)]
     for sink in sinks:
         assert not leaks(key, sink), sink
+
+
+class _Keep(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def test_redaction_comes_before_the_cut_for_every_representation() -> None:
