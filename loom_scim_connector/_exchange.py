@@ -2,7 +2,8 @@
 
 What a response means (the JSON body, or the :class:`ApiError` its status maps to) and
 what a transport failure means (retryable; may the request have been applied?). The
-key is redacted from anything a server echoes, before any shortening could cut it.
+key is redacted (``_messages.redact``: raw, JSON-escaped, percent-encoded, whole or in
+part) from anything a server echoes, before any shortening could cut it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic_core import from_json
 
-from ._messages import REDACTED, redact
+from ._messages import redact
 from ._version import __version__
 from .errors import ApiError, ProtocolError, TransportError, error_for_status
 from .models.scim import is_scim_error, parse_error_body
@@ -84,18 +85,19 @@ def read_answer(method: str, path: str, response: httpx.Response, attempt: int, 
 def error_from(
     method: str, path: str, response: httpx.Response, attempt: int, secret: str
 ) -> ApiError:
-    # Redact before parsing: the detail is shortened, and a key cut in two by the
-    # shortening would no longer be found (and replaced) whole.
-    content = response.content
-    if secret:
-        content = content.replace(secret.encode(), REDACTED.encode())
-    parsed = parse_error_body(content, response.headers.get("content-type", ""))
+    # The key is redacted from each text the server sent, whole and decoded from JSON,
+    # before it is shortened: every representation of it, and before any cut.
+    parsed = parse_error_body(
+        response.content,
+        response.headers.get("content-type", ""),
+        lambda text: redact(text, secret),
+    )
     error = error_for_status(
         method,
         path,
         response.status_code,
         scim_type=parsed.scim_type,
-        detail=redact(parsed.detail, secret) if parsed.detail else None,
+        detail=parsed.detail,
         retry_after=response.headers.get("retry-after"),
     )
     error.attempts = attempt

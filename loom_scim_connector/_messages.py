@@ -9,6 +9,7 @@ they are (they are written for people already).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -64,7 +65,75 @@ def plain(error: Mapping[str, Any], known: Iterable[str] = ()) -> tuple[str, str
 
 REDACTED = "[REDACTED]"
 
+# How a server may echo one character of the key: itself, JSON-escaped (``\u002B``, with
+# any number of backslashes when JSON was escaped twice; ``\/``), percent-encoded
+# (``%2B``, ``%2b``) or as an HTML character reference (``&#43;``, ``&#x2B;``).
+_ENCODED = re.compile(
+    r"\\+u([0-9a-fA-F]{4})|\\+([/\"\\])|%([0-9a-fA-F]{2})|&#(?:x([0-9a-fA-F]+)|([0-9]+));"
+)
+# A run of this many characters of the key, in any of those forms, is redacted: a whole
+# key, and the part of one a server cut off (an echo ending "...token Ab3+Zk").
+SHOWN_AT_MOST = 7
+
 
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` (an API key) replaced."""
-    return text.replace(secret, REDACTED) if secret else text
+    """``text`` with every echo of ``secret`` (an API key) replaced by ``[REDACTED]``:
+    whole or in part (any run of more than :data:`SHOWN_AT_MOST` of its characters in a
+    row), each character as itself or encoded (see ``_ENCODED``), letters in any case.
+    Call it on the whole text, before anything shortens it."""
+    if not secret or not text:
+        return text
+    decoded, spans = _decoded(text)
+    key = secret.lower()
+    window = min(len(key), SHOWN_AT_MOST + 1)
+    grams = {key[i : i + window] for i in range(len(key) - window + 1)}
+    cuts: list[tuple[int, int]] = []
+    i = 0
+    while i <= len(decoded) - window:
+        if decoded[i : i + window] not in grams:
+            i += 1
+            continue
+        end = i + window
+        while end < len(decoded) and decoded[i : end + 1] in key:
+            end += 1
+        cuts.append((spans[i][0], spans[end - 1][1]))
+        i = end
+    if not cuts:
+        return text
+    parts, last = [], 0
+    for start, stop in cuts:
+        parts += [text[last:start], REDACTED]
+        last = stop
+    return "".join([*parts, text[last:]])
+
+
+def _decoded(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with every encoded character decoded and lower-cased, and for each
+    character of that, where it was in ``text`` (start, end)."""
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    last = 0
+    for match in _ENCODED.finditer(text):
+        for at in range(last, match.start()):
+            chars.append(_lower(text[at]))
+            spans.append((at, at + 1))
+        chars.append(_lower(_char(match)))
+        spans.append(match.span())
+        last = match.end()
+    for at in range(last, len(text)):
+        chars.append(_lower(text[at]))
+        spans.append((at, at + 1))
+    return "".join(chars), spans
+
+
+def _char(match: re.Match[str]) -> str:
+    escaped, plain, percent, hex_ref, dec_ref = match.groups()
+    if plain is not None:
+        return plain
+    code = int(escaped or percent or hex_ref, 16) if dec_ref is None else int(dec_ref)
+    return chr(code) if code < 0x110000 else "\ufffd"
+
+
+def _lower(char: str) -> str:
+    low = char.lower()
+    return low if len(low) == 1 else char

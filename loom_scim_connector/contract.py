@@ -50,6 +50,11 @@ class SyncContext(RunContext, Protocol):
     async def batch_delete(self, ids: Sequence[str], model: str) -> None:
         """Mark records deleted now, for a sync that learns of deletions explicitly."""
 
+    def quarantine(self, record_id: str | None, reason: str) -> None:
+        """A record the server sent that cannot be read (``UnreadableRecord``): it is
+        skipped and reported with ``reason``, and never blocks the rest of the run. Its
+        id (``None`` when it has no usable one) counts as seen: never a deletion."""
+
     async def get_checkpoint(self) -> dict[str, Any] | None: ...
 
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
@@ -63,6 +68,8 @@ class ActionContext(RunContext, Protocol[InputT_co]):
 SyncFunction = Callable[[SyncContext], Awaitable[None]]
 ConfirmFunction = Callable[[RunContext, str], Awaitable[BaseModel | None]]
 """Look one record up by id: the record as the server has it now, or ``None`` only when
-the server confirmed it is gone (404). Any other failure raises. The host calls it for
-each record a walk did not see, before it may mark that record deleted."""
+the server confirmed it is gone (404). An answer that cannot be read raises
+``UnreadableRecord`` (the host quarantines the id and keeps the record); any other failure
+raises. The host calls it for each record a walk did not see, before it may mark that
+record deleted."""
 ActionFunction = Callable[[Any], Awaitable[BaseModel]]

@@ -10,6 +10,9 @@ ignored ``startIndex``, transient faults, an empty listing (a failover to an emp
 replica) or users it leaves out (``hidden``: a lagging replica), and for lookups a
 proxy's 404 (HTML, plain text, empty or a gateway's JSON) or a SCIM 404 for everyone,
 from the start or after the first N lookups of a run (a key revoked mid-confirmation).
+Records may be served unreadable (an empty, missing or non-text id, a lone surrogate,
+no email), always for the ids in ``unreadable`` or at random, and a deleted user's
+lookup may answer a scrubbed ``200 {"id", "active": false}`` instead of 404.
 
 :mod:`tests.sim_loopback` puts one on 127.0.0.1 for tests of the real CLI.
 
@@ -38,6 +41,12 @@ from .conftest import BASE, SECRET
 TotalMode = Literal["true", "page_size", "missing", "negative", "changing", "low"]
 Gateway404 = Literal["html", "text", "empty", "json"]
 TOTAL_MODES: tuple[TotalMode, ...] = ("true", "page_size", "missing", "negative", "changing", "low")
+Unreadable = Literal[
+    "empty_id", "no_id", "id_not_text", "surrogate_id", "surrogate_name", "no_email"
+]
+UNREADABLE: tuple[Unreadable, ...] = (
+    "empty_id", "no_id", "id_not_text", "surrogate_id", "surrogate_name", "no_email"
+)  # fmt: skip
 FAULTS = ("429", "503", "html502", "read_timeout", "connect_error")
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -64,6 +73,8 @@ class Behaviour:
     lookups_404_after: int | None = None
     empty_listing: bool = False  # lists answer 200 with no resources (an empty replica)
     hide_rate: float = 0.0  # each user left out of this run's listings (a lagging replica)
+    unreadable_rate: float = 0.0  # a user served unreadable (listed or looked up)
+    scrubbed_tombstones: bool = False  # a deleted user's lookup: 200 {"id", "active": false}
 
 
 @dataclass
@@ -81,6 +92,9 @@ class SimServer:
     gateway_ids: set[str] = field(default_factory=set)  # lookups a proxy always answers 404
     hidden: set[str] = field(default_factory=set)  # left out of listings, found by lookup
     lookups: int = 0  # lookups by id answered in the current run
+    unreadable: dict[str, Unreadable] = field(default_factory=dict)  # always served so
+    removed: set[str] = field(default_factory=set)  # every user ever deleted
+    scrubbed: set[str] = field(default_factory=set)  # deleted users answering a scrubbed 200
     _present_at_start: set[str] = field(default_factory=set, repr=False)
     _deleted_in_run: set[str] = field(default_factory=set, repr=False)
     _served: list[str] = field(default_factory=list, repr=False)
@@ -154,6 +168,7 @@ class SimServer:
         del self.users[uid]
         self.listing = [i for i in self.listing if i != uid]
         self._deleted_in_run.add(uid)
+        self.removed.add(uid)
         self.log.append(f"  delete {uid}")
 
     def repeat(self, uid: str, position: int) -> None:
@@ -255,7 +270,7 @@ class SimServer:
             "schemas": [LIST_SCHEMA],
             "startIndex": start,
             "itemsPerPage": len(window),
-            "Resources": [self.users[uid] for uid in window],
+            "Resources": [self._as_served(uid) for uid in window],
         }
         total = 0 if b.empty_listing else self._total(count)
         if total is not None:
@@ -282,9 +297,37 @@ class SimServer:
         if uid in self.gateway_ids or self.rng.random() < b.gateway_404_rate:
             return _gateway_404(b.gateway_404)
         late = b.lookups_404_after is not None and self.lookups > b.lookups_404_after
+        scrubbed = uid in self.scrubbed or (uid in self.removed and b.scrubbed_tombstones)
+        if scrubbed and uid not in self.users:
+            return _json(200, {"id": uid, "active": False})
         if b.lookups_404 or late or uid not in self.users:
             return _error(404, f"User {uid} not found")
-        return _json(200, self.users[uid])
+        return _json(200, self._as_served(uid))
+
+    def _as_served(self, uid: str) -> dict[str, Any]:
+        """The user as served this time: as stored, or unreadable (see ``UNREADABLE``)."""
+        kind = self.unreadable.get(uid)
+        rate = self.behaviour.unreadable_rate
+        if kind is None and rate > 0 and self.rng.random() < rate:  # no draw at rate 0
+            kind = self.rng.choice(UNREADABLE)
+        user = self.users[uid]
+        if kind is None:
+            return user
+        self.log.append(f"  unreadable {uid}: {kind}")
+        served = {**user, "name": dict(user["name"])}
+        if kind == "empty_id":
+            served["id"] = ""
+        elif kind == "no_id":
+            del served["id"]
+        elif kind == "id_not_text":
+            served["id"] = {"value": uid}
+        elif kind == "surrogate_id":
+            served["id"] = uid + "\udc3c"
+        elif kind == "surrogate_name":
+            served["name"]["givenName"] += "\udc3c"
+        else:
+            del served["userName"]
+        return served
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -205,20 +205,33 @@ async def test_a_cancelled_sync_deletes_nothing(connection: LoomConnection, tmp_
     assert status == ("cancelled",)
 
 
-async def test_an_unreadable_user_fails_the_sync_without_deletions(
+async def test_an_unreadable_user_is_quarantined_and_the_rest_settled(
     connection: LoomConnection, tmp_path: Path
 ) -> None:
+    """u2 is listed without an email: it is skipped, named with why, and kept (listed,
+    so not a candidate); u6, gone, is still deleted. It used to fail every run."""
     store = tmp_path / "s.sqlite3"
     first = scripted_host(connection, store, Script(pages(IDS, 2)))
     await first.run_sync("users")
-    broken = {
-        "Resources": [{"id": "u1", "userName": "u1@example.com"}, {"id": "u2"}],
-        "totalResults": 2,
-    }
-    second = scripted_host(connection, store, Script([scim(200, broken), *pages([], 2)]))
-    with pytest.raises(IncompleteSyncError, match="u2"):
-        await second.run_sync("users")
-    assert len(second.records("User")) == 6
+    listed = list_body(IDS[:5], total=5)
+    listed["Resources"][1] = {"id": "u2"}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        uid = request.url.path.rpartition("/")[2]
+        if uid == "Users":
+            return scim(200, listed)
+        return gone() if uid == "u6" else user(uid)
+
+    second = LocalHost(
+        connection,
+        store=store,
+        client_factory=lambda conn: LoomScimClient(conn, transport=httpx.MockTransport(server)),
+    )
+    report = await second.run_sync("users")
+    assert (report.status, report.deleted, report.saved) == ("success", 1, 4)
+    assert [(q.id, q.stage) for q in report.quarantined] == [("u2", "listed")]
+    assert report.quarantined[0].reason == "emails (or userName) is missing or not text"
+    assert {r["id"] for r in second.records("User")} == set(IDS[:5])
 
 
 async def test_records_reach_the_store_in_batches_of_whole_pages(

@@ -16,7 +16,12 @@ from loom_scim_connector.models import (
 )
 from loom_scim_connector.models.fieldmap import create_body, marks, patch_ops
 from loom_scim_connector.models.records import Group, User
-from loom_scim_connector.models.scim import ENTERPRISE_USER, group_from_scim, user_from_scim
+from loom_scim_connector.models.scim import (
+    ENTERPRISE_USER,
+    UnreadableRecord,
+    group_from_scim,
+    user_from_scim,
+)
 
 FULL: dict[str, Any] = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
@@ -124,8 +129,47 @@ def test_domain_captured_user_has_no_external_id() -> None:
 
 
 def test_a_user_without_id_is_refused() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(UnreadableRecord) as caught:
         user_from_scim({"userName": "u@x.example"})
+    assert (caught.value.record_id, caught.value.reason) == (None, "id is missing or not text")
+
+
+@pytest.mark.parametrize(
+    ("raw", "record_id", "reason"),
+    [
+        ({"id": "", "userName": "u@x.example"}, None, "its id is empty"),
+        ({"id": {"x": 1}, "userName": "u@x.example"}, None, "id is missing or not text"),
+        ({"id": True, "userName": "u@x.example"}, None, "id is missing or not text"),
+        ({"id": "u\udc3c", "userName": "u@x.example"}, None, "id holds invalid Unicode"),
+        (
+            {"id": "u1", "userName": "u@x.example", "name": {"givenName": "Jo\ud83d"}},
+            "u1",
+            "name.givenName holds invalid Unicode (a lone surrogate)",
+        ),
+        ({"id": "u1", "active": False}, "u1", "emails (or userName) is missing or not text"),
+    ],
+)
+def test_an_unreadable_user_names_its_usable_id_and_why(
+    raw: dict[str, Any], record_id: str | None, reason: str
+) -> None:
+    """The reader refuses (never repairs) what it cannot hold: an id it could not send
+    back or store, text a UTF-8 store cannot hold (a lone surrogate), a missing email."""
+    with pytest.raises(UnreadableRecord) as caught:
+        user_from_scim(raw)
+    assert caught.value.record_id == record_id
+    assert caught.value.reason.startswith(reason)
+
+
+def test_a_group_whose_member_id_is_invalid_unicode_is_unreadable() -> None:
+    with pytest.raises(UnreadableRecord, match="members holds invalid Unicode"):
+        group_from_scim({"id": "g1", "displayName": "G", "members": [{"value": "\udc3c"}]})
+
+
+def test_valid_non_ascii_text_is_read_as_it_is() -> None:
+    user = user_from_scim(
+        {"id": "u1", "userName": "zoë@x.example", "name": {"givenName": "Zoë 😀"}}
+    )
+    assert (user.email, user.first_name) == ("zoë@x.example", "Zoë 😀")
 
 
 def test_group_members() -> None:

@@ -82,8 +82,19 @@ behaviours = st.builds(
     lookups_404_after=st.none() | st.none() | st.integers(0, 40),
     empty_listing=seldom,  # a failover to an empty replica
     hide_rate=st.sampled_from((0.0, 0.0, 0.05, 0.3)),  # a lagging replica
+    unreadable_rate=st.sampled_from((0.0, 0.0, 0.0, 0.02, 0.1)),
+    scrubbed_tombstones=seldom,
 )
 honest = st.builds(Behaviour, fault_rate=rates)
+# An honest server but for unreadable records: some users served with an empty, missing
+# or non-text id, a lone surrogate or no email; deleted users whose lookup answers a
+# scrubbed 200 {"id", "active": false}.
+unreadable = st.builds(
+    Behaviour,
+    fault_rate=rates,
+    unreadable_rate=st.sampled_from((0.02, 0.1, 0.3)),
+    scrubbed_tombstones=st.booleans(),
+)
 
 
 def snapshot(host: LocalHost) -> Store:
@@ -118,6 +129,8 @@ def sync(
         event("a later run recovered some (found by lookup)")
     if behaviour.lookups_404_after is not None and sim.lookups > behaviour.lookups_404_after:
         event("lookups began to answer 404 mid-run")
+    if outcome.report is not None and outcome.report.quarantined:
+        event("a later run quarantined some")
     return before, outcome
 
 
@@ -137,6 +150,8 @@ def check_run(host: LocalHost, sim: SimServer, before: Store, outcome: Outcome) 
         assert not newly, f"a run that ended {outcome.status} deleted {sorted(newly)[:5]}"
     else:
         assert outcome.report.deleted == len(newly)
+        quarantined = {q.id for q in outcome.report.quarantined}
+        assert not newly & quarantined, f"quarantined and deleted: {sorted(newly & quarantined)}"
 
 
 @contextmanager
@@ -202,3 +217,36 @@ def test_an_honest_server_is_mirrored_exactly(
             live = {str(r["id"]) for r in host.records("User")}
             assert live == sim.user_ids()
             assert deleted_ids(host) == (before.deleted | gone)
+
+
+@given(
+    users=st.integers(1, 80),
+    page_size=st.integers(1, 30),
+    seed=st.integers(0, 2**32 - 1),
+    runs=st.lists(st.tuples(st.integers(0, 20), unreadable), min_size=1, max_size=3),
+)
+def test_unreadable_records_are_quarantined_never_blocking_never_deleting(
+    users: int, page_size: int, seed: int, runs: list[tuple[int, Behaviour]]
+) -> None:
+    """Issue 18, case 9: unreadable records never fail a run (only transient faults and
+    changes between syncs here); each is quarantined, never deleted; every other leaver
+    whose lookup answers a SCIM 404 is deleted as usual."""
+    sim = SimServer.with_users(users, seed=seed)
+    with synced_host(sim, page_size) as host:
+        for between, behaviour in runs:
+            sim.mutate(between, anywhere=True, repeats=False)
+            before, outcome = sync(host, sim, behaviour)
+            check_run(host, sim, before, outcome)
+            assert outcome.report is not None, (
+                f"an unreadable record failed the run: {outcome.error}"
+            )
+            if outcome.report.status == "held":
+                continue
+            assert outcome.report.status == "success"
+            gone = before.live - sim.user_ids()
+            newly = deleted_ids(host) - before.deleted
+            kept = gone - newly
+            quarantined = {q.id for q in outcome.report.quarantined}
+            assert kept <= quarantined, (
+                f"gone, not deleted, not quarantined: {sorted(kept - quarantined)}"
+            )

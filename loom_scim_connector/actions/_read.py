@@ -4,31 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from loom_scim_connector.client import LoomScimClient, Resource
 from loom_scim_connector.errors import ProtocolError
 from loom_scim_connector.models.records import Group, User
-from loom_scim_connector.models.scim import group_from_scim, user_from_scim
+from loom_scim_connector.models.scim import UnreadableRecord, group_from_scim, user_from_scim
 
 
 def user_of(raw: dict[str, Any], path: str = "/Users") -> User:
     try:
         return user_from_scim(raw)
-    except ValidationError as exc:
-        raise ProtocolError("GET", path, detail=f"not a SCIM user: {_first(exc)}") from None
+    except UnreadableRecord as exc:
+        raise ProtocolError("GET", path, detail=f"not a SCIM user: {exc.reason}") from None
 
 
 def group_of(raw: dict[str, Any], path: str = "/Groups") -> Group:
     try:
         return group_from_scim(raw)
-    except ValidationError as exc:
-        raise ProtocolError("GET", path, detail=f"not a SCIM group: {_first(exc)}") from None
-
-
-def _first(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+    except UnreadableRecord as exc:
+        raise ProtocolError("GET", path, detail=f"not a SCIM group: {exc.reason}") from None
 
 
 async def read_user(client: LoomScimClient, user_id: str) -> User:

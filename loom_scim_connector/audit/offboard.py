@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.errors import (
@@ -32,7 +32,7 @@ from loom_scim_connector.errors import (
 )
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.identity import same_email
-from loom_scim_connector.models.scim import user_from_scim
+from loom_scim_connector.models.scim import UnreadableRecord, user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
 Source = Literal["offboard", "reconcile"]
@@ -150,7 +150,7 @@ async def _settle(
     try:
         user = user_from_scim(raw)
         active, now = user.active, user.email
-    except ValidationError:
+    except UnreadableRecord:
         active, now = None, None  # the action reads the user again and says what is wrong
     if expect_email is not None and not same_email(now, expect_email):
         return "not_found", (

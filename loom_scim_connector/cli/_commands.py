@@ -137,6 +137,9 @@ async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
         host.close()
     for warning in report.warnings:  # a held run's says why it was held
         log.warning("%s", warning)
+    quarantined = report.quarantine_note()
+    if quarantined:
+        log.warning("%s", quarantined)
     if report.status == "held":
         log.warning("%s", _summary(report))
         log.warning("%s", _held_message(args, report, held))

@@ -50,6 +50,7 @@ def _summary(report: SyncReport) -> str:
         f"{report.sync}: {report.status}; {report.saved} saved ({report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged), {report.deleted} deleted"
         + _candidates_note(report)
+        + (f", {len(report.quarantined)} quarantined" if report.quarantined else "")
         + f", {_n(report.pages, 'page')}, {_n(report.requests, 'request')}, "
         f"{_n(report.retries, 'retry', 'retries')}, {report.seconds:.2f} s"
     )
@@ -65,10 +66,13 @@ def _candidates_note(report: SyncReport) -> str:
         return ""
     if report.status == "held":
         return f" ({report.candidates} not listed: held for review)"
-    gone = report.candidates - report.recovered
+    unreadable = sum(q.stage == "lookup" for q in report.quarantined)
+    gone = report.candidates - report.recovered - unreadable
     return (
         f" ({report.candidates} not listed, each looked up: {gone} gone, "
-        f"{report.recovered} still there)"
+        f"{report.recovered} still there"
+        + (f", {unreadable} unreadable and kept" if unreadable else "")
+        + ")"
     )
 
 

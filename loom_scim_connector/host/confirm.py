@@ -27,8 +27,10 @@ from pydantic import BaseModel
 from loom_scim_connector._constants import CONFIRM_CONTROL_EVERY
 from loom_scim_connector.contract import RunContext
 from loom_scim_connector.errors import IncompleteSyncError
+from loom_scim_connector.models.scim import UnreadableRecord
 
 Lookup = Callable[[RunContext, str], Awaitable[BaseModel | None]]
+Quarantine = Callable[[str | None, str], None]
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Confirmation:
     ``controls``: ids of records the server should return, tried in order until one is
     found (one may really have left since); ``None`` only when a person said
     ``--without-controls``. The one found is the control of every later bracket.
+    A candidate whose answer cannot be read (or whose id no request can name) goes to
+    ``quarantine``: it is kept, never deleted. A control answered with an unreadable
+    record was found all the same.
     """
 
     ctx: RunContext
@@ -45,6 +50,7 @@ class Confirmation:
     lookup: Lookup
     controls: Sequence[str] | None
     concurrency: int
+    quarantine: Quarantine
     every: int = CONFIRM_CONTROL_EVERY
 
     async def run(self, ids: Sequence[str]) -> dict[str, BaseModel | None]:
@@ -69,7 +75,7 @@ class Confirmation:
                 "lookups with (a control), so no 404 can be trusted: nothing was deleted"
             )
         for rid in tried:
-            if await self.lookup(self.ctx, rid) is not None:
+            if await self._found(rid):
                 return rid
         raise IncompleteSyncError(
             f"the server answered 404 for {len(tried)} {self.model} records it should "
@@ -78,13 +84,19 @@ class Confirmation:
         )
 
     async def _control(self, rid: str, done: int, total: int) -> None:
-        if await self.lookup(self.ctx, rid) is None:
+        if not await self._found(rid):
             raise IncompleteSyncError(
                 f"the control lookup of {self.model} {rid}, found before, answered 404 "
                 f"after {done} of {total} candidate lookups: the server stopped telling "
                 "a gone record from a missing one (a revoked key, a moved route?), so "
                 "nothing was deleted"
             )
+
+    async def _found(self, rid: str) -> bool:
+        try:
+            return await self.lookup(self.ctx, rid) is not None
+        except UnreadableRecord:
+            return True  # answered 200 with a record, however unreadable: it is there
 
     async def _lookups(self, ids: Sequence[str]) -> dict[str, BaseModel | None]:
         """Up to ``concurrency`` lookups at once; the first failure fails them all."""
@@ -93,7 +105,14 @@ class Confirmation:
 
         async def worker() -> None:
             for rid in pending:
-                found[rid] = await self.lookup(self.ctx, rid)
+                if not rid:  # saved by an older version; no request can name it
+                    self.quarantine(None, "a stored record has an empty id: no lookup can name it")
+                    continue
+                try:
+                    found[rid] = await self.lookup(self.ctx, rid)
+                except UnreadableRecord as exc:
+                    why = f"its lookup answered an unreadable record ({exc.reason})"
+                    self.quarantine(rid, why)
 
         try:
             async with asyncio.TaskGroup() as group:

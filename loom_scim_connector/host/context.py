@@ -15,7 +15,7 @@ from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import InputError
 from loom_scim_connector.store import Action, Encoded, Run, Store
 
-from .report import SyncReport
+from .report import Quarantined, Stage, SyncReport
 
 OnRecord = Callable[[str, Action, dict[str, Any]], None]
 
@@ -51,6 +51,7 @@ class SyncContextImpl(RunContextImpl):
     # ADDED and UPDATED are always reported: a change is news whichever walk saves it.
     unchanged_reported_only: set[str] | None = None
     claimed_gone: set[str] = field(default_factory=set)
+    quarantined_ids: set[str] = field(default_factory=set)
 
     @property
     def model(self) -> str:
@@ -96,6 +97,18 @@ class SyncContextImpl(RunContextImpl):
         if model != self.model:
             raise ContractError(f"sync {self.run.sync} deleted under model {model!r}")
         self.claimed_gone.update(str(i) for i in ids)
+
+    def quarantine(self, record_id: str | None, reason: str, stage: Stage = "listed") -> None:
+        """Skip an unreadable record and report it; its id counts as seen this run (see
+        ``SyncRun._candidates``), so it is never a deletion candidate."""
+        if record_id is not None:
+            if record_id in self.quarantined_ids:
+                return
+            self.quarantined_ids.add(record_id)
+        elif self.unchanged_reported_only is not None:
+            return  # the guard's second walk: the first one reported it
+        self.report.quarantined.append(Quarantined(record_id, reason, stage))
+        self.logger.debug("quarantined %s: %s", record_id or "(no usable id)", reason)
 
     async def get_checkpoint(self) -> dict[str, Any] | None:
         return self.store.get_checkpoint(self.run.sync)

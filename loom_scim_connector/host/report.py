@@ -5,7 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+Stage = Literal["listed", "lookup"]
+
 SyncStatus = Literal["success", "failed", "cancelled", "held"]
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A record the server sent that could not be read: skipped, never deleted.
+    ``id`` is ``None`` when the record had no usable id (missing, empty, not text);
+    ``stage``: in the listing, or in the answer to a deletion candidate's lookup."""
+
+    id: str | None
+    reason: str
+    stage: Stage = "listed"
 
 
 @dataclass
@@ -29,7 +42,24 @@ class SyncReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     released: int | None = None
+    quarantined: list[Quarantined] = field(default_factory=list)
 
     @property
     def saved(self) -> int:
         return self.added + self.updated + self.unchanged
+
+    def quarantine_note(self, shown: int = 10) -> str | None:
+        """One line naming the quarantined records (the first ``shown``) and why."""
+        if not self.quarantined:
+            return None
+        listed = "; ".join(
+            f"{q.id if q.id is not None else '(no usable id)'}: {q.reason}"
+            for q in self.quarantined[:shown]
+        )
+        more = len(self.quarantined) - shown
+        return (
+            f"{len(self.quarantined)} {self.model} record"
+            f"{'' if len(self.quarantined) == 1 else 's'} the server sent could not be read "
+            f"and {'was' if len(self.quarantined) == 1 else 'were'} quarantined (skipped, "
+            f"kept as stored, not deleted): {listed}" + (f"; and {more} more" if more > 0 else "")
+        )

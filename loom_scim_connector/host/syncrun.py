@@ -145,7 +145,8 @@ class SyncRun:
         await self.sync.function(ctx)
 
     def _candidates(self, ctx: SyncContextImpl) -> list[str]:
-        unseen = self.store.candidates(ctx.run)
+        # A quarantined id was listed, unreadable: the server has it, so it is not unseen.
+        unseen = [rid for rid in self.store.candidates(ctx.run) if rid not in ctx.quarantined_ids]
         claimed = ctx.claimed_gone - set(unseen)
         if claimed:
             live = {str(r["id"]) for r in self.store.records(ctx.model, ids=sorted(claimed))}
@@ -211,16 +212,23 @@ class SyncRun:
         server should hold; ``None`` only when a person said ``--without-controls``);
         return the ids the server confirmed gone (a SCIM 404).
 
-        Records still there are saved as seen by this run ("recovered"). Any lookup that
-        fails (after the retry policy), or a control that answers 404, fails the run, so
-        nothing is deleted.
+        Records still there are saved as seen by this run ("recovered"). A lookup whose
+        answer cannot be read (or an id that cannot be looked up) is quarantined: that
+        record is kept, not deleted. Any lookup that fails (after the retry policy), or a
+        control that answers 404, fails the run, so nothing is deleted.
         """
         if not ids:
             return []
         lookup = self.sync.confirm
         if lookup is None:
             raise ContractError(f"sync {self.sync.name} tracks deletes but has no confirm")
-        found = await Confirmation(ctx, ctx.model, lookup, controls, self.concurrency).run(ids)
+
+        def quarantine(record_id: str | None, reason: str) -> None:
+            ctx.quarantine(record_id, reason, "lookup")
+
+        found = await Confirmation(
+            ctx, ctx.model, lookup, controls, self.concurrency, quarantine
+        ).run(ids)
         present = [record for record in found.values() if record is not None]
         if present:
             ctx.unchanged_reported_only = None

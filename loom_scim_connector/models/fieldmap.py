@@ -12,6 +12,8 @@ Reading is lenient, as real servers are: attribute names in any case, unknown on
 ignored, a multi-valued attribute's primary item (else its first), a fallback attribute
 (the email from ``userName``), an attribute found in any extension (``loomMemberRole``).
 The common case (attribute names spelled as the RFC spells them) skips lower-casing.
+Text that cannot be written as UTF-8 (a lone surrogate) is refused, never repaired
+(:class:`UnreadableValue`): the host quarantines that record instead of saving it altered.
 """
 
 from __future__ import annotations
@@ -110,11 +112,52 @@ def _primary(items: Any) -> str | None:
     return first
 
 
-def _ids(items: Any) -> list[str]:
+def _ids(items: Any, path: str) -> list[str]:
     if not isinstance(items, list):
         return []
     values = (_get(m, "value") for m in items if isinstance(m, Mapping))
-    return [str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool)]
+    ids = [str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool)]
+    for value in ids:
+        if not value.isascii():
+            _text(value, path)
+    return ids
+
+
+class UnreadableValue(ValueError):
+    """A value the reader will not take as it came: ``path`` (the SCIM attribute) and why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _text(value: str, path: str) -> str:
+    """Text that can be written as UTF-8 (to a store, a file, a terminal), else
+    :class:`UnreadableValue`. A lone surrogate (JSON ``"\\udc3c"``: half of an emoji cut
+    in two by a server counting UTF-16 units) cannot be. The record is refused rather than
+    repaired: the reader never changes what it reads (a repaired id would name another
+    user), and the store keeps the last version it could read whole."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnreadableValue(path, "holds invalid Unicode (a lone surrogate)") from None
+    return value
+
+
+def wire_id(raw: Any) -> str | None:
+    """A resource's ``id`` when it is one we can look up and store: non-empty text (a
+    number is read as its text) that can be written as UTF-8; else ``None``."""
+    value = _get(raw, "id")
+    if type(value) is int:
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _split(path: str) -> tuple[str, ...]:
@@ -159,6 +202,7 @@ def reader(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str, An
         "_keyed": _keyed,
         "_primary": _primary,
         "_ids": _ids,
+        "_text": _text,
         "_anywhere": _anywhere,
         **constants,
     }
@@ -198,13 +242,17 @@ def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str
         if mark.primary is not None:
             lines.append("    v = _primary(v)")
         elif mark.values:
-            lines.append("    v = _ids(v)")
+            constants[f"P{n}"] = (mark.path, mark.path)
+            lines.append(f"    v = _ids(v, P{n}[0])")
         if mark.fallback is not None:
             constants[f"F{n}"] = (mark.fallback, mark.fallback.lower())
             lines.append(f"    if v is None: v = data.get(F{n}[c])")
         if _is_text(model.model_fields[name].annotation):
             # A number where text is expected (an id of 17) is read as its text.
             lines.append("    if type(v) is int or type(v) is float: v = str(v)")
+            # Text a store cannot hold is refused (UnreadableValue): see _text.
+            constants[f"P{n}"] = (mark.path, mark.path)
+            lines.append(f"    elif type(v) is str and not v.isascii(): v = _text(v, P{n}[0])")
         lines.append(f"    v{n} = v")
         fields.append(f"{name!r}: v{n}")
     lines.append("    return {" + ", ".join(fields) + "}")

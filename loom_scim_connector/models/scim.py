@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from .fieldmap import CORE_GROUP, CORE_USER, ENTERPRISE_USER, reader
+from pydantic import BaseModel, ValidationError
+
+from .fieldmap import (
+    CORE_GROUP,
+    CORE_USER,
+    ENTERPRISE_USER,
+    UnreadableValue,
+    marks,
+    reader,
+    wire_id,
+)
 from .records import Group, User
+
+R = TypeVar("R", bound=BaseModel)
 
 __all__ = [
     "CORE_GROUP",
@@ -28,6 +40,7 @@ __all__ = [
     "Capabilities",
     "ErrorBody",
     "ListPage",
+    "UnreadableRecord",
     "WireFormatError",
     "group_from_scim",
     "is_scim_error",
@@ -42,6 +55,14 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 _read_user = reader(User)
 _read_group = reader(Group)
+# Each field's SCIM attribute, to name it when a record cannot be read.
+_PATHS: dict[type[BaseModel], dict[str, str]] = {
+    model: {
+        name: mark.path + (f" (or {mark.fallback})" if mark.fallback else "")
+        for name, mark in marks(model).items()
+    }
+    for model in (User, Group)
+}
 
 
 class WireFormatError(ValueError):
@@ -56,14 +77,65 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+class UnreadableRecord(ValueError):
+    """A resource the server sent that cannot be read as a record, and why.
+
+    ``record_id`` is its id when that id is usable (non-empty text that can be stored),
+    else ``None``: an id that is missing, empty, not text or invalid Unicode names no
+    record. The host quarantines it: skipped, reported, never a reason to delete."""
+
+    def __init__(self, record_id: str | None, reason: str) -> None:
+        self.record_id = record_id
+        self.reason = reason
+        super().__init__(f"{record_id if record_id is not None else '(no usable id)'}: {reason}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.record_id, self.reason))
+
+
 def user_from_scim(raw: Mapping[str, Any]) -> User:
-    """A SCIM user as a record (:class:`pydantic.ValidationError` when it is not one)."""
-    return User.model_validate(_read_user(raw))
+    """A SCIM user as a record (:class:`UnreadableRecord` when it is not one)."""
+    return _record(User, _read_user, raw)
 
 
 def group_from_scim(raw: Mapping[str, Any]) -> Group:
-    """A SCIM group as a record (:class:`pydantic.ValidationError` when it is not one)."""
-    return Group.model_validate(_read_group(raw))
+    """A SCIM group as a record (:class:`UnreadableRecord` when it is not one)."""
+    return _record(Group, _read_group, raw)
+
+
+def _record(model: type[R], read: Callable[[Mapping[str, Any]], dict[str, Any]], raw: Any) -> R:
+    try:
+        record = model.model_validate(read(raw))
+    except UnreadableValue as exc:
+        raise UnreadableRecord(wire_id(raw), f"{exc.path} {exc.reason}") from None
+    except ValidationError as exc:
+        raise UnreadableRecord(wire_id(raw), _why(model, exc)) from None
+    if not getattr(record, "id", None):
+        raise UnreadableRecord(None, "its id is empty")
+    return record
+
+
+_WHY = {
+    "missing": "is missing",
+    "string_type": "is missing or not text",
+    "bool_type": "is not true or false",
+    "bool_parsing": "is not true or false",
+    "list_type": "is not a list",
+}
+
+
+def _why(model: type[BaseModel], exc: ValidationError) -> str:
+    """The first problem, named by its SCIM attribute: ``emails is missing or not text``."""
+    errors = exc.errors(include_input=False)
+    error = errors[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    path = _PATHS[model].get(field, field or "(record)")
+    kind = error["type"]
+    why = _WHY.get(kind) or (
+        "is not a date and time" if kind.startswith(("datetime", "date")) else "is not valid"
+    )
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{path} {why}{more}"
 
 
 @dataclass(frozen=True)
@@ -113,9 +185,18 @@ class ErrorBody:
     status: int | None
 
 
-def parse_error_body(content: bytes, content_type: str) -> ErrorBody:
+def parse_error_body(
+    content: bytes, content_type: str, scrub: Callable[[str], str] = str
+) -> ErrorBody:
     """Read a SCIM error leniently: ``status`` as string or number, fields missing,
-    or not JSON at all (an HTML page from a gateway becomes its title)."""
+    or not JSON at all (an HTML page from a gateway becomes its title).
+
+    ``scrub`` (the key's redaction) sees each text whole, decoded from JSON, before it
+    is made one line and shortened: a key cut in two could no longer be found."""
+
+    def _shorten(text: str) -> str:
+        return _one_line_short(scrub(text))
+
     text = content.decode("utf-8", errors="replace").strip()
     if not text:
         return ErrorBody(None, None, None)
@@ -163,10 +244,13 @@ def is_scim_error(content: bytes) -> bool:
 # Whitespace runs and control characters (newlines, ESC...) in what a server sent: the
 # detail ends up in a one-line error, so they become one space.
 _NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+# A lone surrogate (JSON "\udc3c") cannot be written as UTF-8, to a terminal or a store:
+# it becomes U+FFFD, as bytes that are not UTF-8 do.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _shorten(text: str) -> str:
-    text = _NOT_ONE_LINE.sub(" ", text).strip()
+def _one_line_short(text: str) -> str:
+    text = _LONE_SURROGATE.sub("\ufffd", _NOT_ONE_LINE.sub(" ", text)).strip()
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 

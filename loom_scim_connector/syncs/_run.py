@@ -1,8 +1,9 @@
 """The loop both syncs share: page through a resource, convert, save.
 
 It saves under the model the host names (``ctx.model``, from the manifest) and refuses
-to return normally when a record could not be read or the walk hit its page limit, so
-the host never tracks deletions from a walk that could not read everything it got.
+to return normally when the walk hit its page limit, so the host never tracks deletions
+from a walk that could not read everything. A record that cannot be read is quarantined
+(``ctx.quarantine``): skipped and reported, its id counted as seen, never deleted for it.
 Records the walk did not see are not its business: the host confirms each with the
 server before anything is marked deleted.
 """
@@ -13,12 +14,13 @@ from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from loom_scim_connector._constants import SAVE_BATCH
 from loom_scim_connector.client import Resource
 from loom_scim_connector.contract import SyncContext
 from loom_scim_connector.errors import IncompleteSyncError
+from loom_scim_connector.models.scim import UnreadableRecord
 from loom_scim_connector.pagination import PageCursor
 
 
@@ -28,7 +30,6 @@ async def full_sync(
     convert: Callable[[Mapping[str, Any]], BaseModel],
 ) -> None:
     cursor = PageCursor(page_size=ctx.client.page_size)
-    rejected: list[str] = []
     records: list[BaseModel] = []
     # Closed on the way out, so pages fetched ahead are cancelled when a save fails.
     async with aclosing(ctx.client.iterate(resource, cursor=cursor)) as pages:
@@ -36,8 +37,8 @@ async def full_sync(
             for raw in page:
                 try:
                     records.append(convert(raw))
-                except ValidationError as exc:
-                    rejected.append(f"{raw.get('id', '?')} ({exc.errors()[0]['loc']})")
+                except UnreadableRecord as exc:
+                    ctx.quarantine(exc.record_id, exc.reason)
             ctx.logger.debug(
                 "%s: page %d read, %d so far, server total %s",
                 resource,
@@ -58,11 +59,6 @@ async def full_sync(
             "one by one before anything is marked deleted",
             resource,
             "; ".join(cursor.signals[:3]) + ("; ..." if len(cursor.signals) > 3 else ""),
-        )
-    if rejected:
-        raise IncompleteSyncError(
-            f"{len(rejected)} {resource} could not be read and were not saved: "
-            f"{', '.join(rejected[:5])}; no deletions were tracked this run"
         )
     if not cursor.complete:
         raise IncompleteSyncError(
