@@ -364,7 +364,8 @@ async def test_get_and_find_user(server: DjangoScim, host: LocalHost) -> None:
     found = await act(host, "find-user", {"email": "user7@acme.example"})
     assert found["found"] is True and found["user"]["id"] == "7"
     missing = await act(host, "find-user", {"email": "nobody@acme.example"})
-    assert missing == {"found": False, "user": None}
+    assert (missing["found"], missing["user"], missing["users"]) == (False, None, [])
+    assert missing["complete"] is True and "userName eq" in missing["searched"]
 
 
 async def test_update_user_names_and_email(server: DjangoScim, host: LocalHost) -> None:

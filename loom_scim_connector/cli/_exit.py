@@ -38,10 +38,12 @@ connection (from the environment):
 exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
-     offboard: someone could not be offboarded (each outcome is listed and recorded)
+     offboard: an account could not be offboarded, or a search was cut at its bound
+     ("incomplete": not found in the first N users; each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
-  {EXIT_NOT_FOUND}  not found; offboard: someone has no Loom account (and nothing failed)
+  {EXIT_NOT_FOUND}  not found; offboard: an email no Loom account carries, or whose accounts were
+     all skipped (read again, they no longer carry it), and nothing failed
   {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
      the listed records, then run the same sync with --release-held RUN_ID
   {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)

@@ -125,9 +125,19 @@ async def offboard_command(args: argparse.Namespace, out: TextIO) -> int:
         log.info("dry run: %s; nothing was changed or recorded", summary)
     else:
         log.info("%s; evidence recorded in %s", summary, _shown(args.store))
-    if counts["failed"]:
+    return offboard_exit(results)
+
+
+def offboard_exit(results: list[Evidence]) -> int:
+    """1 when an account failed or a search was incomplete; else 4 when an email has
+    no account that was offboarded (none found, or each one found was skipped); else 0."""
+    if any(item.outcome in ("failed", "incomplete") for item in results):
         return EXIT_FAILURE
-    return EXIT_NOT_FOUND if counts["not_found"] else EXIT_OK
+    done: dict[str, bool] = {}
+    for item in results:
+        settled = item.outcome in SETTLED or item.outcome.startswith("would_")
+        done[email_key(item.email)] = done.get(email_key(item.email), False) or settled
+    return EXIT_OK if all(done.values()) else EXIT_NOT_FOUND
 
 
 def offboard_table(results: list[Evidence]) -> str:
