@@ -59,7 +59,11 @@ def run_reconcile(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_HELD
         refuse(plan, result, max_changes=args.max_changes, force=args.force)
         done = (
-            asyncio.run(apply_plan(host, plan, actor=args.actor or default_actor())) if plan else []
+            asyncio.run(
+                apply_plan(host, plan, actor=args.actor or default_actor(), roster=roster.entries)
+            )
+            if plan
+            else []
         )
     finally:
         host.close()
