@@ -30,10 +30,12 @@ EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
 EPILOG = f"""\
-connection (from the environment):
+connection (--connection NAME, else from the environment, else the file's default):
   LOOM_SCIM_BRIDGE_URL          the SCIM endpoint URL from Loom, e.g. https://scim.example.com/scim/v2
   LOOM_SCIM_API_KEY             the SCIM bearer token from Loom (never printed)
   LOOM_SCIM_API_KEY_EXPIRES_AT  optional ISO date of the key's expiry, for check's warning
+  --connection NAME wins over these (a warning says so when they are set too); every command
+  that talks to a workspace names it on stderr first: its name (or the environment) and URL
 
 exit codes:
   {EXIT_OK}  success
