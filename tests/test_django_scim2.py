@@ -38,7 +38,7 @@ from loom_scim_connector.cli import EXIT_AUTH, EXIT_NOT_SUPPORTED, EXIT_OK, run
 from loom_scim_connector.errors import ActionError, ApiError, NotSupportedError
 from loom_scim_connector.host import LocalHost
 
-from .conftest import act, fast_factory
+from .conftest import act, errors_of, fast_factory
 
 TOKEN = "django-scim2-test-token"
 REPO = Path(__file__).resolve().parent.parent
@@ -190,7 +190,7 @@ def cli(server: DjangoScim, monkeypatch: pytest.MonkeyPatch, *argv: str) -> Resu
     monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), out=out, err=err, stdin=io.StringIO(""))
-    return Result(code, out.getvalue(), err.getvalue())
+    return Result(code, out.getvalue(), errors_of(err.getvalue()))
 
 
 # -- check -------------------------------------------------------------------------------
