@@ -26,12 +26,16 @@ async def main(email: str | None) -> int:
                 email = str(first.model_dump(by_alias=True)["email"])
             found = await host.run_action("find-user", {"email": email})
             assert isinstance(found, FindUserResult)
-            if not found.found or found.user is None:
+            if not found.complete:  # the listing was read only in part: not "gone"
+                print(f"{email}: not found in the users read ({found.searched})")
+                return 1
+            if not found.users:
                 print(f"{email}: no such Loom user; nothing to do")
                 return 0
-            result = await host.run_action("deactivate-user", {"id": found.user.id})
-            assert isinstance(result, UserDeprovisioning)
-            print(f"{email}: {result.outcome}")
+            for user in found.users:  # one person may have two accounts: each of them
+                result = await host.run_action("deactivate-user", {"id": user.id})
+                assert isinstance(result, UserDeprovisioning)
+                print(f"{email}: {result.outcome} ({user.id})")
             return 0
         finally:
             host.close()

@@ -6,11 +6,12 @@ plain JSON; the syncs and actions read that JSON through the lenient wire models
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 from urllib.parse import quote
@@ -31,6 +32,7 @@ from .config import LoomConnection
 from .errors import (
     ApiError,
     ConflictError,
+    InvalidRequestError,
     NotFoundError,
     NotSupportedError,
     ProtocolError,
@@ -51,6 +53,8 @@ Resource = Literal["Users", "Groups"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# How many resources a lookup by filter asks for at first.
+LOOKUP_COUNT = 10
 # Capabilities read from each bridge URL's /ServiceProviderConfig, once per process.
 _CAPABILITIES: dict[str, Capabilities] = {}
 
@@ -81,6 +85,20 @@ class _MaybeLanded:
     """Whether an attempt of this request failed in a way that may have been applied."""
 
     maybe: bool = False
+
+
+@dataclass
+class Search:
+    """What :meth:`LoomScimClient.search` found, and what it asked to find it."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    searched: list[str] = field(default_factory=list)  # each filter or scan, and its answer
+    complete: bool = True  # False: found nothing more in the first ``scanned`` only
+    scanned: int | None = None  # resources the scan read (None: no scan)
+    refused: ApiError | None = None  # the first filter the server refused, if any
+
+    def said(self) -> str:
+        return "; ".join(self.searched)
 
 
 @dataclass(frozen=True)
@@ -335,36 +353,92 @@ class LoomScimClient:
     async def find_one(
         self, resource: Resource, attribute: str, value: str, *, scan: int = 0
     ) -> dict[str, Any] | None:
-        """The resource whose ``attribute`` equals ``value`` (case-insensitively), if any.
-
-        It asks with a filter. With ``scan``, when the filter finds nothing or the server
-        does not support it (some servers answer an unsupported filter with an empty
-        list), it reads up to ``scan`` resources of the collection and says so.
-        """
+        """The first resource whose ``attribute`` equals ``value`` (by the identity
+        rule), if any: :meth:`search` with the one filter ``attribute eq value``. Without
+        ``scan``, a filter the server does not support raises :class:`NotSupportedError`."""
         expression = filters.eq(attribute, value)
-        try:
-            page = await self.list_page(resource, 1, 10, filter=expression)
-        except NotSupportedError as exc:
-            if not scan:
+
+        def match(item: dict[str, Any]) -> bool:
+            return _matching([item], attribute, value) is not None
+
+        found = await self.search(resource, [expression], match, scan=scan)
+        if found.refused is not None and not scan:
+            raise found.refused
+        return found.resources[0] if found.resources else None
+
+    async def search(
+        self,
+        resource: Resource,
+        expressions: Sequence[str],
+        match: Callable[[dict[str, Any]], bool],
+        *,
+        scan: int = 0,
+    ) -> Search:
+        """Every resource ``match`` accepts, whatever the server's filters do.
+
+        Each filter expression in turn, until one finds a resource that ``match``
+        accepts (a server may ignore a filter or compare it otherwise, so what it
+        returns is checked). A filter the server says it does not support (501, or 400
+        with scimType invalidFilter) means the next; so does a bare 400 for any but the
+        first (the server's own filter, where a 400 is a failure). When none finds
+        anything, up to ``scan`` resources of the listing are read and checked; a scan
+        cut at that bound is not ``complete``.
+        ``searched`` says what was asked and what each answered."""
+        found = Search()
+        for expression in expressions:
+            try:
+                page = await self.list_page(resource, 1, LOOKUP_COUNT, filter=expression)
+                items = list(page.resources)
+                if len(items) == LOOKUP_COUNT:  # a full page: there may be more
+                    cursor = PageCursor(page_size=self.page_size, start_index=1 + LOOKUP_COUNT)
+                    async for more in self.iterate(
+                        resource, filter=expression, cursor=cursor, concurrency=1
+                    ):
+                        items += more
+            except (NotSupportedError, InvalidRequestError) as exc:
                 exc.subject = f"filter {expression}"
-                raise
-            page = ListPage([], None)
-        found = _matching(page.resources, attribute, value)
-        if found is not None or not scan:
-            return found
-        self._log.warning(
-            "the filter %s found no %s: reading up to %d of them instead",
-            expression,
-            resource,
-            scan,
-        )
-        cursor = PageCursor(page_size=self.page_size, max_pages=max(1, scan // self.page_size))
-        # Sequential: it stops at the first match, so pages fetched ahead would be waste.
-        async for items in self.iterate(resource, cursor=cursor, concurrency=1):
-            found = _matching(items, attribute, value)
-            if found is not None:
+                if isinstance(exc, InvalidRequestError) and expression == expressions[0]:
+                    raise  # a bare 400 for the server's own filter is a failure
+                why = exc.scim_type or exc.detail or "unsupported"
+                found.searched.append(f"{expression}: refused (HTTP {exc.status}, {why})")
+                found.refused = found.refused or exc
+                continue
+            found.resources = [item for item in items if match(item)]
+            found.searched.append(f"{expression}: {len(found.resources)} found")
+            if found.resources:
                 return found
-        return None
+        if scan:
+            await self._scan(resource, match, scan, found)
+        return found
+
+    async def _scan(
+        self,
+        resource: Resource,
+        match: Callable[[dict[str, Any]], bool],
+        limit: int,
+        found: Search,
+    ) -> None:
+        self._log.info("the filters found no %s: reading up to %d of them", resource, limit)
+        cursor = PageCursor(page_size=self.page_size)
+        read = 0
+        walk = self.iterate(resource, cursor=cursor, concurrency=1)
+        async with contextlib.aclosing(walk):
+            async for items in walk:
+                room = limit - read
+                found.resources += [item for item in items[:room] if match(item)]
+                read += min(len(items), room)
+                if len(items) > room or (read >= limit and not cursor.done):
+                    found.complete = False
+                    break
+        what = resource.lower()
+        if found.complete:
+            found.searched.append(f"all {read} {what} read: {len(found.resources)} matched")
+        else:
+            found.searched.append(
+                f"the first {read} {what} read, not all (a scan stops there): "
+                f"{len(found.resources)} matched"
+            )
+        found.scanned = read
 
     async def create(
         self,
@@ -372,26 +446,30 @@ class LoomScimClient:
         body: Mapping[str, Any],
         *,
         key: tuple[str, str],
+        find: Recover | None = None,
     ) -> CreateResult:
         """POST a resource exactly once from the caller's view.
 
-        ``key`` is the resource's natural key (``("userName", email)``). After a failure
+        ``key`` is the resource's natural key (``("displayName", name)``): after a failure
         that may have been applied (a timeout after sending, a 5xx), the next attempt first
-        looks the resource up by that key; on 409 the existing resource is returned.
+        looks the resource up by it; on 409 the existing resource is returned. ``find``,
+        when given, is that lookup instead (a person is found by email in more places
+        than one attribute); it returns the one existing resource, or ``None``.
         """
         path = self.path_of(resource)
         attribute, value = key
 
-        async def lookup() -> dict[str, Any] | None:
+        async def lookup() -> Any:
             return await self.find_one(resource, attribute, value, scan=SCAN_LIMIT)
 
+        recover = find or lookup
         try:
-            answer = await self.request("POST", path, json=dict(body), recover=lookup)
+            answer = await self.request("POST", path, json=dict(body), recover=recover)
         except ConflictError:
-            existing = await lookup()
+            existing = await recover()
             if existing is None:
                 raise
-            return CreateResult(existing, "existed")
+            return CreateResult(self._object("POST", path, existing), "existed")
         if isinstance(answer, Recovered):
             return CreateResult(self._object("POST", path, answer.body), "recovered")
         return CreateResult(self._object("POST", path, answer), "created")

@@ -16,8 +16,10 @@ The file (``--config``, else ``$LOOM_SCIM_CONFIG``, else
     key_keyring = "loom-scim/acme-eu"     # the OS keyring: service/username
 
 The key comes from a command (run without a shell; its standard output, stripped, is
-the key) or from the OS keyring (the optional ``keyring`` package). The environment
-variables, when both are set, win over the file. The tool never writes a key anywhere.
+the key) or from the OS keyring (the optional ``keyring`` package). ``--connection
+NAME`` picks a connection of the file, and wins over the environment variables (the CLI
+says so when they are set too); without it, the environment variables, when both are
+set, win over the file's default. The tool never writes a key anywhere.
 """
 
 from __future__ import annotations
@@ -99,20 +101,49 @@ def load(path: Path) -> ConnectionsFile:
     return ConnectionsFile(path, default, entries)
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """The connection in force, and where it came from (never its key)."""
+
+    connection: LoomConnection
+    name: str | None  # the file's connection; None: the environment's
+    ignored: str | None = None  # the environment's URL, set too and overridden by the name
+
+    def describe(self) -> str:
+        """One line naming the workspace: its name (or the environment) and its URL."""
+        url = self.connection.base_url
+        if self.name is None:
+            return f"workspace from {ENV_URL} ({url})"
+        return f"workspace {self.name!r} ({url})"
+
+
+def choose(
+    name: str | None,
+    config: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Chosen:
+    """The connection to use. A name (``--connection``) wins: that connection of the
+    file, even when the environment sets one too (``ignored`` then says which). Without
+    a name, the environment's when both variables are set, else the file's default."""
+    env = os.environ if environ is None else environ
+    from_env = bool(env.get(ENV_URL, "").strip() and env.get(ENV_KEY, "").strip())
+    path = config or default_config_path(env)
+    if name is not None:
+        entry = load(path).pick(name)
+        return Chosen(entry.connect(), entry.name, env[ENV_URL].strip() if from_env else None)
+    if from_env or (config is None and not path.exists()):
+        return Chosen(LoomConnection.from_env(env), None)  # names any missing variable
+    entry = load(path).pick(None)
+    return Chosen(entry.connect(), entry.name)
+
+
 def resolve(
     name: str | None,
     config: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> LoomConnection:
-    """The connection to use: the environment's when both variables are set (they win),
-    else the named (or default) connection of the file."""
-    env = os.environ if environ is None else environ
-    if env.get(ENV_URL, "").strip() and env.get(ENV_KEY, "").strip():
-        return LoomConnection.from_env(env)
-    path = config or default_config_path(env)
-    if name is None and config is None and not path.exists():
-        return LoomConnection.from_env(env)  # names the missing variables
-    return load(path).pick(name).connect()
+    """The connection :func:`choose` picks."""
+    return choose(name, config, environ).connection
 
 
 def _entry(path: Path, name: str, spec: Any) -> NamedConnection:
@@ -182,8 +213,10 @@ def _build(name: str, url: str, key: str, expires: date | None) -> LoomConnectio
 __all__ = [
     "ENV_CONFIG",
     "ENV_EXPIRES",
+    "Chosen",
     "ConnectionsFile",
     "NamedConnection",
+    "choose",
     "default_config_path",
     "load",
     "resolve",

@@ -23,6 +23,15 @@ from . import replay
 os.environ["LOOM_SCIM_CONFIG"] = str(Path(__file__).parent / "no-such-connections.toml")
 
 SECRET = "s3cr3t-Key-0123456789abcdefXYZ"
+
+
+def errors_of(err: str) -> str:
+    """stderr less the line naming the workspace a command talks to (every such command
+    prints one first; tests/test_connections.py checks it): what the other tests check."""
+    return "".join(line for line in err.splitlines(True) if not line.startswith(WORKSPACE))
+
+
+WORKSPACE = "loom-scim: workspace "
 BASE = "https://scim.example.com/scim/v2"
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from loom_scim_connector.cli import run
 from loom_scim_connector.sandbox import Sandbox
 
+from .conftest import errors_of
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 PORT_URL = "http://127.0.0.1:8700"
 TOKEN = "demo-token-0123456789"
@@ -33,7 +35,8 @@ BLOCK = re.compile(r"(<!-- sample: (\S+) -->\n```text\n)(.*?)(```\n<!-- /sample 
 def _cli(*argv: str) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), out=out, err=err, stdin=io.StringIO(""))
-    return code, err.getvalue() + out.getvalue()
+    # The README's samples leave out the line naming the workspace (the sandbox's URL).
+    return code, errors_of(err.getvalue()) + out.getvalue()
 
 
 def _shown(command: str, text: str) -> str:

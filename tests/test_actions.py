@@ -56,7 +56,8 @@ async def test_create_get_and_find_user(host: LocalHost) -> None:
     found = await act(host, "find-user", {"email": "NEW.HIRE@acme.example"})
     assert found["found"] is True and found["user"]["id"] == created["id"]
     missing = await act(host, "find-user", {"email": "nobody@acme.example"})
-    assert missing == {"found": False, "user": None}
+    assert (missing["found"], missing["user"], missing["users"]) == (False, None, [])
+    assert missing["complete"] is True and "userName eq" in missing["searched"]
 
 
 async def test_get_user_not_found(host: LocalHost) -> None:

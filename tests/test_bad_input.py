@@ -25,7 +25,7 @@ from loom_scim_connector.errors import ProtocolError
 from loom_scim_connector.models.scim import parse_error_body
 from loom_scim_connector.sandbox import Sandbox
 
-from .conftest import BASE, SECRET, Script, scim
+from .conftest import BASE, SECRET, Script, errors_of, scim
 
 DEEP = "[" * 100_000 + "]" * 100_000
 HUGE_INT = "1" * 100_000
@@ -44,7 +44,7 @@ def cli(*argv: str, stdin: str | TextIO = "") -> Result:
     out, err = io.StringIO(), io.StringIO()
     stream = io.StringIO(stdin) if isinstance(stdin, str) else stdin
     code = run(list(argv), out=out, err=err, stdin=stream)
-    return Result(code, out.getvalue(), err.getvalue())
+    return Result(code, out.getvalue(), errors_of(err.getvalue()))
 
 
 def assert_one_error_line(result: Result, code: int, *needles: str, key: str = SECRET) -> None:
@@ -410,4 +410,5 @@ def test_an_error_naming_a_field_with_a_newline_is_still_one_line(
         ["action", "get-user", "--input", '{"i\\nd": "x"}'], out=out, err=err, stdin=io.StringIO()
     )
     assert code == 2
-    assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("loom-scim: error:")
+    said = errors_of(err.getvalue())
+    assert said.count("\n") == 1 and said.startswith("loom-scim: error:")

@@ -20,6 +20,8 @@ from loom_scim_connector.cli import (
 )
 from loom_scim_connector.sandbox import Sandbox
 
+from .conftest import errors_of
+
 
 class Result:
     def __init__(self, code: int, out: str, err: str) -> None:
@@ -32,7 +34,7 @@ class Result:
 def cli(*argv: str, stdin: str = "") -> Result:
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), out=out, err=err, stdin=io.StringIO(stdin))
-    return Result(code, out.getvalue(), err.getvalue())
+    return Result(code, out.getvalue(), errors_of(err.getvalue()))
 
 
 @pytest.fixture

@@ -66,12 +66,51 @@ key_keyring = "loom-scim/other"
     assert sandbox.token not in out + err
 
 
-def test_the_environment_wins(sandbox: Sandbox, tmp_path: Path, no_env: None) -> None:
+def test_the_environment_wins_over_the_files_default_not_over_a_name(
+    sandbox: Sandbox, tmp_path: Path, no_env: None
+) -> None:
     config = write(
-        tmp_path, '[connections.x]\nurl = "https://a.example/scim"\nkey_command = "false"\n'
+        tmp_path,
+        f'default = "x"\n[connections.x]\nurl = "https://a.example/scim"\n'
+        f"key_command = {printing('file-key')}\n",
     )
     env = {"LOOM_SCIM_BRIDGE_URL": sandbox.url, "LOOM_SCIM_API_KEY": sandbox.token}
-    assert resolve("x", config, env).base_url == sandbox.url
+    assert resolve(None, config, env).base_url == sandbox.url
+    from loom_scim_connector.connections import choose
+
+    chosen = choose("x", config, env)
+    assert chosen.connection.base_url == "https://a.example/scim"
+    assert chosen.ignored == sandbox.url
+
+
+def test_connection_names_a_workspace_over_the_environment_and_says_which(
+    tmp_path: Path, no_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOOM_SCIM_* left exported for workspace A; --connection B offboards in B, and
+    stderr names B (name and URL, never a key) and says the environment was ignored."""
+    with Sandbox(seed_users=4, seed=1) as a, Sandbox(seed_users=4, seed=1) as b:
+        monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", a.url)
+        monkeypatch.setenv("LOOM_SCIM_API_KEY", a.token)
+        config = write(
+            tmp_path, f'[connections.B]\nurl = "{b.url}"\nkey_command = {printing(b.token)}\n'
+        )
+        monkeypatch.chdir(tmp_path)
+        users = b.call("GET", "/Users", query={"count": "100"})["Resources"]
+        leaver = next(u for u in users if u.get("active") is True)
+        served = a.app.requests_served
+        code, out, err = cli(
+            "--config", str(config), "--connection", "B", "offboard", leaver["userName"]
+        )
+        assert code == EXIT_OK, out + err
+        assert b.call("GET", f"/Users/{leaver['id']}")["active"] is False
+        assert a.app.requests_served == served  # not one request to A
+        assert f"workspace 'B' ({b.url})" in err
+        assert "LOOM_SCIM_BRIDGE_URL" in err and a.url in err and "ignored" in err
+        assert a.token not in err and b.token not in err
+        # Without --connection, the environment's workspace is the one, and is named.
+        code, out, err = cli("check")
+        assert code == EXIT_OK, err
+        assert f"workspace from LOOM_SCIM_BRIDGE_URL ({a.url})" in err
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ from loom_scim_connector.cli import EXIT_AUTH, EXIT_NOT_SUPPORTED, EXIT_OK, run
 from loom_scim_connector.errors import ActionError, ApiError, NotSupportedError
 from loom_scim_connector.host import LocalHost
 
-from .conftest import act, fast_factory
+from .conftest import act, errors_of, fast_factory
 
 TOKEN = "django-scim2-test-token"
 REPO = Path(__file__).resolve().parent.parent
@@ -190,7 +190,7 @@ def cli(server: DjangoScim, monkeypatch: pytest.MonkeyPatch, *argv: str) -> Resu
     monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), out=out, err=err, stdin=io.StringIO(""))
-    return Result(code, out.getvalue(), err.getvalue())
+    return Result(code, out.getvalue(), errors_of(err.getvalue()))
 
 
 # -- check -------------------------------------------------------------------------------
@@ -364,7 +364,8 @@ async def test_get_and_find_user(server: DjangoScim, host: LocalHost) -> None:
     found = await act(host, "find-user", {"email": "user7@acme.example"})
     assert found["found"] is True and found["user"]["id"] == "7"
     missing = await act(host, "find-user", {"email": "nobody@acme.example"})
-    assert missing == {"found": False, "user": None}
+    assert (missing["found"], missing["user"], missing["users"]) == (False, None, [])
+    assert missing["complete"] is True and "userName eq" in missing["searched"]
 
 
 async def test_update_user_names_and_email(server: DjangoScim, host: LocalHost) -> None:

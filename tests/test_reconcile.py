@@ -506,3 +506,66 @@ def test_the_dry_run_says_role_drift_needs_apply_roles() -> None:
     args = argparse.Namespace(format="table", apply_roles=False, fail_on_findings=False)
     assert _dry_run(args, result, [], out) == 0
     assert "1 role drift not in the plan: add --apply-roles to fix it" in out.getvalue()
+
+
+# -- --apply acts only on accounts that are still what the plan says ---------------------
+
+
+def _renamed_since_the_sync(loom: Workspace, tmp_path: Path) -> tuple[Path, str]:
+    """A roster where jane.doe is active; the store synced while her account was still
+    jane.smith (domain capture); then Loom renamed it. Returns the roster and the store."""
+    roster = tmp_path / "roster.csv"
+    jane = "jane.doe@acme.example,,active,Jane Doe,Loom Viewers\n"
+    roster.write_text((DATA / "roster.csv").read_text() + jane)
+    host = LocalHost(LoomConnection.create(loom.sandbox.url, loom.sandbox.token), store=":memory:")
+    try:
+        made = asyncio.run(host.run_action("create-user", {"email": "jane.smith@acme.example"}))
+    finally:
+        host.close()
+    assert isinstance(made, UserProvisioning)
+    loom.ids["jane"] = made.id
+    store = tmp_path / "s.sqlite3"
+    assert cli("--roster", str(roster), "--store", str(store)).code == EXIT_OK
+    address = [{"value": "jane.doe@acme.example", "primary": True, "type": "work"}]
+    ops = [
+        {"op": "replace", "path": "userName", "value": "jane.doe@acme.example"},
+        {"op": "replace", "path": "emails", "value": address},
+    ]
+    loom.call("PATCH", f"/Users/{made.id}", {"schemas": [PATCH], "Operations": ops})
+    return roster, str(store)
+
+
+def test_apply_no_sync_leaves_an_account_renamed_since_the_sync(
+    loom: Workspace, tmp_path: Path
+) -> None:
+    roster, store = _renamed_since_the_sync(loom, tmp_path)
+    result = cli("--roster", str(roster), "--apply", "--no-sync", "--store", store)
+    assert result.code == EXIT_OK, result.err
+    assert state(loom)["jane.doe@acme.example"][0] is True  # left alone
+    assert state(loom)["eli.novak@acme.example"] == (False, "viewer")  # still done
+    [line] = [x for x in result.out.splitlines() if "jane.smith" in x and "applied" in x]
+    assert "-> skipped" in line and "jane.doe@acme.example" in line
+    kept = SQLiteStore(Path(store), loom.sandbox.url)
+    try:
+        [record] = kept.evidence(email="jane.smith@acme.example")
+    finally:
+        kept.close()
+    assert (record.outcome, record.user_id) == ("skipped", loom.ids["jane"])
+    assert "PATCH" not in record.request
+
+
+def test_apply_no_sync_leaves_an_orphan_the_roster_now_has(loom: Workspace, tmp_path: Path) -> None:
+    """Eli (domain capture, in no roster) was linked by the IdP since the sync: his
+    account now has Hana's externalId, an active roster entry; --apply leaves him."""
+    store = str(tmp_path / "s.sqlite3")
+    roster = str(DATA / "roster.csv")
+    assert cli("--roster", roster, "--store", store).code == EXIT_OK
+    op = {"op": "replace", "path": "externalId", "value": "00u1000008"}
+    eli = loom.ids["eli.novak@acme.example"]
+    loom.call("PATCH", f"/Users/{eli}", {"schemas": [PATCH], "Operations": [op]})
+    result = cli("--roster", roster, "--apply", "--no-sync", "--store", store)
+    assert result.code == EXIT_OK, result.err
+    assert state(loom)["eli.novak@acme.example"] == (True, "viewer")
+    assert state(loom)["dev.iyer@acme.example"] == (False, "creator")
+    [line] = [x for x in result.out.splitlines() if "eli.novak" in x and "applied" in x]
+    assert "-> skipped" in line and "hana.sato@acme.example" in line

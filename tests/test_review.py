@@ -20,13 +20,15 @@ from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.sandbox import Sandbox
 from loom_scim_connector.store import SQLiteStore
 
+from .conftest import errors_of
+
 EVIL = '<img src=x onerror="alert(1)">'
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+    return code, out.getvalue(), errors_of(err.getvalue())
 
 
 def users(sandbox: Sandbox) -> list[dict[str, Any]]:

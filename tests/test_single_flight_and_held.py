@@ -21,13 +21,13 @@ from loom_scim_connector.host import LocalHost
 from loom_scim_connector.sandbox import Sandbox
 from loom_scim_connector.store import SQLiteStore
 
-from .conftest import fast_factory, sandbox_connection
+from .conftest import errors_of, fast_factory, sandbox_connection
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run(list(argv), out=out, err=err, stdin=io.StringIO(""))
-    return code, out.getvalue(), err.getvalue()
+    return code, out.getvalue(), errors_of(err.getvalue())
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from loom_scim_connector import (
 from loom_scim_connector.cli import EXIT_NOT_SUPPORTED, run
 from loom_scim_connector.host import LocalHost
 
-from .conftest import BASE, SECRET, Script, act, list_body, scim
+from .conftest import BASE, SECRET, Script, act, errors_of, list_body, scim
 
 GROUP = {"id": "g1", "displayName": "Loom Crew"}
 
@@ -132,7 +132,7 @@ def test_the_cli_exits_7_for_an_unsupported_operation(
         err=err,
         stdin=io.StringIO(),
     )
-    assert code == EXIT_NOT_SUPPORTED and err.getvalue().count("\n") == 1
+    assert code == EXIT_NOT_SUPPORTED and errors_of(err.getvalue()).count("\n") == 1
     assert "not supported by this server" in err.getvalue()
 
 
@@ -145,6 +145,7 @@ async def test_after_a_409_an_empty_filter_falls_back_to_a_bounded_scan(
             scim(409, {"status": "409", "scimType": "uniqueness"}),
             scim(200, list_body([], total=0)),  # the filter "finds" nothing
             scim(200, {"Resources": [{"id": "g0", "displayName": "Other"}, existing]}),
+            scim(200, {"Resources": []}),  # the scan reads on (every match): the end
             scim(200, existing),  # read back
         ]
     )

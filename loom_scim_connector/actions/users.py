@@ -24,6 +24,7 @@ from loom_scim_connector.models.outputs import (
 )
 from loom_scim_connector.models.records import User
 
+from ._find import find_people
 from ._read import read_or_none, read_user, user_of
 
 ROLE_FIX = (
@@ -117,7 +118,22 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
     one is an offboarding, never undone by accident: it is left untouched unless the
     input says ``reactivate: true``. The outcome says which of these happened."""
     inp = ctx.input
-    result = await ctx.client.create("Users", _create_body(inp), key=("userName", inp.email))
+
+    async def existing() -> dict[str, Any] | None:
+        """The one account that carries the email (a 409, or an earlier attempt)."""
+        search = await find_people(ctx.client, inp.email)
+        if len(search.resources) > 1:
+            ids = ", ".join(str(raw.get("id")) for raw in search.resources)
+            raise ActionError(
+                f"{len(search.resources)} accounts carry {inp.email} ({ids}): not "
+                "choosing one of them for this user.",
+                fix="Merge or remove the duplicate in Loom, then try again.",
+            )
+        return search.resources[0] if search.resources else None
+
+    result = await ctx.client.create(
+        "Users", _create_body(inp), key=("userName", inp.email), find=existing
+    )
     user = user_of(result.resource)
     if result.outcome == "created":
         return await _created(ctx, user)
@@ -163,9 +179,17 @@ async def get_user(ctx: ActionContext[UserIdInput]) -> User:
 
 
 async def find_user(ctx: ActionContext[FindUserInput]) -> FindUserResult:
-    """Look a user up by email (their userName)."""
-    raw = await ctx.client.find_one("Users", "userName", ctx.input.email)
-    return FindUserResult(found=raw is not None, user=None if raw is None else user_of(raw))
+    """Every account that carries the email, whatever the server's filters do (see
+    ``_find``); what was searched is said, and a search cut at its bound is not complete."""
+    search = await find_people(ctx.client, ctx.input.email)
+    users = [user_of(raw) for raw in search.resources]
+    return FindUserResult(
+        found=bool(users),
+        user=users[0] if users else None,
+        users=users,
+        searched=search.said(),
+        complete=search.complete,
+    )
 
 
 async def update_user(ctx: ActionContext[UpdateUserInput]) -> User:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -22,6 +22,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel
 
+from loom_scim_connector.actions._find import addresses, carries, nothing_found
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.errors import (
     AuthenticationError,
@@ -32,6 +33,7 @@ from loom_scim_connector.errors import (
 )
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.identity import same_email
+from loom_scim_connector.models.outputs import FindUserResult
 from loom_scim_connector.models.scim import UnreadableRecord, user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
@@ -107,6 +109,10 @@ async def offboard_user(
         )
 
 
+Recheck = Callable[[dict[str, Any]], "str | None"]
+"""Given an account as re-read just before acting: why it must not be changed, or None."""
+
+
 async def offboard_id(
     host: LocalHost,
     client: LoomScimClient,
@@ -118,15 +124,17 @@ async def offboard_id(
     actor: str,
     dry_run: bool,
     *,
-    expect_email: bool = False,
+    recheck: Recheck | None = None,
 ) -> Evidence:
-    """Offboard ``user_id`` on the session's client. ``expect_email``: the id came from
-    the store, not the server: act only if the user still has ``email``."""
+    """Offboard ``user_id``, chosen because it carries ``email``, on the session's client.
+
+    The one path of every change to a person chosen by email (``offboard``, ``reconcile
+    --apply``): the account is read again just before acting, and changed only if it
+    still carries ``email`` and ``recheck`` (reconcile: still not in the roster) finds
+    nothing against it; otherwise it is ``skipped``, and the evidence says why."""
     action = "delete-user" if delete else "deactivate-user"
     try:
-        outcome, detail = await _settle(
-            host, client, user_id, delete, dry_run, email if expect_email else None
-        )
+        outcome, detail = await _settle(host, client, user_id, email, delete, dry_run, recheck)
     except _FATAL:
         raise
     except LoomScimError as exc:
@@ -139,25 +147,29 @@ async def _settle(
     host: LocalHost,
     client: LoomScimClient,
     user_id: str,
+    email: str,
     delete: bool,
     dry_run: bool,
-    expect_email: str | None = None,
+    recheck: Recheck | None,
 ) -> tuple[str, str]:
     """Read the user, then change what needs changing: ``(outcome, what was verified)``."""
     raw = await client.get_or_none("Users", user_id)
     if raw is None:
         return "already_gone", "the server answers 404 for this id: no such user"
-    try:
-        user = user_from_scim(raw)
-        active, now = user.active, user.email
-    except UnreadableRecord:
-        active, now = None, None  # the action reads the user again and says what is wrong
-    if expect_email is not None and not same_email(now, expect_email):
-        return "not_found", (
-            f"the id the store knew for this email ({user_id}) now reads as "
-            f"{now or 'a user without a readable email'}: not changed; offboard that "
-            "person by their current email if they have left"
+    if not carries(raw, email):
+        now = ", ".join(addresses(raw)) or "no readable email"
+        return "skipped", (
+            f"read again before acting, this account no longer carries this email (it "
+            f"reads as {now}): not changed; offboard that person by their current email "
+            "if they have left"
         )
+    why = recheck(raw) if recheck is not None else None
+    if why is not None:
+        return "skipped", f"read again before acting, {why}: not changed"
+    try:
+        active = user_from_scim(raw).active
+    except UnreadableRecord:
+        active = None  # the action reads the user again and says what is wrong
     if active is False and not delete:
         return "already_inactive", "read back active=false before any change; nothing sent"
     if dry_run:
@@ -215,11 +227,14 @@ async def offboard_emails(
     dry_run: bool = False,
     source: Source = "offboard",
 ) -> list[Evidence]:
-    """Offboard people by email, in order, one piece of evidence each.
+    """Offboard people by email, in order: one piece of evidence for each account.
 
-    Each is looked up on the server (``find-user``). One not found there, whom the store
-    knew by id, is looked up by that id (their email may have changed): gone, or still
-    there and offboarded. One nobody knows is ``not_found``, with evidence all the same.
+    Every account that carries the email is offboarded: those the server finds
+    (``find-user``, whatever its filters do), then those the store knows by that email
+    and the server did not return (their email may have changed: each is read again
+    and changed only if it still carries it). An email no account carries is
+    ``not_found``, one the search could not settle (the listing read only up to its
+    bound) ``incomplete``: each with evidence all the same.
     """
     done: list[Evidence] = []
     action = "delete-user" if delete else "deactivate-user"
@@ -231,40 +246,35 @@ async def offboard_emails(
                 raise
             except LoomScimError as exc:
                 outcome, detail = "failed", "lookup by email failed: " + " ".join(str(exc).split())
-                user_id = None
             else:
-                user = getattr(found, "user", None)
-                user_id = user.id if user is not None else _known_id(host, email)
-                if user_id is not None:
+                assert isinstance(found, FindUserResult)
+                ids = [user.id for user in found.users]
+                ids += _known_ids(host, email, ids)
+                for user_id in ids:
                     item = await offboard_id(
-                        host,
-                        client,
-                        witness,
-                        user_id,
-                        email,
-                        delete,
-                        source,
-                        actor,
-                        dry_run,
-                        expect_email=user is None,  # an id from the store, not the server
+                        host, client, witness, user_id, email, delete, source, actor, dry_run
                     )
                     done.append(item)
+                if ids:
                     continue
-                outcome, detail = (
-                    "not_found",
-                    "no Loom user has this email, and the store never saw one",
-                )
+                outcome = "not_found" if found.complete else "incomplete"
+                detail = nothing_found(found.searched, found.complete)
+                detail += "; the store knows no account of this email"
             item = _witnessed(witness, actor, source, action, None, email, outcome, detail)
             done.append(item if dry_run else _keep(host, item))
     return done
 
 
-def _known_id(host: LocalHost, email: str) -> str | None:
-    """The id the store last knew for ``email`` (a live record first), if any."""
+def _known_ids(host: LocalHost, email: str, found: Sequence[str]) -> list[str]:
+    """The ids the store knows for ``email`` that the server did not return: its live
+    records; when the server returned none and no live record has it, its deleted ones
+    (then the account reads as gone, or as still there)."""
     matches = [
         record
         for record in host.store.records("User", include_deleted=True)
-        if same_email(record.get("email"), email)
+        if same_email(record.get("email"), email) and str(record["id"]) not in found
     ]
-    matches.sort(key=lambda record: "_deletedAt" in record)
-    return str(matches[0]["id"]) if matches else None
+    live = [str(r["id"]) for r in matches if "_deletedAt" not in r]
+    if live or found:
+        return live
+    return [str(r["id"]) for r in matches]

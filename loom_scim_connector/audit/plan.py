@@ -9,8 +9,11 @@ which read the user back, and leaves evidence in the store (source ``reconcile``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.errors import (
@@ -22,10 +25,12 @@ from loom_scim_connector.errors import (
 )
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.models.records import User
+from loom_scim_connector.models.scim import user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
 from .offboard import Witness, offboard_id, session
-from .reconcile import Reconciliation
+from .reconcile import Reconciliation, RosterCheck
+from .roster import RosterEntry
 
 Kind = Literal["deactivate-user", "delete-user", "set-user-role"]
 
@@ -52,7 +57,8 @@ class Change:
 @dataclass(frozen=True)
 class Applied:
     change: Change
-    outcome: str  # deactivated, deleted, already_inactive, already_gone, role_set, failed
+    # deactivated, deleted, already_inactive, already_gone, role_set, skipped, failed
+    outcome: str
     detail: str | None = None
     evidence_id: int | None = None
 
@@ -92,10 +98,26 @@ def refuse(plan: list[Change], result: Reconciliation, *, max_changes: int, forc
         )
 
 
-async def apply_plan(host: LocalHost, plan: list[Change], *, actor: str) -> list[Applied]:
+async def apply_plan(
+    host: LocalHost, plan: list[Change], *, actor: str, roster: Sequence[RosterEntry]
+) -> list[Applied]:
     """Carry out the plan in order, one verified change and one piece of evidence each.
-    A failure of the connection itself (401, 403, a wrong URL) stops the run (raises)."""
+
+    An orphan is offboarded through the one path of every change to a person chosen by
+    email (:func:`.offboard.offboard_id`): read again just before, and changed only if it
+    still carries the email it was planned for and is still not in ``roster`` (the
+    store the plan came from may be older than the account); else ``skipped``. A
+    failure of the connection itself (401, 403, a wrong URL) stops the run (raises)."""
     done: list[Applied] = []
+    check = RosterCheck(roster)
+
+    def still_orphaned(raw: dict[str, Any]) -> str | None:
+        try:
+            record = user_from_scim(raw).model_dump(mode="json", by_alias=True)
+        except ValidationError:
+            return None  # the action reads the user again and says what is wrong
+        return check.not_orphaned(record)
+
     async with session(host) as (client, witness):
         for change in plan:
             if change.action == "set-user-role":
@@ -104,6 +126,7 @@ async def apply_plan(host: LocalHost, plan: list[Change], *, actor: str) -> list
             item = await offboard_id(
                 host, client, witness, change.id, change.email,
                 change.action == "delete-user", "reconcile", actor, False,
+                recheck=still_orphaned,
             )  # fmt: skip
             done.append(Applied(change, item.outcome, item.detail, item.evidence_id))
     return done

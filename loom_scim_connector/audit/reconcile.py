@@ -147,6 +147,26 @@ class _Index:
         return (by_email, "email") if by_email is not None else (None, None)
 
 
+class RosterCheck:
+    """The roster, to judge one account again as it reads now (just before ``--apply``
+    changes it): the store it was judged from may be older than the account."""
+
+    def __init__(self, roster: Iterable[RosterEntry]) -> None:
+        self._index = _Index(roster)
+
+    def not_orphaned(self, record: Mapping[str, Any]) -> str | None:
+        """Why this account (a record as the store keeps it) is no longer orphaned, or
+        None when it still is: in the roster under its current email or externalId,
+        as someone still there."""
+        entry, rule = self._index.match(Member.of(record))
+        if entry is None or not entry.active:
+            return None
+        return (
+            f"it is in the roster now, as {entry.email} (line {entry.line}, matched by "
+            f"{rule}), who is still there"
+        )
+
+
 def implied_role(groups: str | None, role_map: Mapping[str, str]) -> str | None:
     """The Loom role a roster's role or group text implies (several: the highest)."""
     if not groups:

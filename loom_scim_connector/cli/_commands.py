@@ -14,7 +14,7 @@ from loom_scim_connector._constants import LOOPBACK_HOSTS
 from loom_scim_connector.check import check_connection, key_status
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
-from loom_scim_connector.connections import default_config_path, load, resolve
+from loom_scim_connector.connections import default_config_path, load
 from loom_scim_connector.describe import action_help, action_lines
 from loom_scim_connector.dryrun import DryRunTransport, WouldSend
 from loom_scim_connector.errors import (
@@ -24,6 +24,7 @@ from loom_scim_connector.errors import (
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.manifest import load_manifest, manifest_path, stale_models, write_models
 
+from ._connect import connect
 from ._exit import (
     EXIT_HELD,
     EXIT_KEY_EXPIRED,
@@ -49,7 +50,7 @@ log = logging.getLogger("loom_scim_connector")
 
 
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
-    connection = resolve(args.connection, args.config)
+    connection = connect(args)
     report = await check_connection(connection, warn_days=args.warn_days)
     if args.json:
         _print_json(report.to_dict(args.warn_days), out)
@@ -89,7 +90,7 @@ def _sync_to(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
-    connection = resolve(args.connection, args.config)
+    connection = connect(args)
     clients: list[LoomScimClient] = []
 
     def client(conn: LoomConnection) -> LoomScimClient:
@@ -178,7 +179,7 @@ async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if args.input is None:
         raise UsageError(f"--input is required (see loom-scim action {args.name} --help)")
     raw = read_input(args.input, stdin)
-    connection = resolve(args.connection, args.config)
+    connection = connect(args)
     factory: Callable[[LoomConnection], LoomScimClient] = LoomScimClient
     if args.dry_run:
 

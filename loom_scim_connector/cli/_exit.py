@@ -30,18 +30,22 @@ EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
 EPILOG = f"""\
-connection (from the environment):
+connection (--connection NAME, else from the environment, else the file's default):
   LOOM_SCIM_BRIDGE_URL          the SCIM endpoint URL from Loom, e.g. https://scim.example.com/scim/v2
   LOOM_SCIM_API_KEY             the SCIM bearer token from Loom (never printed)
   LOOM_SCIM_API_KEY_EXPIRES_AT  optional ISO date of the key's expiry, for check's warning
+  --connection NAME wins over these (a warning says so when they are set too); every command
+  that talks to a workspace names it on stderr first: its name (or the environment) and URL
 
 exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
-     offboard: someone could not be offboarded (each outcome is listed and recorded)
+     offboard: an account could not be offboarded, or a search was cut at its bound
+     ("incomplete": not found in the first N users; each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
-  {EXIT_NOT_FOUND}  not found; offboard: someone has no Loom account (and nothing failed)
+  {EXIT_NOT_FOUND}  not found; offboard: an email no Loom account carries, or whose accounts were
+     all skipped (read again, they no longer carry it), and nothing failed
   {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
      the listed records, then run the same sync with --release-held RUN_ID
   {EXIT_BUSY}  busy: another sync of the same model is running on this store (see --wait)

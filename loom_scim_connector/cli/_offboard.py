@@ -13,13 +13,13 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from loom_scim_connector.audit.offboard import SETTLED, default_actor, offboard_emails
-from loom_scim_connector.connections import resolve
 from loom_scim_connector.errors import InputError
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.identity import email_key
 from loom_scim_connector.models.inputs import FindUserInput
 from loom_scim_connector.store import Evidence
 
+from ._connect import connect
 from ._exit import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, UsageError
 from ._output import _print_json, _shown
 
@@ -96,7 +96,7 @@ def _from_roster(path: Path) -> list[tuple[str, str]]:
 
 async def offboard_command(args: argparse.Namespace, out: TextIO) -> int:
     emails = read_emails(args.emails, args.file)
-    connection = resolve(args.connection, args.config)
+    connection = connect(args)
     host = LocalHost(connection, store=args.store)
     try:
         results = await offboard_emails(
@@ -125,9 +125,19 @@ async def offboard_command(args: argparse.Namespace, out: TextIO) -> int:
         log.info("dry run: %s; nothing was changed or recorded", summary)
     else:
         log.info("%s; evidence recorded in %s", summary, _shown(args.store))
-    if counts["failed"]:
+    return offboard_exit(results)
+
+
+def offboard_exit(results: list[Evidence]) -> int:
+    """1 when an account failed or a search was incomplete; else 4 when an email has
+    no account that was offboarded (none found, or each one found was skipped); else 0."""
+    if any(item.outcome in ("failed", "incomplete") for item in results):
         return EXIT_FAILURE
-    return EXIT_NOT_FOUND if counts["not_found"] else EXIT_OK
+    done: dict[str, bool] = {}
+    for item in results:
+        settled = item.outcome in SETTLED or item.outcome.startswith("would_")
+        done[email_key(item.email)] = done.get(email_key(item.email), False) or settled
+    return EXIT_OK if all(done.values()) else EXIT_NOT_FOUND
 
 
 def offboard_table(results: list[Evidence]) -> str:
@@ -149,7 +159,7 @@ def offboard_table(results: list[Evidence]) -> str:
 async def review_command(args: argparse.Namespace, out: TextIO) -> int:
     from loom_scim_connector.audit.review import build_review, write_csv, write_html
 
-    connection = resolve(args.connection, args.config)
+    connection = connect(args)
     html_path = args.html or Path(f"loom-access-review-{date.today().isoformat()}.html")
     host = LocalHost(connection, store=args.store)
     try:

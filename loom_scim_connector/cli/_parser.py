@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--connection",
         metavar="NAME",
-        help="a named connection of the config file (the environment variables win)",
+        help="a named connection of the config file; it wins over LOOM_SCIM_BRIDGE_URL and "
+        "LOOM_SCIM_API_KEY (used when it is not given)",
     )
     parser.add_argument(
         "--config",

@@ -59,11 +59,15 @@ def add_offboard_parsers(sub: Any) -> None:
     off = sub.add_parser(
         "offboard",
         help="deactivate (or delete) people by email, verify, and keep the evidence",
-        description="Deactivate each person (the workspace's deprovisioning setting decides "
-        "whether Loom deactivates or deletes), read them back, and record the evidence (who, "
-        "when, outcome, which requests) in the store. Someone already inactive or gone says "
-        f"so. Exit {EXIT_OK}: everyone is offboarded or already gone; {EXIT_FAILURE}: someone "
-        f"could not be; {EXIT_NOT_FOUND}: someone has no Loom account (and nothing failed).",
+        description="Deactivate every account that carries each email (its userName or any "
+        "of its emails; found whatever the server's filters do, and the store's accounts of "
+        "that email too), each read again just before and changed only if it still carries "
+        "the email (else skipped); the workspace's deprovisioning setting decides whether "
+        "Loom deactivates or deletes. Each is read back and its evidence (who, when, outcome, "
+        "which requests) recorded in the store, one line an account. Exit "
+        f"{EXIT_OK}: everyone is offboarded or already gone; {EXIT_FAILURE}: an account could "
+        "not be, or a search was incomplete (not found in the first N users read); "
+        f"{EXIT_NOT_FOUND}: an email no account carries (and nothing failed).",
     )
     off.add_argument("emails", nargs="*", metavar="EMAIL", help="who to offboard")
     off.add_argument(

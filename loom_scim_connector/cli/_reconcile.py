@@ -14,10 +14,10 @@ from loom_scim_connector.audit.offboard import default_actor
 from loom_scim_connector.audit.plan import Applied, Change, apply_plan, build_plan, refuse
 from loom_scim_connector.audit.reconcile import CATEGORIES, Finding, Reconciliation, reconcile
 from loom_scim_connector.audit.roster import Roster, parse_map, read_role_map, read_roster
-from loom_scim_connector.connections import resolve
 from loom_scim_connector.errors import ConfigError
 from loom_scim_connector.host import LocalHost
 
+from ._connect import connect
 from ._exit import EXIT_FAILURE, EXIT_FINDINGS, EXIT_HELD, EXIT_OK
 
 log = logging.getLogger("loom_scim_connector")
@@ -36,7 +36,7 @@ def run_reconcile(args: argparse.Namespace, out: TextIO) -> int:
     mapping = parse_map(args.map) if args.map else None
     roster = read_roster(args.roster, mapping)  # a bad file fails before any request
     role_map = read_role_map(args.role_map) if args.role_map else None
-    connection = resolve(args.connection, args.config)
+    connection = connect(args)
     host = LocalHost(connection, store=args.store)
     try:
         held = False
@@ -59,7 +59,11 @@ def run_reconcile(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_HELD
         refuse(plan, result, max_changes=args.max_changes, force=args.force)
         done = (
-            asyncio.run(apply_plan(host, plan, actor=args.actor or default_actor())) if plan else []
+            asyncio.run(
+                apply_plan(host, plan, actor=args.actor or default_actor(), roster=roster.entries)
+            )
+            if plan
+            else []
         )
     finally:
         host.close()

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from .records import Record, User
 
 
 class FindUserResult(Record):
+    """Every Loom account that carries the email (its userName or any of its emails,
+    by the identity rule), found whatever the server's filters do. ``users``: all of
+    them (one person may have two accounts); ``user``: the first. ``searched``: each
+    filter tried and what it answered, then the listing read, if it was. ``complete``
+    is false when the listing was read only up to its bound and nothing was found
+    there: not found in the first N, which never means gone."""
+
     found: bool
     user: User | None = None
+    users: list[User] = Field(default_factory=list)
+    searched: str = ""
+    complete: bool = True
 
 
 class UserProvisioning(Record):

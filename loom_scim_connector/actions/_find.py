@@ -1,0 +1,62 @@
+"""Finding people by email: the one person-finder (``find-user``, ``create-user``'s 409
+adoption, ``offboard``, the re-check before ``reconcile --apply`` acts).
+
+A Loom account *carries* an email when its ``userName`` or any of its ``emails[].value``
+names the same person under the identity rule (:mod:`loom_scim_connector.identity`):
+servers map the email to ``userName`` or not (Atlassian's often holds a UPN), and compare
+filters as they please (RFC 7644 says case-insensitively; some do not). So a person is
+looked for with the server's own filter first (``userName eq``), then the other forms
+(``emails.value eq``, ``emails eq``) while one finds nothing or is refused (a 400 or 501
+means the server does not support it), then by reading the listing, up to
+``SCAN_LIMIT`` accounts. Every account found carries the email; all of them are
+returned. "Not found" is said only when every step found nothing, and a scan cut at its
+bound is "not found in the first N", never "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loom_scim_connector import filters
+from loom_scim_connector._constants import SCAN_LIMIT
+from loom_scim_connector.client import LoomScimClient, Search
+from loom_scim_connector.identity import same_email
+
+# The filters a person is looked for with, in this order.
+FORMS = ("userName", "emails.value", "emails")
+
+
+def addresses(raw: Mapping[str, Any]) -> list[str]:
+    """Every address a SCIM user carries: its ``userName``, then each ``emails[].value``."""
+    lowered = {str(k).lower(): v for k, v in raw.items()}
+    found = [lowered["username"]] if isinstance(lowered.get("username"), str) else []
+    emails = lowered.get("emails")
+    for email in emails if isinstance(emails, list) else []:
+        value = email.get("value") if isinstance(email, dict) else email
+        if isinstance(value, str):
+            found.append(value)
+    return found
+
+
+def carries(raw: Mapping[str, Any], email: str) -> bool:
+    """Whether this SCIM user carries ``email`` (its userName or any of its emails)."""
+    return any(same_email(address, email) for address in addresses(raw))
+
+
+async def find_people(client: LoomScimClient, email: str) -> Search:
+    """Every account that carries ``email``, and what was searched to find them."""
+    expressions = [filters.eq(attribute, email) for attribute in FORMS]
+    return await client.search(
+        "Users", expressions, lambda item: carries(item, email), scan=SCAN_LIMIT
+    )
+
+
+def nothing_found(searched: str, complete: bool) -> str:
+    """What a search that found no one says: not found, or not found in the first N."""
+    if complete:
+        return f"no Loom user carries this email (searched: {searched})"
+    return (
+        f"not found in the first {SCAN_LIMIT} users, which are not all of them: this "
+        f"person may still have an account (searched: {searched})"
+    )
