@@ -96,7 +96,7 @@ def error_from(
         response.status_code,
         scim_type=parsed.scim_type,
         detail=redact(parsed.detail, secret) if parsed.detail else None,
-        retry_after=response.headers.get("retry-after"),
+        rate_limit=response.headers,
     )
     error.attempts = attempt
     error.scim_body = _is_json_object(response.content)
