@@ -131,10 +131,11 @@ class RetryPolicy:
     def wait_for(self, attempt: int, error: ApiError) -> float:
         """How long to wait after failed attempt number ``attempt`` (1-based): what the
         server asks, plus up to ``jitter`` seconds (never earlier: clients told the same
-        reset time must not all come back at once); else the jittered backoff."""
+        reset time must not all come back at once; an asked 0 stays 0); else the
+        jittered backoff."""
         asked = server_wait(error.rate_limit, self.clock())
         if asked is not None:
-            return asked + self.jitter * self.rand()
+            return asked + min(asked, 1.0) * self.jitter * self.rand()
         backoff = min(self.max_backoff, self.initial_backoff * float(2 ** (attempt - 1)))
         return backoff * (1 - self.jitter * self.rand())
 
