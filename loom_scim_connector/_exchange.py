@@ -98,7 +98,7 @@ def error_from(
         response.status_code,
         scim_type=parsed.scim_type,
         detail=parsed.detail,
-        retry_after=response.headers.get("retry-after"),
+        rate_limit=response.headers,
     )
     error.attempts = attempt
     error.scim_body = is_scim_error(response.content)

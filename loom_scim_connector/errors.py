@@ -8,6 +8,7 @@ No error ever carries the API key: the client redacts it from anything the serve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,6 +61,19 @@ class IncompleteSyncError(LoomScimError):
     """A sync could not prove it saw every record, so it must not track deletions."""
 
 
+# The headers a server may say "wait" with, first found first: RFC 9110's Retry-After
+# (delta seconds or an HTTP date); X-RateLimit-Reset (Atlassian: an ISO 8601 time;
+# others: epoch seconds); the IETF draft's RateLimit-Reset (delta seconds). Kept on the
+# error as sent; retry.server_wait is the one place that reads what they mean.
+RATE_LIMIT_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The rate-limit headers of an answer, by lower-case name, as sent."""
+    found = {name.lower(): value for name, value in headers.items()}
+    return {name: found[name] for name in RATE_LIMIT_HEADERS if name in found}
+
+
 class ApiError(LoomScimError):
     """A request failed. Carries what a log or a ticket needs, never the token."""
 
@@ -75,7 +89,7 @@ class ApiError(LoomScimError):
         scim_type: str | None = None,
         detail: str | None = None,
         retryable: bool = False,
-        retry_after: str | None = None,
+        rate_limit: Mapping[str, str] | None = None,
         attempts: int = 1,
     ) -> None:
         self.method = method
@@ -84,7 +98,11 @@ class ApiError(LoomScimError):
         self.scim_type = scim_type
         self.detail = detail
         self.retryable = retryable
-        self.retry_after = retry_after
+        # The answer's RATE_LIMIT_HEADERS, as sent (any others are dropped).
+        self.rate_limit = rate_limit_headers(rate_limit or {})
+        # Set by the retry policy when it gives up because the server asks for a longer
+        # wait than the budget left: says when the limit resets.
+        self.gave_up: str | None = None
         self.attempts = attempts
         # At most this many attempts for this kind of failure, whatever the policy says.
         self.retry_limit: int | None = None
@@ -112,6 +130,8 @@ class ApiError(LoomScimError):
             parts.append(f"detail: {self.detail}")
         if self.attempts > 1:
             parts.append(f"after {self.attempts} attempts")
+        if self.gave_up:
+            parts.append(self.gave_up)
         message = "; ".join(parts) + "."
         return f"{message} {self.hint}" if self.hint else message
 
@@ -249,7 +269,7 @@ def error_for_status(
     *,
     scim_type: str | None = None,
     detail: str | None = None,
-    retry_after: str | None = None,
+    rate_limit: Mapping[str, str] | None = None,
 ) -> ApiError:
     rule = rule_for(status)
     if status == 400 and (scim_type or "").lower() in UNSUPPORTED_SCIM_TYPES:
@@ -261,7 +281,7 @@ def error_for_status(
         scim_type=scim_type,
         detail=detail,
         retryable=rule.retry,
-        retry_after=retry_after,
+        rate_limit=rate_limit,
     )
 
 

@@ -1,24 +1,26 @@
 """The one retry policy, built on tenacity.
 
 What is retried is decided by the error (``ApiError.retryable``, set from the status
-table in :mod:`errors`); *how* is decided here: ``Retry-After`` (seconds or HTTP date)
-capped at ``retry_after_cap``, else exponential backoff with jitter; at most
-``max_attempts`` tries and at most ``max_total_wait`` seconds spent waiting. The sleep
-function, the clock and the random source are injectable, so tests never sleep.
+table in :mod:`errors`); *how* is decided here: the wait the server asks for
+(:func:`server_wait`, the one reader of rate-limit headers), else exponential backoff
+with jitter; at most ``max_attempts`` tries and at most ``max_total_wait`` seconds spent
+waiting, the one wait budget. A server that asks for more than the budget has left is
+not retried into its limit: the error says when the limit resets. The sleep function,
+the clock and the random source are injectable, so tests never sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from .errors import ApiError
+from .errors import RATE_LIMIT_HEADERS, ApiError, rate_limit_headers
 
 Sleep = Callable[[float], Awaitable[None]]
 OnRetry = Callable[["RetryEvent"], None]
@@ -61,13 +63,58 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+_EPOCH_FLOOR = 1_000_000_000.0  # a number this large is a time (epoch seconds), not a delta
+
+
+def _reset_time(value: str, now: datetime) -> float | None:
+    """Seconds until an ``X-RateLimit-Reset``: an ISO 8601 time, epoch seconds, or
+    (small numbers) delta seconds."""
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    if number >= _EPOCH_FLOOR:
+        return max(0.0, number - now.timestamp())
+    return max(0.0, number)
+
+
+def _delta(value: str) -> float | None:
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return None
+
+
+def server_wait(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds the server asks to wait before the next request, from the first of
+    :data:`RATE_LIMIT_HEADERS` it sent that can be read; ``None`` when none says."""
+    found = rate_limit_headers(headers)
+    readers: dict[str, Callable[[str], float | None]] = {
+        "retry-after": lambda v: parse_retry_after(v, now),
+        "x-ratelimit-reset": lambda v: _reset_time(v, now),
+        "ratelimit-reset": _delta,
+    }
+    for name in RATE_LIMIT_HEADERS:
+        if name in found:
+            seconds = readers[name](found[name])
+            if seconds is not None:
+                return seconds
+    return None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
     max_total_wait: float = 120.0
     initial_backoff: float = 0.5
     max_backoff: float = 30.0
-    retry_after_cap: float = 60.0
     jitter: float = 0.25
     sleep: Sleep = field(default=asyncio.sleep, repr=False)
     clock: Callable[[], datetime] = field(default=_utcnow, repr=False)
@@ -82,10 +129,13 @@ class RetryPolicy:
             raise ValueError("jitter must be between 0 and 1")
 
     def wait_for(self, attempt: int, error: ApiError) -> float:
-        """How long to wait after failed attempt number ``attempt`` (1-based)."""
-        asked = parse_retry_after(error.retry_after, self.clock())
+        """How long to wait after failed attempt number ``attempt`` (1-based): what the
+        server asks, plus up to ``jitter`` seconds (never earlier: clients told the same
+        reset time must not all come back at once; an asked 0 stays 0); else the
+        jittered backoff."""
+        asked = server_wait(error.rate_limit, self.clock())
         if asked is not None:
-            return min(asked, self.retry_after_cap)
+            return asked + min(asked, 1.0) * self.jitter * self.rand()
         backoff = min(self.max_backoff, self.initial_backoff * float(2 ** (attempt - 1)))
         return backoff * (1 - self.jitter * self.rand())
 
@@ -96,10 +146,23 @@ class RetryPolicy:
             return self.wait_for(state.attempt_number, _error_of(state))
 
         def stop(state: RetryCallState) -> bool:
-            limit = _error_of(state).retry_limit or self.max_attempts
+            error = _error_of(state)
+            limit = error.retry_limit or self.max_attempts
             if state.attempt_number >= min(self.max_attempts, limit):
                 return True
-            return state.idle_for + state.upcoming_sleep > self.max_total_wait
+            if state.idle_for + state.upcoming_sleep <= self.max_total_wait:
+                return False
+            now = self.clock()
+            asked = server_wait(error.rate_limit, now)
+            if asked is not None:
+                resets = now + timedelta(seconds=asked)
+                error.gave_up = (
+                    f"the server's limit resets at {resets:%Y-%m-%dT%H:%M:%SZ} (in "
+                    f"{asked:.0f} s), past the wait budget of "
+                    f"{self.max_total_wait:.0f} s ({state.idle_for:.0f} s already waited): "
+                    "try again after that time"
+                )
+            return True
 
         def before_sleep(state: RetryCallState) -> None:
             if on_retry is not None:

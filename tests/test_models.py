@@ -305,8 +305,10 @@ def test_a_number_becomes_text_only_where_text_is_expected() -> None:
     assert user_from_scim({"id": "u", "userName": "n@x.example", "active": 0}).active is False
 
 
-def test_the_role_is_read_where_loom_puts_it_first() -> None:
-    """Top level wins (even null), then the enterprise extension, then any other."""
+def test_the_role_is_read_from_the_extension_that_keeps_it_before_a_top_level_copy() -> None:
+    """The enterprise extension, then any other, then the top level: a server that maps
+    loomMemberRole to an extension keeps a top-level copy but acts on the extension's
+    (issue 19, case 9: the top-level copy was read, and the sync showed the wrong role)."""
     both = {
         "id": "u",
         "userName": "u@x.example",
@@ -314,5 +316,11 @@ def test_the_role_is_read_where_loom_puts_it_first() -> None:
         ENTERPRISE_USER: {"loomMemberRole": "admin"},
     }
     assert user_from_scim(both).role == "admin"
-    assert user_from_scim({**both, "LoomMemberRole": None}).role is None
-    assert user_from_scim({**both, "loomMemberRole": "creator"}).role == "creator"
+    assert user_from_scim({**both, "LoomMemberRole": "creator"}).role == "admin"
+    assert user_from_scim({**both, "loomMemberRole": "creator"}).role == "admin"
+    custom = {"id": "u", "userName": "u@x.example", "urn:x:y": {"loomMemberRole": "viewer"}}
+    assert user_from_scim({**custom, "loomMemberRole": "creator"}).role == "viewer"
+    assert (
+        user_from_scim({"id": "u", "userName": "u@x.example", "loomMemberRole": "creator"}).role
+        == "creator"
+    )

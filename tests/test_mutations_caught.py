@@ -154,13 +154,14 @@ async def test_remove_group_members_escapes_quotes_and_backslashes(tmp_path: Pat
         if request.method == "PATCH":
             patches.append(json.loads(request.content))
             return httpx.Response(204)
+        listed = ["kept"] if patches else [*members, "kept"]  # only present ones are removed
         return scim(
             200,
             {
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                 "id": "g1",
                 "displayName": "G",
-                "members": [{"value": "kept"}],
+                "members": [{"value": m} for m in listed],
             },
         )
 

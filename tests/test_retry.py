@@ -38,16 +38,82 @@ async def test_429_with_an_http_date(connection: object, sleeps: Sleeps) -> None
     now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
     when = format_datetime(now + timedelta(seconds=12), usegmt=True)
     script = Script([scim(429, headers={"Retry-After": when}), OK])
-    policy = RetryPolicy(sleep=sleeps, clock=lambda: now)
+    policy = RetryPolicy(sleep=sleeps, clock=lambda: now, rand=lambda: 0.0)
     client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
     await client.list_page("Users", 1, 10)
     assert sleeps.waits == [12.0]
 
 
-async def test_retry_after_is_capped(make_client: Make, sleeps: Sleeps) -> None:
-    client, _ = make_client(scim(429, headers={"Retry-After": "3600"}), OK)
+async def test_a_wait_past_the_budget_fails_at_once_saying_when_the_limit_resets(
+    connection: object, sleeps: Sleeps
+) -> None:
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    script = Script([scim(429, headers={"Retry-After": "3600"}), OK])
+    policy = RetryPolicy(sleep=sleeps, clock=lambda: now, max_total_wait=120)
+    client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
+    with pytest.raises(RateLimitedError) as caught:
+        await client.list_page("Users", 1, 10)
+    assert sleeps.waits == []  # not retried into the limit after a shortened wait
+    assert len(script.requests) == 1
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "resets at 2026-11-22T13:00:00Z (in 3600 s), past the wait budget of 120 s" in message
+
+
+# Case 10: Atlassian answers 429 with X-RateLimit-Reset (an ISO time) and no Retry-After.
+NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-RateLimit-Reset": "2026-11-22T12:00:20Z", "X-RateLimit-Limit": "100"}, 20.0),
+        ({"X-RateLimit-Reset": "2026-11-22T12:00:09.5+00:00"}, 9.5),
+        ({"X-RateLimit-Reset": str(int(NOW.timestamp()) + 15)}, 15.0),  # epoch seconds
+        ({"RateLimit-Reset": "11"}, 11.0),  # IETF draft: delta seconds
+        ({"Retry-After": "4", "X-RateLimit-Reset": "2026-11-22T12:00:20Z"}, 4.0),
+        ({"X-RateLimit-Reset": "whenever", "RateLimit-Reset": "3"}, 3.0),
+    ],
+)
+async def test_429_waits_for_the_rate_limit_reset_the_server_names(
+    connection: object, sleeps: Sleeps, headers: dict[str, str], expected: float
+) -> None:
+    script = Script([scim(429, headers=headers), OK])
+    policy = RetryPolicy(sleep=sleeps, clock=lambda: NOW, rand=lambda: 0.0)
+    client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
     await client.list_page("Users", 1, 10)
-    assert sleeps.waits == [60.0]
+    assert sleeps.waits == [expected]
+    assert len(script.requests) == 2
+
+
+async def test_a_reset_window_longer_than_the_backoff_does_not_fail_a_read(
+    connection: object, sleeps: Sleeps
+) -> None:
+    """Before: 0.5, 1, 2, 4 s of backoff into a 30 s window, then failure."""
+    clock = [NOW]
+
+    async def sleep(seconds: float) -> None:
+        sleeps.waits.append(seconds)
+        clock[0] += timedelta(seconds=seconds)
+
+    reset = {"X-RateLimit-Reset": "2026-11-22T12:00:30Z"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return OK if clock[0] >= NOW + timedelta(seconds=30) else scim(429, headers=reset)
+
+    script = Script([answer] * 5)
+    policy = RetryPolicy(sleep=sleep, clock=lambda: clock[0], rand=lambda: 0.0)
+    client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
+    await client.list_page("Users", 1, 10)
+    assert sleeps.waits == [30.0]
+    assert len(script.requests) == 2
+
+
+def test_a_server_asked_wait_is_jittered_later_never_earlier() -> None:
+    error = RateLimitedError("GET", "/Users", status=429, retryable=True)
+    error.rate_limit = {"ratelimit-reset": "10"}
+    assert RetryPolicy(rand=lambda: 0.0, jitter=0.25).wait_for(1, error) == 10.0
+    assert RetryPolicy(rand=lambda: 1.0, jitter=0.25).wait_for(1, error) == 10.25
 
 
 async def test_503_then_success(make_client: Make, sleeps: Sleeps) -> None:
@@ -87,7 +153,7 @@ async def test_network_errors_exhausted(make_client: Make) -> None:
 
 async def test_total_wait_is_bounded(connection: object, sleeps: Sleeps) -> None:
     script = Script([scim(503, headers={"Retry-After": "50"})] * 5)
-    policy = RetryPolicy(sleep=sleeps, max_total_wait=120)
+    policy = RetryPolicy(sleep=sleeps, max_total_wait=120, rand=lambda: 0.0)
     client = LoomScimClient(connection, retry=policy, transport=httpx.MockTransport(script))  # type: ignore[arg-type]
     with pytest.raises(ServerError):
         await client.get("Users", "u1")

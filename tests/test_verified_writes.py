@@ -160,7 +160,8 @@ async def test_a_created_user_whose_role_was_not_applied_is_named(
     connection: LoomConnection, tmp_path: Path
 ) -> None:
     user = {"id": "u9", "userName": "jane@acme.example", "active": True}
-    script = Script([scim(201, user), scim(200, user)])  # no loomMemberRole on this server
+    no_schemas = scim(404, {"status": "404"})  # GET /Schemas: where the role lives is unknown
+    script = Script([no_schemas, scim(201, user), scim(200, user)])  # no loomMemberRole here
     host = scripted(connection, tmp_path, script)
     with pytest.raises(ActionError) as failed:
         await act(host, "create-user", {"email": "jane@acme.example", "role": "creator"})

@@ -70,20 +70,37 @@ async def rename_group(ctx: ActionContext[RenameGroupInput]) -> Group:
 
 
 async def add_group_members(ctx: ActionContext[GroupMembersInput]) -> Group:
+    """Add only the members the group does not list yet: a server that appends on PATCH
+    ``add`` (RFC 7644 says it should not) would otherwise list a member twice."""
     inp = ctx.input
-    await ctx.client.patch("Groups", inp.id, [_add_members(list(inp.member_ids))])
     group = await read_group(ctx.client, inp.id)
-    missing = [i for i in inp.member_ids if i not in group.member_ids]
-    if missing:
-        raise ActionError(f"group {inp.id} does not list {', '.join(missing)} after adding them.")
+    wanted = list(dict.fromkeys(inp.member_ids))
+    missing = [i for i in wanted if i not in group.member_ids]
+    if not missing:
+        return group
+    await ctx.client.patch("Groups", inp.id, [_add_members(missing)])
+    group = await read_group(ctx.client, inp.id)
+    still = [i for i in missing if i not in group.member_ids]
+    if still:
+        raise ActionError(f"group {inp.id} does not list {', '.join(still)} after adding them.")
+    doubled = sorted({i for i in missing if group.member_ids.count(i) > 1})
+    if doubled:
+        raise ActionError(
+            f"group {inp.id} lists {', '.join(doubled)} more than once after adding them.",
+            fix="Remove the extra entries in the identity provider or Loom's admin pages.",
+        )
     return group
 
 
 async def remove_group_members(ctx: ActionContext[GroupMembersInput]) -> Group:
+    """Remove only the members the group lists: a remove of one that is not there is an
+    error (``noTarget``) on some servers, and there is nothing to do."""
     inp = ctx.input
-    ops = [
-        {"op": "remove", "path": f"members[value eq {quote(member)}]"} for member in inp.member_ids
-    ]
+    group = await read_group(ctx.client, inp.id)
+    present = [i for i in dict.fromkeys(inp.member_ids) if i in group.member_ids]
+    if not present:
+        return group
+    ops = [{"op": "remove", "path": f"members[value eq {quote(member)}]"} for member in present]
     await ctx.client.patch("Groups", inp.id, ops)
     group = await read_group(ctx.client, inp.id)
     still = [i for i in inp.member_ids if i in group.member_ids]

@@ -26,6 +26,7 @@ from loom_scim_connector.models.records import User
 
 from ._find import find_people
 from ._read import read_or_none, read_user, user_of
+from ._role import TOP_LEVEL, RoleLocation, from_schemas, locate_role, put_role, role_op
 
 ROLE_FIX = (
     "Loom ignores loomMemberRole when the attribute is not mapped for this directory: "
@@ -42,24 +43,27 @@ def _values(inp: CreateUserInput | UpdateUserInput, *names: str) -> dict[str, An
 WRITABLE = ("email", "first_name", "last_name", "external_id", "employee_number", "photo_url")
 
 
-def _create_body(inp: CreateUserInput) -> dict[str, Any]:
+def _create_body(inp: CreateUserInput, where: RoleLocation) -> dict[str, Any]:
     values = {
         "email": inp.email,
         "active": True,
         **_values(inp, "first_name", "last_name", "external_id"),
-        "role": inp.role,
         **_values(inp, "photo_url", "employee_number"),
     }
-    return create_body(User, values, schema=CORE_USER)
+    body = create_body(User, values, schema=CORE_USER)
+    if inp.role is not None:
+        put_role(body, where, inp.role)
+    return body
 
 
-def _catch_up(user: User, inp: CreateUserInput) -> list[dict[str, Any]]:
+def _catch_up(user: User, inp: CreateUserInput, where: RoleLocation) -> list[dict[str, Any]]:
     """What to change on an existing user so it matches a create request. Reactivating is
     only ever asked for on purpose (``reactivate: true``); the caller decides."""
     wanted = _values(inp, "first_name", "last_name")
-    if inp.role not in (None, "default"):
-        wanted["role"] = inp.role
-    return patch_ops(User, {k: v for k, v in wanted.items() if getattr(user, k) != v})
+    ops = patch_ops(User, {k: v for k, v in wanted.items() if getattr(user, k) != v})
+    if inp.role not in (None, "default") and user.role != inp.role:
+        ops.append(role_op(where, inp.role))
+    return ops
 
 
 def _check_role(user: User, role: str | None) -> None:
@@ -131,8 +135,9 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
             )
         return search.resources[0] if search.resources else None
 
+    where = await _role_location(ctx) if inp.role is not None else TOP_LEVEL
     result = await ctx.client.create(
-        "Users", _create_body(inp), key=("userName", inp.email), find=existing
+        "Users", _create_body(inp, where), key=("userName", inp.email), find=existing
     )
     user = user_of(result.resource)
     if result.outcome == "created":
@@ -156,7 +161,7 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
     else:
         why = "was created by a retried attempt"
     ctx.logger.info("user %s %s; bringing it to the requested state", inp.email, why)
-    ops = _catch_up(user, inp)
+    ops = _catch_up(user, inp, where)
     if reactivating:
         ops += patch_ops(User, {"active": True})
     if ops:
@@ -172,6 +177,17 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
         "reactivated" if reactivating else result.outcome
     )
     return UserProvisioning(id=user.id, outcome=outcome, user=user)
+
+
+async def _role_location(ctx: ActionContext[CreateUserInput]) -> RoleLocation:
+    """Where a new user's role goes: where /Schemas says, else the top level (saying so)."""
+    where = await from_schemas(ctx.client)
+    if where is None:
+        ctx.logger.warning(
+            "the server's /Schemas does not say where it keeps loomMemberRole: writing it "
+            "at the top level, as Loom documents it"
+        )
+    return where or TOP_LEVEL
 
 
 async def get_user(ctx: ActionContext[UserIdInput]) -> User:
@@ -202,12 +218,21 @@ async def update_user(ctx: ActionContext[UpdateUserInput]) -> User:
 
 
 async def set_user_role(ctx: ActionContext[SetUserRoleInput]) -> User:
-    """Set loomMemberRole, then read it back: Loom silently ignores an unmapped role."""
+    """Set loomMemberRole where the server keeps it (its /Schemas, else the user's
+    record), then read it back there: Loom silently ignores an unmapped role, and a
+    role written where Loom does not read it would read back as set."""
     inp = ctx.input
-    await ctx.client.patch("Users", inp.id, patch_ops(User, {"role": inp.role}))
-    user = await read_user(ctx.client, inp.id)
-    _check_role(user, inp.role)
-    return user
+    where = await locate_role(ctx.client, inp.id)
+    ctx.logger.info("writing loomMemberRole at %s (%s)", where.path, where.source)
+    await ctx.client.patch("Users", inp.id, [role_op(where, inp.role)])
+    raw = await ctx.client.get("Users", inp.id)
+    if where.read(raw) != inp.role and inp.role != "default":
+        raise ActionError(
+            f"Loom did not apply role {inp.role!r} to user {inp.id}: {where.path} reads back "
+            f"as {where.read(raw)!r}.",
+            fix=ROLE_FIX,
+        )
+    return user_of(raw)
 
 
 async def deactivate_user(ctx: ActionContext[UserIdInput]) -> UserDeprovisioning:
@@ -241,12 +266,22 @@ async def reactivate_user(ctx: ActionContext[UserIdInput]) -> User:
 
 
 async def delete_user(ctx: ActionContext[UserIdInput]) -> UserDeletion:
-    """DELETE the user (Loom allows it when deprovisioning is set to delete), then verify."""
+    """DELETE the user (Loom allows it when deprovisioning is set to delete), then verify:
+    gone (404), or, as WorkOS does, an inactive tombstone that stays listed and readable
+    (``tombstoned``). A user that still reads as active after DELETE is a failure."""
     user_id = ctx.input.id
     try:
         await ctx.client.delete("Users", user_id)
     except NotFoundError:
         return UserDeletion(id=user_id, outcome="already_gone")
-    if await read_or_none(ctx.client, "Users", user_id) is not None:
-        raise ActionError(f"user {user_id} still exists after DELETE.")
-    return UserDeletion(id=user_id, outcome="deleted")
+    raw = await read_or_none(ctx.client, "Users", user_id)
+    if raw is None:
+        return UserDeletion(id=user_id, outcome="deleted")
+    user = user_of(raw)
+    if user.active is not False:
+        raise ActionError(
+            f"user {user_id} still exists after DELETE and reads back as active={user.active};"
+            " the account may still have access.",
+            fix="Check the user in Loom's member list and remove or deactivate it there.",
+        )
+    return UserDeletion(id=user_id, outcome="tombstoned", user=user)

@@ -39,7 +39,7 @@ from loom_scim_connector.store import Evidence, now_iso
 
 Source = Literal["offboard", "reconcile"]
 # Outcomes that leave the person without access (exit 0 when everyone ends in one).
-SETTLED = frozenset({"deactivated", "deleted", "already_inactive", "already_gone"})
+SETTLED = frozenset({"deactivated", "deleted", "tombstoned", "already_inactive", "already_gone"})
 # Failures that concern the connection, not a person: they stop the whole run at once.
 _FATAL = (AuthenticationError, PermissionDeniedError, WrongUrlError, ConfigError)
 _NO_REQUEST = "(no request sent)"
@@ -187,6 +187,10 @@ async def _settle(
         return outcome, "read back 404: the workspace's deprovisioning setting deletes users"
     if outcome == "deleted":
         return outcome, "read back 404 after DELETE: the user is gone"
+    if outcome == "tombstoned":
+        return outcome, (
+            "deleted; the server keeps an inactive tombstone (read back active=false after DELETE)"
+        )
     return outcome, "the server answered 404 for the change: the user was already gone"
 
 

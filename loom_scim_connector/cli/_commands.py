@@ -220,16 +220,18 @@ def _sandbox(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError(
             "sandbox", "needs the sandbox extra: pip install 'loom-scim-connector[sandbox]'"
         ) from None
-    settings = SandboxSettings(
-        deprovisioning=args.deprovisioning,
-        role_mapped=not args.role_unmapped,
-        page_size_cap=args.page_size_cap,
-        ignore_paging=args.ignore_paging,
-        latency=args.latency,
-        fault_rate=args.fault_rate,
-        fault_status=args.fault_status,
-        retry_after=args.retry_after,
-    )
+    changes = {
+        "deprovisioning": args.deprovisioning,
+        "role_mapped": not args.role_unmapped,
+        "ignore_paging": args.ignore_paging,
+        "latency": args.latency,
+        "fault_rate": args.fault_rate,
+        "fault_status": args.fault_status,
+    }
+    for name in ("page_size_cap", "retry_after"):  # the profile's unless given
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    settings = SandboxSettings.for_profile(args.profile, **changes)
     sandbox = Sandbox(
         host=args.host,
         port=args.port,
@@ -244,7 +246,8 @@ def _sandbox(args: argparse.Namespace, out: TextIO) -> int:
             "serving on %s: the sandbox has no real security; keep it on loopback", args.host
         )
     out.write(
-        f"Loom SCIM sandbox on {sandbox.url} ({len(sandbox.seeded.get('all', []))} users)\n"
+        f"Loom SCIM sandbox ({args.profile} profile) on {sandbox.url} "
+        f"({len(sandbox.seeded.get('all', []))} users)\n"
         f"  export LOOM_SCIM_BRIDGE_URL={sandbox.url}\n"
         f"  export LOOM_SCIM_API_KEY={sandbox.token}\n"
         f"  settings: {sandbox.root}/_sandbox/settings (GET, PATCH); "

@@ -81,9 +81,18 @@ def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         (
             ("--retry-after",),
             {
-                "choices": ["seconds", "date", "none"],
-                "default": "seconds",
-                "help": "how a 429/503 says when to retry" + D,
+                "choices": ["seconds", "date", "x-ratelimit-reset", "ratelimit-reset", "none"],
+                "help": "how a 429/503 says when to retry (default: the profile's; rfc and "
+                "workos: seconds, atlassian: x-ratelimit-reset)",
+            },
+        ),
+        (
+            ("--profile",),
+            {
+                "choices": ["rfc", "atlassian", "workos"],
+                "default": "rfc",
+                "help": "behave as this server: RFC 7644, Atlassian's user provisioning API, "
+                "or WorkOS (Loom's SCIM bridge); the knobs are in the settings" + D,
             },
         ),
     ]

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import httpx
 import redis.asyncio as aioredis
 
-from loom_scim_connector.retry import parse_retry_after
+from loom_scim_connector.retry import server_wait
 
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -103,7 +103,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
             renewal.cancel()
             await self.redis.zrem(inflight_key(self.connection_id), token)
         if response.status_code == 429:
-            wait = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            wait = server_wait(response.headers, datetime.now(UTC))
             if wait is not None and wait > 0:
                 await self.redis.set(
                     pause_key(self.connection_id), "1", px=int(min(wait, MAX_PAUSE) * 1000)

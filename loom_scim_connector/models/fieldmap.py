@@ -10,7 +10,8 @@ Scim("name.givenName")]``). From those marks alone:
 
 Reading is lenient, as real servers are: attribute names in any case, unknown ones
 ignored, a multi-valued attribute's primary item (else its first), a fallback attribute
-(the email from ``userName``), an attribute found in any extension (``loomMemberRole``).
+(the email from ``userName``), an attribute an extension holds before a top-level copy
+(``loomMemberRole``).
 The common case (attribute names spelled as the RFC spells them) skips lower-casing.
 Text that cannot be written as UTF-8 (a lone surrogate) is refused, never repaired
 (:class:`UnreadableValue`): the host quarantines that record instead of saving it altered.
@@ -173,20 +174,20 @@ _ENTERPRISE_LOWER = ENTERPRISE_USER.lower()
 
 
 def _anywhere(data: Mapping[str, Any], canonical: bool, keys: tuple[str, str]) -> Any:
-    """The attribute at the top level when it is there (even null), else in the
-    enterprise extension, else in the first other extension that has it."""
-    key = keys[0] if canonical else keys[1]
-    if key in data:
-        return data[key]
+    """The attribute in the enterprise extension, else in the first other extension that
+    has it (not null), else at the top level. A server that maps the attribute to an
+    extension acts on that one; a top-level copy beside it is one it keeps but ignores
+    (WorkOS maps custom attributes such as ``loomMemberRole`` by the IdP's settings)."""
     if canonical:  # the only extension a canonical dict can hold
-        return _get(data.get(ENTERPRISE_USER), keys[0])
+        found = _get(data.get(ENTERPRISE_USER), keys[0])
+        return data.get(keys[0]) if found is None else found
     others = [v for k, v in data.items() if str(k).startswith("urn:") and k != _ENTERPRISE_LOWER]
     for extension in [data.get(_ENTERPRISE_LOWER), *others]:
         sub, sub_canonical = _keyed(extension)
-        found = keys[0] if sub_canonical else keys[1]
-        if found in sub:
-            return sub[found]
-    return None
+        found = sub.get(keys[0] if sub_canonical else keys[1])
+        if found is not None:
+            return found
+    return data.get(keys[1])
 
 
 def reader(model: type[BaseModel]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:

@@ -49,8 +49,13 @@ class UserDeprovisioning(Record):
 
 
 class UserDeletion(Record):
+    """``deleted``: the id now answers 404. ``tombstoned``: deleted, and the server keeps
+    an inactive tombstone (WorkOS: still listed and readable, ``active: false``; ``user``
+    is what it reads as). ``already_gone``: the user did not exist."""
+
     id: str
-    outcome: Literal["deleted", "already_gone"]
+    outcome: Literal["deleted", "tombstoned", "already_gone"]
+    user: User | None = None
 
 
 class GroupDeletion(Record):

@@ -25,7 +25,13 @@ from email.utils import format_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 
-from scim2_models import ResourceType, Schema, ScimProvider, UnauthorizedException
+from scim2_models import (
+    ResourceType,
+    Schema,
+    SchemaExtension,
+    ScimProvider,
+    UnauthorizedException,
+)
 from scim2_server.applications.wsgi import WSGIApplication
 from scim2_server.memory import InMemoryStorage
 from scim2_server.requests import ScimRequest
@@ -34,7 +40,11 @@ from scim2_server.service import ScimService
 from scim2_server.testserver.application import BEARER_TOKEN_SCHEME
 from scim2_server.utils import load_default_resource_types, load_default_service_provider_config
 
-from .schema import loom_schema_documents
+from ._loom import operations as _operations
+from ._loom import sets_inactive as _sets_inactive
+from ._loom import without_role as _without_role
+from .profiles import PROFILE_SETTINGS, PROFILES, Profile, VendorKnobs, VendorLayer
+from .schema import ROLE_EXTENSION, loom_schema_documents
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -45,8 +55,9 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 @dataclass
-class SandboxSettings:
-    """Every knob. Change them at any time, from Python or ``PATCH /_sandbox/settings``."""
+class SandboxSettings(VendorKnobs):
+    """Every knob (a vendor profile's too, :class:`VendorKnobs`). Change them at any time,
+    from Python or ``PATCH /_sandbox/settings``; ``role_location`` only at the start."""
 
     deprovisioning: Literal["deactivate", "delete"] = "deactivate"
     role_mapped: bool = True
@@ -55,9 +66,23 @@ class SandboxSettings:
     latency: float = 0.0
     fault_rate: float = 0.0
     fault_status: int = 429
-    retry_after: Literal["seconds", "date", "none"] = "seconds"
+    # How a 429/503 says when to come back: Retry-After in seconds or as an HTTP date,
+    # Atlassian's X-RateLimit-Reset (an ISO time), the IETF draft's RateLimit-Reset, none.
+    retry_after: Literal["seconds", "date", "x-ratelimit-reset", "ratelimit-reset", "none"] = (
+        "seconds"
+    )
     retry_after_seconds: int = 1
     fail_next: list[int] = field(default_factory=list)
+    profile: Profile = "rfc"
+
+    @classmethod
+    def for_profile(cls, profile: Profile, **changes: Any) -> SandboxSettings:
+        """A profile's settings (``rfc``, ``atlassian``, ``workos``), with ``changes``."""
+        if profile not in PROFILE_SETTINGS:
+            raise ValueError(f"unknown profile {profile!r}: one of {', '.join(PROFILES)}")
+        settings = cls(profile=profile)
+        settings.update({**PROFILE_SETTINGS[profile], **changes})
+        return settings
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -101,54 +126,15 @@ class SeededStorage(InMemoryStorage):
             return f"{self._ids.getrandbits(96):024x}"
 
 
-def build_provider() -> ScimProvider:
-    schemas = [Schema.model_validate(doc) for doc in loom_schema_documents()]
+def build_provider(role_location: str = "top") -> ScimProvider:
+    schemas = [Schema.model_validate(doc) for doc in loom_schema_documents(role_location)]
     config = load_default_service_provider_config()
     config.authentication_schemes = [BEARER_TOKEN_SCHEME]
-    return ScimProvider.from_discovery(
-        schemas, load_default_resource_types().values(), config=config
-    )
-
-
-def _sets_inactive(body: Any) -> bool:
-    """Whether a PATCH or PUT body sets ``active`` to false."""
-    if not isinstance(body, dict):
-        return False
-    low = {k.lower(): v for k, v in body.items()}
-    if "active" in low:
-        return str(low["active"]).lower() == "false"
-    for op in low.get("operations") or []:
-        o = {k.lower(): v for k, v in op.items()} if isinstance(op, dict) else {}
-        if str(o.get("op", "")).lower() not in ("replace", "add"):
-            continue
-        path, value = str(o.get("path") or "").lower(), o.get("value")
-        if path == "active" and str(value).lower() == "false":
-            return True
-        if not path and isinstance(value, dict) and _sets_inactive(value):
-            return True
-    return False
-
-
-def _without_role(body: Any) -> Any:
-    """The body with every ``loomMemberRole`` dropped, as Loom does when it is unmapped."""
-    if not isinstance(body, dict):
-        return body
-    cleaned = {k: v for k, v in body.items() if k.lower() != "loommemberrole"}
-    ops = next((k for k in cleaned if k.lower() == "operations"), None)
-    if ops and isinstance(cleaned[ops], list):
-        cleaned[ops] = [
-            _without_role(op)
-            for op in cleaned[ops]
-            if not (isinstance(op, dict) and str(op.get("path", "")).lower() == "loommemberrole")
-        ]
-    if "value" in cleaned and isinstance(cleaned["value"], dict):
-        cleaned["value"] = _without_role(cleaned["value"])
-    return cleaned
-
-
-def _operations(body: dict[str, Any]) -> list[Any]:
-    ops = next((v for k, v in body.items() if k.lower() == "operations"), None)
-    return ops if isinstance(ops, list) else []
+    types = load_default_resource_types()
+    if role_location == "custom":
+        extension = SchemaExtension(schema_=ROLE_EXTENSION, required=False)
+        types["User"].schema_extensions = [*(types["User"].schema_extensions or []), extension]
+    return ScimProvider.from_discovery(schemas, types.values(), config=config)
 
 
 class LoomApplication(WSGIApplication):
@@ -160,15 +146,17 @@ class LoomApplication(WSGIApplication):
         seed: int = 0,
         clock: Any = None,
     ) -> None:
-        provider = build_provider()
-        storage = SeededStorage(seed)
-        super().__init__(storage, provider, ScimService(provider, secret=secrets.token_hex(16)))
         self.settings = settings or SandboxSettings()
+        provider = build_provider(self.settings.role_location)
+        storage = self.memory = SeededStorage(seed)
+        super().__init__(storage, provider, ScimService(provider, secret=secrets.token_hex(16)))
+        self.vendor = VendorLayer(self)
         self.tokens = tokens or TokenStore()
         self.clock = clock or (lambda: datetime.now(UTC))
         self._faults = random.Random(seed)
         self._fault_lock = threading.Lock()
         self._user_type = load_default_resource_types()["User"]
+        self.group_type = load_default_resource_types()["Group"]
         self.requests_served = 0
 
     # -- Loom's behaviour ---------------------------------------------------------------
@@ -184,6 +172,12 @@ class LoomApplication(WSGIApplication):
         fault = self._fault()
         if fault is not None:
             return self.finalize_response(request, fault)
+        base = super().serve
+        return self.vendor.serve(request, self._serve_loom, base)
+
+    def _serve_loom(self, request: ScimRequest) -> ScimResponse:
+        """Loom's own behaviour: an unmapped role ignored, deprovisioning that deletes."""
+        s = self.settings
         parts = request.path.strip("/").split("/")
         is_users = parts[0].lower() == "users"
         method = request.method.upper()
@@ -232,12 +226,16 @@ class LoomApplication(WSGIApplication):
             else:
                 return None
         headers = {}
-        if status in (429, 503) and s.retry_after != "none":
-            if s.retry_after == "date":
-                when = self.clock() + timedelta(seconds=s.retry_after_seconds)
-                headers["Retry-After"] = format_datetime(when, usegmt=True)
-            else:
-                headers["Retry-After"] = str(s.retry_after_seconds)
+        when = self.clock() + timedelta(seconds=s.retry_after_seconds)
+        if status in (429, 503) and s.retry_after == "date":
+            headers["Retry-After"] = format_datetime(when, usegmt=True)
+        elif status in (429, 503) and s.retry_after == "seconds":
+            headers["Retry-After"] = str(s.retry_after_seconds)
+        elif status == 429 and s.retry_after == "x-ratelimit-reset":
+            headers["X-RateLimit-Limit"], headers["X-RateLimit-Remaining"] = "100", "0"
+            headers["X-RateLimit-Reset"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif status == 429 and s.retry_after == "ratelimit-reset":
+            headers["RateLimit-Reset"] = str(s.retry_after_seconds)
         detail = "Too many requests" if status == 429 else "Injected server error"
         body = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
         return ScimResponse(HTTPStatus(status), body, headers)

@@ -13,7 +13,8 @@ from scim2_server.testserver.cli import ThreadingWSGIServer
 
 from ._threaded import ThreadedServer
 from .app import MOUNT, LoomApplication, SandboxSettings, TokenStore
-from .seed import role_groups, seed_users
+from .profiles import Profile
+from .seed import role_groups, role_of, seed_users
 
 
 class _IPv6Server(ThreadingWSGIServer):
@@ -42,7 +43,12 @@ class Sandbox(ThreadedServer):
         seed_users: int = 0,
         seed: int = 0,
         settings: SandboxSettings | None = None,
+        profile: Profile | None = None,
     ) -> None:
+        """``profile`` (``rfc``, ``atlassian``, ``workos``): that profile's settings, when
+        ``settings`` are not given."""
+        if settings is None and profile is not None:
+            settings = SandboxSettings.for_profile(profile)
         self.tokens = TokenStore(token, token_expires_at)
         self.app = LoomApplication(settings=settings, tokens=self.tokens, seed=seed)
         server_class = _IPv6Server if ":" in host else ThreadingWSGIServer
@@ -108,10 +114,14 @@ class Sandbox(ThreadedServer):
         saved = self.app.settings.fail_next, self.app.settings.fault_rate
         self.app.settings.fail_next, self.app.settings.fault_rate = [], 0.0
         by_role: dict[str, list[str]] = {"all": []}
-        for user in seed_users(count, seed):
+        knobs = self.app.settings
+        people = seed_users(
+            count, seed, role_location=knobs.role_location, username_upn=knobs.username_upn
+        )
+        for user in people:
             created = self.call("POST", "/Users", user)
             by_role["all"].append(created["id"])
-            role = user.get("loomMemberRole")
+            role = role_of(user)
             if role:
                 by_role.setdefault(role, []).append(created["id"])
         for role, group in role_groups():
