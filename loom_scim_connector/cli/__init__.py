@@ -87,7 +87,7 @@ def run(
         if args.command == "sync":
             return _sync_to(args, out, err)
         if args.command == "action":
-            return asyncio.run(_action(args, out, stdin))
+            return asyncio.run(_action(args, out, err, stdin))
         if args.command == "manifest":
             return _manifest(args, out)
         if args.command == "actions":

@@ -163,8 +163,16 @@ def _actions(out: TextIO) -> int:
     return EXIT_OK
 
 
-async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+async def _action(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     manifest = load_manifest()
+    if args.name is None:  # `action --help` lists the actions; a bare `action` is an error
+        parser: argparse.ArgumentParser = args.action_parser
+        listed = "".join(f"  {line}\n" for line in action_lines(manifest))
+        if args.help:
+            out.write(f"{parser.format_help()}\nactions:\n{listed}")
+            return EXIT_OK
+        err.write(f"{parser.format_usage()}\nactions:\n{listed}\n")
+        raise UsageError("name the action to run, one of those listed above")
     resolved = manifest.action(args.name)  # an unknown name fails before anything else
     if args.help:
         out.write(action_help(resolved))

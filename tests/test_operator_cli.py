@@ -1,0 +1,129 @@
+"""An operator's day with no surprises (issue 20): help that helps, options anywhere,
+an --output file that never looks complete when it is not, an https:// URL on a plain
+port named as such, an expired key never called OK."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_KEY_EXPIRED, EXIT_OK, run
+from loom_scim_connector.manifest import load_manifest
+from loom_scim_connector.sandbox import Sandbox
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+def cli(*argv: str) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), out=out, err=err, stdin=io.StringIO(""))
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def env(sandbox_module: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox_module.url)
+    monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox_module.token)
+    monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return sandbox_module
+
+
+# -- 1. `action --help` lists the actions -----------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_action_help_lists_every_action(flag: str) -> None:
+    result = cli("action", flag)
+    assert result.code == EXIT_OK, result.err
+    assert result.err == ""
+    listed = result.out.split("\nactions:\n")[1].splitlines()
+    assert [line.split()[0] for line in listed] == sorted(load_manifest().actions)
+    assert "usage: loom-scim action NAME --input JSON" in result.out
+
+
+def test_a_bare_action_prints_the_list_and_exits_2() -> None:
+    result = cli("action")
+    assert result.code == EXIT_BAD_INPUT and result.out == ""
+    assert all(f"  {name} " in result.err for name in load_manifest().actions)
+    last = result.err.splitlines()[-1]
+    assert last == "loom-scim: error: name the action to run, one of those listed above"
+    assert "see loom-scim action --help" not in result.err
+
+
+# -- 2. global options before or after the command ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("sync", "users", "-q", "--store", "s.sqlite3"),
+        ("sync", "users", "--store", "s.sqlite3", "--quiet"),
+        ("-q", "sync", "users", "--store", "s.sqlite3"),
+    ],
+)
+def test_quiet_works_before_or_after_the_command(env: Sandbox, argv: tuple[str, ...]) -> None:
+    result = cli(*argv)
+    assert result.code == EXIT_OK, result.err
+    assert result.err == ""  # no summary: only warnings and errors
+    assert len(result.out.splitlines()) == 12
+
+
+def test_debug_connection_and_config_work_after_the_command(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LOOM_SCIM_BRIDGE_URL")
+    monkeypatch.delenv("LOOM_SCIM_API_KEY")
+    missing = tmp_path / "missing.toml"
+    result = cli("check", "--debug", "--connection", "acme", "--config", str(missing))
+    assert result.code == EXIT_BAD_INPUT
+    assert "unrecognized" not in result.err and str(missing) in result.err
+    assert "Traceback" in result.err  # --debug took effect after the command's name
+
+
+def test_an_option_given_before_the_command_is_kept(env: Sandbox) -> None:
+    """The command's copy of a global option must not reset one given before it."""
+    from loom_scim_connector.cli import build_parser
+
+    args = build_parser().parse_args(["--debug", "-q", "--connection", "a", "sync", "users"])
+    assert (args.debug, args.quiet, args.connection) == (True, True, "a")
+    args = build_parser().parse_args(["sync", "users"])
+    assert (args.debug, args.quiet, args.connection, args.config) == (False, False, None, None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ("sync", "users", "--pagesize", "3"),
+            "unknown option --pagesize: did you mean --page-size? (see loom-scim sync --help)",
+        ),
+        (
+            ("action", "get-user", "--dryrun"),
+            "unknown option --dryrun: did you mean --dry-run? (see loom-scim action --help)",
+        ),
+        (
+            ("offboard", "a@acme.example", "--dryrun=yes"),
+            "unknown option --dryrun: did you mean --dry-run? (see loom-scim offboard --help)",
+        ),
+        (
+            ("sync", "users", "surplus"),
+            "unrecognized arguments: surplus (see loom-scim sync --help)",
+        ),
+    ],
+)
+def test_a_misspelt_option_gets_the_close_one(argv: tuple[str, ...], line: str) -> None:
+    result = cli(*argv)
+    assert result.code == EXIT_BAD_INPUT and result.out == ""
+    assert result.err == f"loom-scim: error: {line}\n"
