@@ -127,3 +127,56 @@ def test_a_misspelt_option_gets_the_close_one(argv: tuple[str, ...], line: str) 
     result = cli(*argv)
     assert result.code == EXIT_BAD_INPUT and result.out == ""
     assert result.err == f"loom-scim: error: {line}\n"
+
+
+# -- 4. https:// on a port that speaks plain HTTP -----------------------------------------
+
+
+class _PlainHttp(BaseHTTPRequestHandler):
+    connections = 0
+
+    def setup(self) -> None:
+        type(self).connections += 1
+        super().setup()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def plain_http() -> Iterator[int]:
+    _PlainHttp.connections = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PlainHttp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("argv", [("check",), ("sync", "users", "--store", "s.sqlite3")])
+def test_https_to_a_plain_http_port_fails_at_once_naming_tls(
+    plain_http: int,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", f"https://127.0.0.1:{plain_http}/scim/v2")
+    monkeypatch.setenv("LOOM_SCIM_API_KEY", "a-key-0123456789")
+    monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    result = cli(*argv)
+    assert time.monotonic() - started < 3
+    assert _PlainHttp.connections == 1  # not retried
+    assert result.code == EXIT_BAD_INPUT
+    text = result.out + result.err
+    assert f"127.0.0.1:{plain_http} does not speak TLS" in text
+    assert f"http://127.0.0.1:{plain_http}" in text
+    assert "network" not in text and "attempts" not in text

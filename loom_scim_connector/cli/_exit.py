@@ -9,6 +9,7 @@ from loom_scim_connector.errors import (
     LoomScimError,
     NotFoundError,
     NotSupportedError,
+    NotTlsError,
     PermissionDeniedError,
     UnknownNameError,
     WrongUrlError,
@@ -40,6 +41,7 @@ exit codes:
   {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
      offboard: someone could not be offboarded (each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
+     (a URL with no SCIM behind it, https:// on a port without TLS, a duplicate name)
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
   {EXIT_NOT_FOUND}  not found; offboard: someone has no Loom account (and nothing failed)
   {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
@@ -55,7 +57,9 @@ exit codes:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, ConfigError | InputError | UnknownNameError | WrongUrlError | UsageError):
+    if isinstance(
+        exc, ConfigError | InputError | UnknownNameError | WrongUrlError | NotTlsError | UsageError
+    ):
         return EXIT_BAD_INPUT
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return EXIT_AUTH
