@@ -180,3 +180,23 @@ def test_https_to_a_plain_http_port_fails_at_once_naming_tls(
     assert f"127.0.0.1:{plain_http} does not speak TLS" in text
     assert f"http://127.0.0.1:{plain_http}" in text
     assert "network" not in text and "attempts" not in text
+
+
+# -- 7. check with an expired key ------------------------------------------------------
+
+
+def test_check_with_an_expired_key_says_expired_not_ok(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expired = (date.today() - timedelta(days=3)).isoformat()
+    monkeypatch.setenv("LOOM_SCIM_API_KEY_EXPIRES_AT", expired)
+    result = cli("check")
+    assert result.code == EXIT_KEY_EXPIRED
+    assert result.out.startswith(f"EXPIRED: {env.url}\n"), result.out
+    assert "OK" not in result.out
+    assert "key expires in: -3 days" not in result.out
+    assert "key expired: 3 days ago" in result.out
+    report = cli("check", "--json")
+    assert report.code == EXIT_KEY_EXPIRED
+    data = json.loads(report.out)
+    assert data["ok"] is False and data["key_status"] == "expired"

@@ -51,23 +51,27 @@ log = logging.getLogger("loom_scim_connector")
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
     connection = resolve(args.connection, args.config)
     report = await check_connection(connection, warn_days=args.warn_days)
+    status = key_status(report.key_days_left, args.warn_days)
+    expired = status == "expired" and (report.error is None or report.error.status == 401)
     if args.json:
         _print_json(report.to_dict(args.warn_days), out)
     else:
-        status = "OK" if report.ok else "FAILED"
-        out.write(f"{status}: {report.base_url}\n")
+        verdict = "EXPIRED" if expired else "OK" if report.ok else "FAILED"
+        out.write(f"{verdict}: {report.base_url}\n")
         if report.users is not None:
             out.write(f"  users: {report.users}\n")
         if report.capabilities is not None:
             out.write(f"  server says: {_capabilities(report.capabilities)}\n")
-        if report.key_days_left is not None:
-            out.write(f"  key expires in: {report.key_days_left} days\n")
+        days = report.key_days_left
+        if days is not None and days < 0:
+            out.write(f"  key expired: {-days} day{'s' if days != -1 else ''} ago\n")
+        elif days is not None:
+            out.write(f"  key expires in: {days} day{'s' if days != 1 else ''}\n")
         for warning in report.warnings:
             out.write(f"  warning: {warning}\n")
         if report.problem:
             out.write(f"  problem: {report.problem}\n")
-    status = key_status(report.key_days_left, args.warn_days)
-    if status == "expired" and (report.error is None or report.error.status == 401):
+    if expired:
         return EXIT_KEY_EXPIRED
     if report.error is not None:
         return exit_code_for(report.error)
