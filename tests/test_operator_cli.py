@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +22,7 @@ import pytest
 from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_KEY_EXPIRED, EXIT_OK, run
 from loom_scim_connector.manifest import load_manifest
 from loom_scim_connector.sandbox import Sandbox
+from loom_scim_connector.sandbox.multi import MultiSandbox
 
 
 class Result:
@@ -200,3 +205,47 @@ def test_check_with_an_expired_key_says_expired_not_ok(
     assert report.code == EXIT_KEY_EXPIRED
     data = json.loads(report.out)
     assert data["ok"] is False and data["key_status"] == "expired"
+
+
+# -- 3. an interrupted sync never leaves an --output file that looks complete -------------
+
+
+PAGED_ONE_BY_ONE = ("--page-size", "100", "--page-concurrency", "1")
+
+
+def test_ctrl_c_during_sync_output_leaves_only_a_partial_file(tmp_path: Path) -> None:
+    """5,000 users, 100 a page, one page at a time, 0.1 s each: the store takes them in
+    1,000 at a time, so records reach the file long before the sync could end."""
+    with MultiSandbox(workspaces=1, users=5000, latency=0.1) as sandbox:
+        target = tmp_path / "users.jsonl"
+        partial = tmp_path / "users.jsonl.partial"
+        env = {**os.environ, "LOOM_SCIM_BRIDGE_URL": sandbox.url(0)}
+        env["LOOM_SCIM_API_KEY"] = sandbox.token(0)
+        argv = ["sync", "users", "--output", str(target), "--store", str(tmp_path / "s.db")]
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "loom_scim_connector", *argv, *PAGED_ONE_BY_ONE],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not any(f.exists() and f.stat().st_size for f in (target, partial)):
+            assert process.poll() is None and time.monotonic() < deadline, "no records written"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert not target.exists()
+    lines = partial.read_text().splitlines()
+    assert 0 < len(lines) < 5000
+    assert all(json.loads(line)["_metadata"]["model"] == "User" for line in lines)
+    assert f"the records written so far are in {partial}; {target} was not written" in err
+
+
+def test_a_finished_sync_renames_its_output_and_leaves_no_partial(
+    env: Sandbox, tmp_path: Path
+) -> None:
+    result = cli("sync", "users", "--output", "users.jsonl", "--store", "s.sqlite3")
+    assert result.code == EXIT_OK, result.err
+    assert len((tmp_path / "users.jsonl").read_text().splitlines()) == 12
+    assert sorted(p.name for p in tmp_path.iterdir() if "users" in p.name) == ["users.jsonl"]

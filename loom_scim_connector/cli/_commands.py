@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, TextIO
 
 from loom_scim_connector._constants import LOOPBACK_HOSTS
@@ -46,6 +48,7 @@ from ._output import (
 from ._progress import Progress
 
 log = logging.getLogger("loom_scim_connector")
+PARTIAL = ".partial"  # the suffix of an --output file whose sync did not finish
 
 
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
@@ -79,15 +82,34 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _sync_to(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run a sync, its records to ``--output`` when given, else to ``out``."""
+    """Run a sync, its records to ``--output`` when given, else to ``out``.
+
+    ``--output FILE`` is written as ``FILE.partial`` and renamed to ``FILE`` once the
+    sync has ended (held included: its records are all there); a sync that fails or is
+    interrupted leaves ``FILE.partial``, named as such, and ``FILE`` as it was. The
+    partial file's records are kept, not removed: the store took them in, so the next
+    run reports them as UNCHANGED."""
     if args.output is None:
         return asyncio.run(_sync(args, out, err))
+    final = Path(args.output)
+    partial = final.with_name(final.name + PARTIAL)
     try:
-        with open(args.output, "w", encoding="utf-8") as target:
-            return asyncio.run(_sync(args, target, err))
+        target = open(partial, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError as exc:
         problem = f"cannot be written: {exc.strerror}"
         raise InputError("--output", {args.output: problem}) from None
+    try:
+        with target:
+            code = asyncio.run(_sync(args, target, err))
+    except BaseException:
+        log.warning(
+            "the sync did not finish: the records written so far are in %s; %s was not written",
+            partial,
+            final,
+        )
+        raise
+    os.replace(partial, final)
+    return code
 
 
 async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:

@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--output",
         metavar="FILE",
-        help="write the records to FILE instead of standard output",
+        help="write the records to FILE instead of standard output; FILE appears only "
+        "when the sync ends: until then, and after a failure or Ctrl-C, the records so "
+        "far are in FILE.partial",
     )
     sync.add_argument(
         "--format",
