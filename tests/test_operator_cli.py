@@ -249,3 +249,21 @@ def test_a_finished_sync_renames_its_output_and_leaves_no_partial(
     assert result.code == EXIT_OK, result.err
     assert len((tmp_path / "users.jsonl").read_text().splitlines()) == 12
     assert sorted(p.name for p in tmp_path.iterdir() if "users" in p.name) == ["users.jsonl"]
+
+
+# -- 15. the sandbox's latency slows requests, not its seeding ----------------------------
+
+
+def test_sandbox_latency_applies_to_requests_not_to_seeding() -> None:
+    import httpx
+
+    from loom_scim_connector.sandbox import SandboxSettings
+
+    started = time.monotonic()
+    with Sandbox(seed_users=100, settings=SandboxSettings(latency=0.2)) as sandbox:
+        assert time.monotonic() - started < 5  # 100 users x 0.2 s would be 20 s
+        headers = {"Authorization": f"Bearer {sandbox.token}"}
+        asked = time.monotonic()
+        answer = httpx.get(f"{sandbox.url}/Users", params={"count": 1}, headers=headers)
+        assert answer.status_code == 200
+        assert time.monotonic() - asked >= 0.2

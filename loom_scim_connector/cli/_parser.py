@@ -61,7 +61,12 @@ def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         (("--ignore-paging",), {"action": "store_true", "help": "ignore startIndex and count"}),
         (
             ("--latency",),
-            {"type": float, "default": 0.0, "metavar": "SECONDS", "help": "delay per request" + D},
+            {
+                "type": float,
+                "default": 0.0,
+                "metavar": "SECONDS",
+                "help": "delay per HTTP request (seeding is not slowed)" + D,
+            },
         ),
         (
             ("--fault-rate",),
