@@ -267,3 +267,31 @@ def test_sandbox_latency_applies_to_requests_not_to_seeding() -> None:
         answer = httpx.get(f"{sandbox.url}/Users", params={"count": 1}, headers=headers)
         assert answer.status_code == 200
         assert time.monotonic() - asked >= 0.2
+
+
+# -- 12. offboarding a list shows its progress as it goes ---------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_offboard_of_a_list_draws_a_live_line_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with Sandbox(seed_users=3, seed=5) as sandbox:
+        sandbox.settings.latency = 0.1  # 3 requests a person: each takes over 0.2 s
+        monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox.url)
+        monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox.token)
+        monkeypatch.chdir(tmp_path)
+        emails = [sandbox.call("GET", f"/Users/{uid}")["userName"] for uid in sandbox.seeded["all"]]
+        out, err = io.StringIO(), _Terminal()
+        code = run(["offboard", *emails, "--store", "s.sqlite3"], out=out, err=err)
+    assert code == EXIT_OK, err.getvalue()
+    shown = err.getvalue()
+    assert "\r\x1b[K1 person done, " in shown
+    assert "\r\x1b[K2 people done, " in shown
+    # The live line is cleared before the summary, which starts on a clean line.
+    assert shown.endswith("\r\x1b[Kloom-scim: 3 deactivated; evidence recorded in s.sqlite3\n")
+    assert out.getvalue().count("deactivated") == 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -214,8 +214,10 @@ async def offboard_emails(
     actor: str,
     dry_run: bool = False,
     source: Source = "offboard",
+    on_each: Callable[[Evidence], None] | None = None,
 ) -> list[Evidence]:
-    """Offboard people by email, in order, one piece of evidence each.
+    """Offboard people by email, in order, one piece of evidence each (``on_each`` is
+    told of each as it is settled: a progress line).
 
     Each is looked up on the server (``find-user``). One not found there, whom the store
     knew by id, is looked up by that id (their email may have changed): gone, or still
@@ -249,6 +251,8 @@ async def offboard_emails(
                         expect_email=user is None,  # an id from the store, not the server
                     )
                     done.append(item)
+                    if on_each is not None:
+                        on_each(item)
                     continue
                 outcome, detail = (
                     "not_found",
@@ -256,6 +260,8 @@ async def offboard_emails(
                 )
             item = _witnessed(witness, actor, source, action, None, email, outcome, detail)
             done.append(item if dry_run else _keep(host, item))
+            if on_each is not None:
+                on_each(done[-1])
     return done
 
 
