@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from loom_scim_connector.sandbox import Sandbox
 
@@ -34,7 +34,15 @@ class Demo:
         }
 
     def step(self, title: str) -> None:
-        print(f"\n{BOLD}== {title}{RESET}")
+        """A step's title, with the workspace's setting it runs under: what deactivating
+        does (deactivate, or delete) depends on it, and a step may have changed it."""
+        mode = self.sandbox.settings.deprovisioning
+        print(f"\n{BOLD}== {title}{RESET} {DIM}[workspace deprovisioning: {mode}]{RESET}")
+
+    def set_deprovisioning(self, mode: Literal["deactivate", "delete"]) -> None:
+        """Change the workspace's Member Deprovisioning setting, saying so."""
+        self.sandbox.settings.deprovisioning = mode
+        print(f"  (the workspace's Member Deprovisioning setting is now: {mode})")
 
     def loom_scim(self, *args: str) -> subprocess.CompletedProcess[str]:
         shown = " ".join(a if " " not in a and "{" not in a else f"'{a}'" for a in args)
@@ -115,15 +123,16 @@ def main() -> None:
         demo.action("set-user-role", {"id": user["id"], "role": "admin"})
 
         leaver, contractor = sandbox.seeded["all"][1], sandbox.seeded["all"][2]
-        demo.step("6. Offboard a leaver (workspace setting: deactivate; content kept)")
+        demo.step("6. Offboard a leaver (their content is kept)")
         off = demo.action("deactivate-user", {"id": leaver})
         print("  Onboarding them again does not undo it: they stay deactivated, untouched")
         again = demo.action("create-user", {"email": off["user"]["email"], "role": "creator"})
         assert again["outcome"] == "exists_deactivated", again
         demo.step("7. Offboard a contractor in a workspace set to delete")
-        sandbox.settings.deprovisioning = "delete"
+        demo.set_deprovisioning("delete")
         demo.action("deactivate-user", {"id": contractor})
         demo.action("deactivate-user", {"id": contractor})
+        demo.set_deprovisioning("deactivate")  # back to Loom's default for what follows
 
         demo.step("8. Sync users again: what changed, and the deletion tracked")
         demo.sync("users", "--page-size", "10")
