@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from loom_scim_connector.sandbox import Sandbox
 
@@ -33,8 +33,18 @@ class Demo:
             "LOOM_SCIM_API_KEY_EXPIRES_AT": "2027-11-30",
         }
 
-    def step(self, title: str) -> None:
-        print(f"\n{BOLD}== {title}{RESET}")
+    def step(
+        self, title: str, *, deprovisioning: Literal["deactivate", "delete"] | None = None
+    ) -> None:
+        """A step's title, with the workspace's Member Deprovisioning setting it runs
+        under (what deactivating does depends on it); ``deprovisioning`` changes it for
+        this step and what follows, and the title says so."""
+        settings = self.sandbox.settings
+        changed = deprovisioning is not None and deprovisioning != settings.deprovisioning
+        if deprovisioning is not None:
+            settings.deprovisioning = deprovisioning
+        mode = settings.deprovisioning + (", changed here" if changed else "")
+        print(f"\n{BOLD}== {title}{RESET} {DIM}[workspace deprovisioning: {mode}]{RESET}")
 
     def loom_scim(self, *args: str) -> subprocess.CompletedProcess[str]:
         shown = " ".join(a if " " not in a and "{" not in a else f"'{a}'" for a in args)
@@ -115,17 +125,19 @@ def main() -> None:
         demo.action("set-user-role", {"id": user["id"], "role": "admin"})
 
         leaver, contractor = sandbox.seeded["all"][1], sandbox.seeded["all"][2]
-        demo.step("6. Offboard a leaver (workspace setting: deactivate; content kept)")
+        demo.step("6. Offboard a leaver (their content is kept)")
         off = demo.action("deactivate-user", {"id": leaver})
         print("  Onboarding them again does not undo it: they stay deactivated, untouched")
         again = demo.action("create-user", {"email": off["user"]["email"], "role": "creator"})
         assert again["outcome"] == "exists_deactivated", again
-        demo.step("7. Offboard a contractor in a workspace set to delete")
-        sandbox.settings.deprovisioning = "delete"
+        demo.step("7. Offboard a contractor in a workspace set to delete", deprovisioning="delete")
         demo.action("deactivate-user", {"id": contractor})
         demo.action("deactivate-user", {"id": contractor})
 
-        demo.step("8. Sync users again: what changed, and the deletion tracked")
+        demo.step(  # back to Loom's default for the rest of the demo
+            "8. Sync users again: what changed, and the deletion tracked",
+            deprovisioning="deactivate",
+        )
         demo.sync("users", "--page-size", "10")
 
         demo.step("9. Sync through injected rate limiting (30% of requests get 429)")

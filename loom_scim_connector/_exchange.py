@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from pydantic_core import from_json
 
+from ._constants import LOOPBACK_HOSTS
 from ._messages import redact
 from ._version import __version__
-from .errors import ApiError, ProtocolError, TransportError, error_for_status
+from .errors import ApiError, NotTlsError, ProtocolError, TransportError, error_for_status
 from .models.scim import is_scim_error, parse_error_body
 
 USER_AGENT = f"loom-scim-connector/{__version__}"
@@ -33,10 +35,14 @@ def transport_error(
     method: str, path: str, exc: httpx.TransportError, attempt: int, scrub: Callable[[str], str]
 ) -> TransportError:
     """Classify a failure with no answer. A host name that does not exist is not retried
-    (it will not exist in a second); a refused connection is tried once more, quickly
-    (nothing listens there: a wrong port, or a server restarting); the rest (timeouts,
-    resets) go through the whole retry policy."""
+    (it will not exist in a second), nor is a TLS handshake answered by something that
+    is not TLS (an https:// URL on a plain-HTTP port: it will not learn TLS in a second);
+    a refused connection is tried once more, quickly (nothing listens there: a wrong
+    port, or a server restarting); the rest (timeouts, resets) go through the whole
+    retry policy."""
     cause = _cause(exc)
+    if isinstance(cause, ssl.SSLError) and cause.reason in _NOT_TLS:
+        return NotTlsError(method, path, detail=_not_tls(exc), retryable=False, attempts=attempt)
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
     error = TransportError(method, path, detail=scrub(detail), retryable=True, attempts=attempt)
     if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_HOST:
@@ -47,6 +53,26 @@ def transport_error(
         error.detail = "connection refused: nothing listens at that address and port"
     error.may_have_applied = not isinstance(exc, _NOT_SENT)
     return error
+
+
+# OpenSSL's reasons for a handshake whose answer is not TLS at all: a plain-HTTP server's
+# "HTTP/1.1 400" read as a TLS record (the name changed across OpenSSL versions).
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"}
+)
+
+
+def _not_tls(exc: httpx.TransportError) -> str:
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised without its request: say it without the address
+        return "the server does not speak TLS on that port, so https:// cannot reach it"
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    where = f"{host}:{url.port or 443}"
+    said = f"{where} does not speak TLS (it answered the https:// handshake in plain text)"
+    if url.host in LOOPBACK_HOSTS:
+        return f"{said}; a local server without TLS is reached with http://{where}"
+    return f"{said}; is it the right port, or is a proxy in between not passing TLS through?"
 
 
 # getaddrinfo's "no such name" answers; EAI_AGAIN (a temporary failure) is retried.
@@ -60,7 +86,7 @@ def _cause(exc: BaseException) -> BaseException | None:
     seen = 0
     current: BaseException | None = exc
     while current is not None and seen < 10:
-        if isinstance(current, socket.gaierror | ConnectionRefusedError):
+        if isinstance(current, socket.gaierror | ConnectionRefusedError | ssl.SSLError):
             return current
         current = current.__cause__ or current.__context__
         seen += 1

@@ -95,7 +95,16 @@ async def check_connection(
                 capabilities = None
         if len(candidates) > 1:
             warnings.append(f"SCIM answered at {base}: set LOOM_SCIM_BRIDGE_URL to it")
-        report = CheckReport(True, base, tried, page.total_results, days, warnings)
+        # The server answered, but a key past its expiry date is not OK: it may stop at
+        # any moment (the date is the one the admin set for it).
+        report = CheckReport(
+            key_status(days, warn_days) != "expired",
+            base,
+            tried,
+            page.total_results,
+            days,
+            warnings,
+        )
         report.capabilities = capabilities
         return report
     raise AssertionError("no candidate base URL")  # pragma: no cover

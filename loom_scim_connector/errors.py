@@ -199,6 +199,16 @@ class TransportError(ApiError):
     hint = "The SCIM bridge could not be reached: check LOOM_SCIM_BRIDGE_URL and the network."
 
 
+class NotTlsError(TransportError):
+    """An https:// URL on a port that does not speak TLS: never retried."""
+
+    kind = "not TLS"
+    hint = (
+        "Check the scheme and port of LOOM_SCIM_BRIDGE_URL (or of the connection's URL): "
+        "https:// needs a port that speaks TLS."
+    )
+
+
 class ProtocolError(ApiError):
     kind = "not SCIM"
     hint = (

@@ -27,7 +27,7 @@ import pytest
 from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_HELD, EXIT_OK, run
 from loom_scim_connector.store import SQLiteStore
 
-from .conftest import SECRET
+from .conftest import SECRET, errors_of
 from .sim_loopback import serve, url
 from .simserver import Behaviour, SimServer, sim_host
 
@@ -161,7 +161,7 @@ def test_releasing_a_run_that_held_everyone_needs_without_controls(cli: Cli) -> 
     code, rows, err = cli("sync", "users", "--release-held", str(held))
     assert actions(rows)["DELETED"] == 0
     assert code == EXIT_BAD_INPUT
-    assert err.count("\n") == 1 and "--without-controls" in err
+    assert errors_of(err).count("\n") == 1 and "--without-controls" in err
     assert "no live record outside the held run" in err
     assert known == cli.live()
 
@@ -188,7 +188,7 @@ def test_a_release_fails_when_its_controls_answer_404(cli: Cli) -> None:
 
     code, rows, err = cli("sync", "users", "--release-held", str(cli.held_run()))
     assert actions(rows)["DELETED"] == 0
-    assert code == EXIT_FAILURE and err.count("\n") == 1
+    assert code == EXIT_FAILURE and errors_of(err).count("\n") == 1
     assert "nothing was deleted" in err
     assert hidden <= cli.live()
 
@@ -257,4 +257,4 @@ async def test_a_control_is_looked_up_before_after_every_batch_and_after_the_las
 def test_without_controls_needs_release_held(cli: Cli) -> None:
     code, rows, err = cli("sync", "users", "--without-controls")
     assert (code, rows) == (EXIT_BAD_INPUT, [])
-    assert err.count("\n") == 1 and "--release-held" in err
+    assert errors_of(err).count("\n") == 1 and "--release-held" in err

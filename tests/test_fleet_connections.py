@@ -171,3 +171,21 @@ def test_parse_every() -> None:
     assert parse_every("every 30m") == 1800
     with pytest.raises(ValueError, match="every 30m"):
         parse_every("every 0h")
+
+
+def test_adding_a_connection_id_that_exists_is_bad_input_exit_2(
+    prefix: str, fernet_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_FERNET_KEY, fernet_key)
+    argv = ["fleet", "--database", postgres_url(), "add-connection", prefix + "acme"]
+    argv += ["--url", URL, "--api-key-stdin"]
+    first = run(argv, out=io.StringIO(), err=io.StringIO(), stdin=io.StringIO(KEY + "\n"))
+    assert first == 0
+    out, err = io.StringIO(), io.StringIO()
+    again = run(argv, out=out, err=err, stdin=io.StringIO("other-key-0123456789\n"))
+    assert again == 2  # bad input, as everywhere else
+    assert out.getvalue() == ""
+    assert err.getvalue() == (
+        f"loom-scim: error: fleet connection '{prefix}acme': already exists; remove it "
+        f"first (loom-scim fleet remove {prefix}acme) to replace it\n"
+    )

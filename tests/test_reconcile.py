@@ -461,7 +461,8 @@ def test_every_option_says_what_it_does() -> None:
     for option in sub.choices["reconcile"]._actions:
         if option.option_strings and option.dest != "help":
             assert option.help, option.option_strings[0]
-            if option.default not in (None, False):
+            # A global option's copy on a command has no default of its own (SUPPRESS).
+            if option.default not in (None, False, argparse.SUPPRESS):
                 assert "default" in option.help, option.option_strings[0]
 
 

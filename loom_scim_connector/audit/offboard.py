@@ -230,8 +230,10 @@ async def offboard_emails(
     actor: str,
     dry_run: bool = False,
     source: Source = "offboard",
+    on_each: Callable[[Evidence], None] | None = None,
 ) -> list[Evidence]:
-    """Offboard people by email, in order: one piece of evidence for each account.
+    """Offboard people by email, in order: one piece of evidence for each account
+    (``on_each`` is told of each as it is settled: a progress line).
 
     Every account that carries the email is offboarded: those the server finds
     (``find-user``, whatever its filters do), then those the store knows by that email
@@ -259,6 +261,8 @@ async def offboard_emails(
                         host, client, witness, user_id, email, delete, source, actor, dry_run
                     )
                     done.append(item)
+                    if on_each is not None:
+                        on_each(item)
                 if ids:
                     continue
                 outcome = "not_found" if found.complete else "incomplete"
@@ -266,6 +270,8 @@ async def offboard_emails(
                 detail += "; the store knows no account of this email"
             item = _witnessed(witness, actor, source, action, None, email, outcome, detail)
             done.append(item if dry_run else _keep(host, item))
+            if on_each is not None:
+                on_each(done[-1])
     return done
 
 

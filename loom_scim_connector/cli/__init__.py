@@ -87,7 +87,7 @@ def run(
         if args.command == "sync":
             return _sync_to(args, out, err)
         if args.command == "action":
-            return asyncio.run(_action(args, out, stdin))
+            return asyncio.run(_action(args, out, err, stdin))
         if args.command == "manifest":
             return _manifest(args, out)
         if args.command == "actions":
@@ -98,11 +98,14 @@ def run(
             from ._reconcile import run_reconcile
 
             return run_reconcile(args, out)
-        if args.command in ("offboard", "review"):
-            from ._offboard import offboard_command, review_command
+        if args.command == "offboard":
+            from ._offboard import offboard_command
 
-            handler = offboard_command if args.command == "offboard" else review_command
-            return asyncio.run(handler(args, out))
+            return asyncio.run(offboard_command(args, out, err))
+        if args.command == "review":
+            from ._offboard import review_command
+
+            return asyncio.run(review_command(args, out))
         if args.command == "fleet":
             from loom_scim_connector.fleet.cli import run_fleet
 

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any, TextIO
 
 from loom_scim_connector._constants import LOOPBACK_HOSTS
@@ -47,28 +49,33 @@ from ._output import (
 from ._progress import Progress
 
 log = logging.getLogger("loom_scim_connector")
+PARTIAL = ".partial"  # the suffix of an --output file whose sync did not finish
 
 
 async def _check(args: argparse.Namespace, out: TextIO) -> int:
     connection = connect(args)
     report = await check_connection(connection, warn_days=args.warn_days)
+    status = key_status(report.key_days_left, args.warn_days)
+    expired = status == "expired" and (report.error is None or report.error.status == 401)
     if args.json:
         _print_json(report.to_dict(args.warn_days), out)
     else:
-        status = "OK" if report.ok else "FAILED"
-        out.write(f"{status}: {report.base_url}\n")
+        verdict = "EXPIRED" if expired else "OK" if report.ok else "FAILED"
+        out.write(f"{verdict}: {report.base_url}\n")
         if report.users is not None:
             out.write(f"  users: {report.users}\n")
         if report.capabilities is not None:
             out.write(f"  server says: {_capabilities(report.capabilities)}\n")
-        if report.key_days_left is not None:
-            out.write(f"  key expires in: {report.key_days_left} days\n")
+        days = report.key_days_left
+        if days is not None and days < 0:
+            out.write(f"  key expired: {-days} day{'s' if days != -1 else ''} ago\n")
+        elif days is not None:
+            out.write(f"  key expires in: {days} day{'s' if days != 1 else ''}\n")
         for warning in report.warnings:
             out.write(f"  warning: {warning}\n")
         if report.problem:
             out.write(f"  problem: {report.problem}\n")
-    status = key_status(report.key_days_left, args.warn_days)
-    if status == "expired" and (report.error is None or report.error.status == 401):
+    if expired:
         return EXIT_KEY_EXPIRED
     if report.error is not None:
         return exit_code_for(report.error)
@@ -76,17 +83,36 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _sync_to(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run a sync, its records to ``--output`` when given, else to ``out``."""
+    """Run a sync, its records to ``--output`` when given, else to ``out``.
+
+    ``--output FILE`` is written as ``FILE.partial`` and renamed to ``FILE`` once the
+    sync has ended (held included: its records are all there); a sync that fails or is
+    interrupted leaves ``FILE.partial``, named as such, and ``FILE`` as it was. The
+    partial file's records are kept, not removed: the store took them in, so the next
+    run reports them as UNCHANGED."""
     if args.without_controls and args.release_held is None:
         raise UsageError("--without-controls applies only with --release-held RUN_ID")
     if args.output is None:
         return asyncio.run(_sync(args, out, err))
+    final = Path(args.output)
+    partial = final.with_name(final.name + PARTIAL)
     try:
-        with open(args.output, "w", encoding="utf-8") as target:
-            return asyncio.run(_sync(args, target, err))
+        target = open(partial, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError as exc:
         problem = f"cannot be written: {exc.strerror}"
         raise InputError("--output", {args.output: problem}) from None
+    try:
+        with target:
+            code = asyncio.run(_sync(args, target, err))
+    except BaseException:
+        log.warning(
+            "the sync did not finish: the records written so far are in %s; %s was not written",
+            partial,
+            final,
+        )
+        raise
+    os.replace(partial, final)
+    return code
 
 
 async def _sync(args: argparse.Namespace, target: TextIO, err: TextIO) -> int:
@@ -170,8 +196,16 @@ def _actions(out: TextIO) -> int:
     return EXIT_OK
 
 
-async def _action(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+async def _action(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     manifest = load_manifest()
+    if args.name is None:  # `action --help` lists the actions; a bare `action` is an error
+        parser: argparse.ArgumentParser = args.action_parser
+        listed = "".join(f"  {line}\n" for line in action_lines(manifest))
+        if args.help:
+            out.write(f"{parser.format_help()}\nactions:\n{listed}")
+            return EXIT_OK
+        err.write(f"{parser.format_usage()}\nactions:\n{listed}\n")
+        raise UsageError("name the action to run, one of those listed above")
     resolved = manifest.action(args.name)  # an unknown name fails before anything else
     if args.help:
         out.write(action_help(resolved))

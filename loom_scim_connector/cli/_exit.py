@@ -9,6 +9,7 @@ from loom_scim_connector.errors import (
     LoomScimError,
     NotFoundError,
     NotSupportedError,
+    NotTlsError,
     PermissionDeniedError,
     UnknownNameError,
     WrongUrlError,
@@ -43,6 +44,7 @@ exit codes:
      offboard: an account could not be offboarded, or a search was cut at its bound
      ("incomplete": not found in the first N users; each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
+     (a URL with no SCIM behind it, https:// on a port without TLS, a duplicate name)
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
   {EXIT_NOT_FOUND}  not found; offboard: an email no Loom account carries, or whose accounts were
      all skipped (read again, they no longer carry it), and nothing failed
@@ -59,7 +61,9 @@ exit codes:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, ConfigError | InputError | UnknownNameError | WrongUrlError | UsageError):
+    if isinstance(
+        exc, ConfigError | InputError | UnknownNameError | WrongUrlError | NotTlsError | UsageError
+    ):
         return EXIT_BAD_INPUT
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return EXIT_AUTH

@@ -22,6 +22,7 @@ from loom_scim_connector.store import Evidence
 from ._connect import connect
 from ._exit import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, UsageError
 from ._output import _print_json, _shown
+from ._progress import Progress
 
 log = logging.getLogger("loom_scim_connector")
 # -- offboard ------------------------------------------------------------------------
@@ -94,10 +95,17 @@ def _from_roster(path: Path) -> list[tuple[str, str]]:
     return [(f"{path.name} {roster.unit} {e.line}", e.email) for e in roster.entries]
 
 
-async def offboard_command(args: argparse.Namespace, out: TextIO) -> int:
+async def offboard_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     emails = read_emails(args.emails, args.file)
     connection = connect(args)
     host = LocalHost(connection, store=args.store)
+    # One live line on a terminal (a log line every few seconds elsewhere), as a sync has.
+    progress = Progress(
+        err, "people done", lambda: len(emails), live=err.isatty(), one="person done", look_every=1
+    )
+    handlers = logging.getLogger("loom_scim_connector").handlers
+    for handler in handlers:
+        handler.addFilter(progress)
     try:
         results = await offboard_emails(
             host,
@@ -105,8 +113,12 @@ async def offboard_command(args: argparse.Namespace, out: TextIO) -> int:
             delete=args.delete,
             actor=args.actor or default_actor(),
             dry_run=args.dry_run,
+            on_each=None if args.quiet else lambda _: progress.step(),
         )
     finally:
+        progress.done()
+        for handler in handlers:
+            handler.removeFilter(progress)
         host.close()
     counts = Counter(item.outcome for item in results)
     if args.json:

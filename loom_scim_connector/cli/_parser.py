@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,6 +20,7 @@ from loom_scim_connector._version import __version__
 
 from ._exit import (
     EPILOG,
+    EXIT_BAD_INPUT,
     EXIT_BUSY,
     EXIT_KEY_EXPIRING,
     UsageError,
@@ -58,7 +61,12 @@ def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         (("--ignore-paging",), {"action": "store_true", "help": "ignore startIndex and count"}),
         (
             ("--latency",),
-            {"type": float, "default": 0.0, "metavar": "SECONDS", "help": "delay per request" + D},
+            {
+                "type": float,
+                "default": 0.0,
+                "metavar": "SECONDS",
+                "help": "delay per HTTP request (seeding is not slowed)" + D,
+            },
         ),
         (
             ("--fault-rate",),
@@ -106,20 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    parser.add_argument(
-        "--connection",
-        metavar="NAME",
-        help="a named connection of the config file; it wins over LOOM_SCIM_BRIDGE_URL and "
-        "LOOM_SCIM_API_KEY (used when it is not given)",
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help=f"the connections file (default: {default_config_path()})",
-    )
+    _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="verify the connection with one cheap request")
@@ -157,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--output",
         metavar="FILE",
-        help="write the records to FILE instead of standard output",
+        help="write the records to FILE instead of standard output; FILE appears only "
+        "when the sync ends: until then, and after a failure or Ctrl-C, the records so "
+        "far are in FILE.partial",
     )
     sync.add_argument(
         "--format",
@@ -195,16 +192,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("actions", help="list every action with what it does")
     sub.add_parser("connections", help="the named connections of the config file (no keys)")
     action = sub.add_parser(
-        "action", help="run an action; its output as JSON on stdout", add_help=False
+        "action",
+        help="run an action; its output as JSON on stdout",
+        description="Run an action (create a user, deactivate one, change a role...). "
+        "Alone, --help lists the actions; after an action's name, it shows that action's "
+        "input fields with an example. Without a name, the list is printed and the exit "
+        f"code is {EXIT_BAD_INPUT}.",
+        add_help=False,
+        usage="%(prog)s NAME --input JSON [--dry-run]\n       %(prog)s [NAME] --help",
     )
-    action.add_argument("name", help="e.g. create-user (see `loom-scim actions`)")
+    action.add_argument(
+        "name", nargs="?", metavar="NAME", help="the action to run, e.g. create-user"
+    )
     action.add_argument(
         "--input",
         metavar="JSON",
         help="the input as JSON, @file.json to read a file, or - for stdin",
     )
     action.add_argument(
-        "-h", "--help", action="store_true", help="the action's input fields, with an example"
+        "-h",
+        "--help",
+        action="store_true",
+        help="the actions, or with NAME the action's input fields with an example",
     )
     action.add_argument(
         "--dry-run",
@@ -212,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the first request that would change something, and send none (lookups "
         "before it are still sent, and listed)",
     )
+    # The list of actions comes from the manifest, read only when it is asked for.
+    action.set_defaults(action_parser=action)
 
     manifest = sub.add_parser("manifest", help="print the loaded, validated manifest")
     manifest.add_argument(
@@ -228,7 +239,47 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_parser(sub)
     add_reconcile_parser(sub)
     add_offboard_parsers(sub)
+    for command in _every_subparser(parser):
+        _add_global_options(command, top=False)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before or after its name (``loom-scim -q sync
+    users`` and ``loom-scim sync users -q`` alike). Defined here once: the top-level
+    parser gives the defaults, and a command's copy sets a value only when given, so
+    it never overwrites one given before the command."""
+    group = parser.add_argument_group("global options (before or after the command)")
+    unset: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    group.add_argument("--debug", action="store_true", help="debug logs and tracebacks", **unset)
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors", **unset
+    )
+    group.add_argument(
+        "--connection",
+        metavar="NAME",
+        help="a named connection of the config file; it wins over LOOM_SCIM_BRIDGE_URL and "
+        "LOOM_SCIM_API_KEY (used when it is not given)",
+        **unset,
+    )
+    group.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the connections file (default: {default_config_path()})",
+        **unset,
+    )
+
+
+def _every_subparser(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's parser, nested ones (``fleet status``) included, each once."""
+    found: list[argparse.ArgumentParser] = []
+    for option in parser._actions:
+        if isinstance(option, argparse._SubParsersAction):
+            for child in option.choices.values():
+                if all(child is not seen for seen in found):
+                    found += [child, *_every_subparser(child)]
+    return found
 
 
 def _positive(text: str) -> int:
@@ -257,7 +308,27 @@ def _datetime(text: str) -> datetime:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the command and its --help."""
+    """argparse, but a usage error is one line naming the command and its --help, and an
+    unknown option is refused by the command that does not know it, with the option it
+    most looks like (``--dryrun``: did you mean ``--dry-run``?)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(_unrecognized(extras, self._option_string_actions))
+        return parsed, extras
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _unrecognized(extras: list[str], known: Iterable[str]) -> str:
+    first = extras[0].split("=", 1)[0]
+    if first.startswith("--"):
+        options = sorted(option for option in known if option.startswith("--"))
+        close = difflib.get_close_matches(first, options, n=1, cutoff=0.75)
+        if close:
+            return f"unknown option {first}: did you mean {close[0]}?"
+    return f"unrecognized arguments: {' '.join(extras)}"

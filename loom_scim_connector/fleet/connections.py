@@ -82,13 +82,15 @@ class ConnectionNotFoundError(LoomScimError):
         super().__init__(f"no fleet connection {connection_id!r}")
 
 
-class ConnectionExistsError(LoomScimError):
-    """A connection with this id already exists."""
+class ConnectionExistsError(ConfigError):
+    """A connection with this id already exists: bad input (exit 2), as a ConfigError."""
 
     def __init__(self, connection_id: str) -> None:
         self.connection_id = connection_id
         super().__init__(
-            f"fleet connection {connection_id!r} already exists; remove it first to replace it"
+            f"fleet connection {connection_id!r}",
+            f"already exists; remove it first (loom-scim fleet remove {connection_id}) "
+            "to replace it",
         )
 
 

@@ -166,9 +166,6 @@ class LoomApplication(WSGIApplication):
 
     def serve(self, request: ScimRequest) -> ScimResponse:
         self.requests_served += 1
-        s = self.settings
-        if s.latency:
-            time.sleep(s.latency)
         fault = self._fault()
         if fault is not None:
             return self.finalize_response(request, fault)
@@ -254,6 +251,8 @@ class LoomApplication(WSGIApplication):
         if path.startswith(ADMIN + "/"):
             return self._admin(environ, start_response)
         if path == MOUNT or path.startswith(MOUNT + "/"):
+            if self.settings.latency:  # requests over HTTP only: seeding and call() are not slowed
+                time.sleep(self.settings.latency)
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + MOUNT
             environ["PATH_INFO"] = path[len(MOUNT) :]
