@@ -138,10 +138,58 @@ class StoreContract:
         clock.now += LEASE + 1  # the slow run stalls; its lease expires
         fresh = new_store.begin_run("users", "User", lease=LEASE)
         new_store.save(fresh, [user("u1", role="admin"), user("u2")])
-        old_store.save(slow, [user("u1", role="viewer")])  # a late write from the stale run
+        with pytest.raises(LeaseLostError):  # a late write from the stale run is fenced off
+            old_store.save(slow, [user("u1", role="viewer")])
         assert new_store.candidates(fresh) == []
         assert new_store.records("User", ids=["u1"])[0]["role"] == "admin"
         new_store.finish_run(fresh, "success")
+
+    def test_a_stalled_run_can_neither_save_nor_undo_a_newer_runs_deletions(
+        self, make_store: MakeStore, clock: FakeClock
+    ) -> None:
+        """Run A stalls (SIGSTOP) past its lease holding a batch; run B takes over and
+        deletes 10 departed users; A resumes: its save, checkpoint and finish are each
+        refused in the transaction that would write, and B's deletions stay."""
+        stalled_store, fresh_store = make_store(), make_store()
+        everyone = [user(f"u{i:02d}") for i in range(12)]
+        first = stalled_store.begin_run("users", "User", lease=LEASE)
+        stalled_store.save(first, everyone)
+        stalled_store.finish_run(first, "success")
+        stalled = stalled_store.begin_run("users", "User", lease=LEASE)
+        stalled_store.save(stalled, everyone[:1])  # a first batch, while it held the lease
+        clock.now += LEASE + 1  # paused past its lease
+        fresh = fresh_store.begin_run("users", "User", lease=LEASE)
+        fresh_store.save(fresh, everyone[:2])
+        departed = [r["id"] for r in everyone[2:]]
+        gone = fresh_store.finish_run(fresh, "success", deleted=departed)
+        assert sorted(r["id"] for r in gone) == departed
+        with pytest.raises(LeaseLostError):
+            stalled_store.save(stalled, everyone)  # the stale batch it held in memory
+        with pytest.raises(LeaseLostError):
+            stalled_store.save_checkpoint("users", {"lastCount": 12}, run=stalled)
+        with pytest.raises(LeaseLostError):
+            stalled_store.finish_run(stalled, "success", deleted=["u00"])
+        assert live_ids(fresh_store) == ["u00", "u01"]
+        deleted = fresh_store.records("User", include_deleted=True, ids=departed)
+        assert all("_deletedAt" in r for r in deleted) and len(deleted) == 10
+        assert fresh_store.get_checkpoint("users") is None
+        # A later run sees them as deleted, and one that finds them again adds them back.
+        later = fresh_store.begin_run("users", "User", lease=LEASE)
+        assert fresh_store.candidates(later) == ["u00", "u01"]
+        assert [a for a, _ in fresh_store.save(later, everyone[2:3])] == ["ADDED"]
+
+    def test_a_save_is_fenced_even_when_the_newer_run_still_runs(
+        self, make_store: MakeStore, clock: FakeClock
+    ) -> None:
+        stalled_store, fresh_store = make_store(), make_store()
+        stalled = stalled_store.begin_run("users", "User", lease=LEASE)
+        clock.now += LEASE + 1
+        fresh = fresh_store.begin_run("users", "User", lease=LEASE)
+        with pytest.raises(LeaseLostError):
+            stalled_store.save(stalled, [user("u1")])
+        assert fresh_store.records("User", include_deleted=True) == []
+        fresh_store.save_checkpoint("users", {"lastCount": 0}, run=fresh)  # the holder may
+        fresh_store.finish_run(fresh, "success")
 
     def test_candidates_are_live_records_the_run_has_not_seen(self, make_store: MakeStore) -> None:
         store = make_store()
