@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from loom_scim_connector.store import Evidence, LeaseLostError, Store, SyncBusyError
+from loom_scim_connector.store import Binding, Evidence, LeaseLostError, Store, SyncBusyError
 
 MakeStore = Callable[..., Store]
 LEASE = 30.0
@@ -242,6 +242,39 @@ class StoreContract:
         assert released is not None and released.status == "released"
         assert live_ids(store) == ["u1", "u2"]
         assert store.held_run(999_999) is None
+
+    # -- the workspace a store belongs to ------------------------------------------------
+
+    def test_a_binding_is_a_compare_and_set_that_never_holds_the_key(
+        self, make_store: MakeStore
+    ) -> None:
+        store, other = make_store(), make_store()
+        assert store.binding() is None
+        first = Binding.of("key-one", "2026-01-01T00:00:00+00:00")
+        assert store.bind(first, replaces=None) == first
+        racer = Binding.of("key-two", "2026-01-01T00:00:01+00:00")
+        assert other.bind(racer, replaces=None) == first  # the first binding stays
+        bound = other.binding()
+        assert bound is not None and bound.matches("key-one") and not bound.matches("key-two")
+        assert "key-one" not in repr(bound)
+        rotated = Binding.of("key-two", "2026-02-01T00:00:00+00:00")
+        stale = Binding.of("key-three", "2026-02-01T00:00:00+00:00")
+        now = store.bind(rotated, replaces=first.key_mac)
+        assert now.matches("key-two") and now.rebinds == 1 and now.rebound_at is not None
+        assert other.bind(stale, replaces=first.key_mac).matches("key-two")  # lost the race
+        assert make_store(key="other").binding() is None  # per connection
+
+    def test_the_live_sample_is_the_most_recently_seen_first(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1"), user("u2"), user("u3")])
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u3")])
+        store.finish_run(run, "success", deleted=["u1"])
+        assert store.live_sample("User") == ["u3", "u2"]
+        assert store.live_sample("User", limit=1) == ["u3"]
+        assert store.live_sample("Group") == []
 
     # -- checkpoints --------------------------------------------------------------------
 

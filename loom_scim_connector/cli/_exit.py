@@ -39,7 +39,8 @@ exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
      offboard: someone could not be offboarded (each outcome is listed and recorded)
-  {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
+  {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration;
+     a store that holds another workspace than the API key reaches (nothing synced)
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
   {EXIT_NOT_FOUND}  not found; offboard: someone has no Loom account (and nothing failed)
   {EXIT_HELD}  sync held: too many records were not seen, so nothing was deleted; review
