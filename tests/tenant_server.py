@@ -20,13 +20,14 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
-def scim_user(uid: str) -> dict[str, Any]:
+def scim_user(uid: str, tenant: str = "example") -> dict[str, Any]:
+    email = f"{uid}@{tenant.lower()}.example.com"
     return {
         "schemas": [USER],
         "id": uid,
-        "userName": f"{uid}@example.com",
+        "userName": email,
         "name": {"givenName": "Given", "familyName": uid},
-        "emails": [{"value": f"{uid}@example.com", "primary": True}],
+        "emails": [{"value": email, "primary": True}],
         "active": True,
         "meta": {"resourceType": "User"},
     }
@@ -101,8 +102,8 @@ class TenantServer:
                 "totalResults": len(users),
                 "startIndex": start,
                 "itemsPerPage": len(window),
-                "Resources": [scim_user(uid) for uid in window],
+                "Resources": [scim_user(uid, tenant or "") for uid in window],
             }
         if parts[-2] == "Users" and parts[-1] in users:
-            return 200, scim_user(parts[-1])
+            return 200, scim_user(parts[-1], tenant or "")
         return 404, {"schemas": [ERROR], "status": "404", "detail": "Resource not found"}

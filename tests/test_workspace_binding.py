@@ -134,3 +134,22 @@ def test_an_empty_store_binds_on_first_use(
     assert sync(server, KEY_B, store, monkeypatch)[0] == EXIT_OK
     assert sync(server, KEY_A, store, monkeypatch)[0] == EXIT_BAD_INPUT
     assert stored(store) == (set(B_USERS), set())
+
+
+def test_ids_that_every_workspace_has_are_no_proof(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that numbers each tenant's users 1, 2, 3 answers B's lookups of A's ids
+    with B's own users: found by id is not enough, the identity must match too."""
+    ids = [str(i) for i in range(1, 21)]
+    tenants = {"A": list(ids), "B": list(ids)}
+    with TenantServer(tenants, {KEY_A: "A", KEY_B: "B", KEY_A_ROTATED: "A"}) as server:
+        store = tmp_path / "a.sqlite3"
+        assert sync(server, KEY_A, store, monkeypatch)[0] == EXIT_OK
+        code, lines, err = sync(server, KEY_B, store, monkeypatch)
+        assert code == EXIT_BAD_INPUT, err
+        assert not lines
+        with sqlite3.connect(store) as db:
+            emails = {json.loads(d)["email"] for (d,) in db.execute("SELECT data FROM records")}
+        assert emails == {f"{i}@a.example.com" for i in ids}
+        assert sync(server, KEY_A_ROTATED, store, monkeypatch)[0] == EXIT_OK

@@ -12,7 +12,11 @@ random salt), never the key. Before a run:
 * otherwise (a new key: a rotation, or another workspace; or a store made before
   bindings) the key must prove it sees this store's workspace: up to :data:`PROBES`
   records the store holds live (the most recently seen first, per model) are looked up
-  with it. One found: the store is bound to the new key (recorded: ``rebound_at``,
+  with it. A record counts as found only when the server returns it under the same id
+  AND with the same identity (:data:`IDENTITY`: email, externalId, displayName or
+  creation time equal to the stored one), since a server that numbers each tenant's
+  users 1, 2, 3 answers another tenant's ids too. One found: the store is bound to the
+  new key (recorded: ``rebound_at``,
   ``rebinds``) and the run says so. None found (each a SCIM 404):
   :class:`~loom_scim_connector.store.WorkspaceMismatchError` (exit 2), before anything
   is listed, saved or deleted.
@@ -25,6 +29,7 @@ needs no flag: the proof is the new key reading a user the store already holds.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
@@ -34,6 +39,9 @@ from loom_scim_connector.store import Binding, Store, WorkspaceMismatchError, no
 from .context import RunContextImpl
 
 PROBES = 5  # stored live records looked up per model before a new key takes a store
+# Fields that say who a record is, beside its id (any one equal suffices: a rename
+# changes one of them, and the next record sampled may still prove the workspace).
+IDENTITY = ("email", "externalId", "displayName", "createdAt")
 NEW_STORE = (
     "for another workspace, give it a store of its own: --store NEW_FILE "
     "(in a fleet, a connection of its own)"
@@ -73,10 +81,13 @@ async def _prove(store: Store, manifest: Manifest, ctx: RunContextImpl) -> str:
     tried: list[str] = []
     for sync in _lookups(manifest):
         assert sync.confirm is not None
-        for rid in store.live_sample(sync.spec.output, PROBES):
+        model = sync.spec.output
+        for record in store.records(model, ids=store.live_sample(model, PROBES)):
+            rid = str(record["id"])
             tried.append(rid)
-            if await sync.confirm(ctx, rid) is not None:
-                return f"{sync.spec.output} {rid} found"
+            found = await sync.confirm(ctx, rid)
+            if found is not None and _same(record, found.model_dump(mode="json", by_alias=True)):
+                return f"{model} {rid} found"
     if not tried:
         return "nothing live to lose"
     shown = ", ".join(tried[:3]) + (", ..." if len(tried) > 3 else "")
@@ -86,6 +97,19 @@ async def _prove(store: Store, manifest: Manifest, ctx: RunContextImpl) -> str:
         f"none of {len(tried)} records it holds ({shown}) exist for this key (404), so "
         f"nothing was synced or deleted; {NEW_STORE}",
     )
+
+
+def _same(stored: dict[str, Any], found: dict[str, Any]) -> bool:
+    """The same record: the same id, and one identity field equal (emails by case)."""
+    if str(found.get("id")) != str(stored.get("id")):
+        return False
+    for name in IDENTITY:
+        mine, theirs = stored.get(name), found.get(name)
+        if mine is None or theirs is None:
+            continue
+        if str(mine).casefold() == str(theirs).casefold():
+            return True
+    return False
 
 
 def _lookups(manifest: Manifest) -> list[ResolvedSync]:
