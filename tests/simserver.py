@@ -16,6 +16,11 @@ lookup may answer a scrubbed ``200 {"id", "active": false}`` instead of 404.
 
 :mod:`tests.sim_loopback` puts one on 127.0.0.1 for tests of the real CLI.
 
+Two more stand-in behaviours: ``tenants`` maps another bearer token to another
+workspace's :class:`SimServer` behind the same URL (a SCIM service that tells tenants
+apart by the token alone), and ``at_page`` hooks let a test stall a run mid-walk (run
+another sync to completion from inside the hook, as when a process is paused).
+
 It keeps what the invariants need: the users present for the whole of the current run
 (:meth:`start_run`, :meth:`stable_ids`) and the final state (:meth:`user_ids`).
 """
@@ -35,6 +40,7 @@ import httpx
 
 from loom_scim_connector import LoomConnection, LoomScimClient, RetryPolicy, no_wait
 from loom_scim_connector.host import LocalHost
+from loom_scim_connector.store import SQLiteStore
 
 from .conftest import BASE, SECRET
 
@@ -101,6 +107,9 @@ class SimServer:
     # faults in a row, per request (method and URL): with pages in flight at once, a
     # count shared by all requests would let one request be faulted more times in a row
     _faults_in_a_row: dict[str, int] = field(default_factory=dict, repr=False)
+    # another workspace behind the same URL, by bearer token
+    tenants: dict[str, SimServer] = field(default_factory=dict, repr=False)
+    tenant: str = "acme"  # the domain of its users' emails
     _next_id: int = 1
     _offset: int = 0  # 0-based start of the list request being served
     list_in_flight: int = 0  # list requests received and not yet answered
@@ -153,10 +162,10 @@ class SimServer:
         self.users[uid] = {
             "schemas": [USER_SCHEMA],
             "id": uid,
-            "userName": f"{given}.{family}@acme.example".lower(),
+            "userName": f"{given}.{family}@{self.tenant}.example".lower(),
             "name": {"givenName": given, "familyName": family},
             "active": True,
-            "externalId": f"00u{uid[1:]}",
+            "externalId": f"00u{uid[1:]}" if self.tenant == "acme" else f"{self.tenant}-{uid}",
             "meta": {"resourceType": "User"},
         }
         where = len(self.listing) if position is None else max(0, position)
@@ -212,6 +221,10 @@ class SimServer:
             self.list_in_flight -= listing
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        tenant = self.tenants.get(token, self)
+        if tenant is not self:
+            return tenant(request)
         parts = [unquote(p) for p in request.url.path.split("/") if p]
         self.log.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
         if self.rng.random() < self.behaviour.mutation_rate:
@@ -348,8 +361,16 @@ def _html(status: int, title: str) -> httpx.Response:
     return httpx.Response(status, text=page, headers={"Content-Type": "text/html"})
 
 
-def sim_host(sim: SimServer, store: Path, page_size: int = 100) -> LocalHost:
-    """A LocalHost on a SQLite file whose clients talk to ``sim`` and never sleep."""
+def sim_host(
+    sim: SimServer,
+    store: Path,
+    page_size: int = 100,
+    *,
+    key: str = SECRET,
+    clock: Callable[[], float] | None = None,
+) -> LocalHost:
+    """A LocalHost on a SQLite file whose clients talk to ``sim`` and never sleep; with
+    ``key`` as its API key, and leases on ``clock`` when given (a fake one expires them)."""
 
     def factory(conn: LoomConnection) -> LoomScimClient:
         return LoomScimClient(
@@ -359,7 +380,8 @@ def sim_host(sim: SimServer, store: Path, page_size: int = 100) -> LocalHost:
             page_size=page_size,
         )
 
-    return LocalHost(LoomConnection.create(BASE, SECRET), store=store, client_factory=factory)
+    where: Path | SQLiteStore = store if clock is None else SQLiteStore(store, BASE, clock=clock)
+    return LocalHost(LoomConnection.create(BASE, key), store=where, client_factory=factory)
 
 
 def deleted_ids(host: LocalHost) -> set[str]:

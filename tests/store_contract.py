@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from loom_scim_connector.store import Evidence, LeaseLostError, Store, SyncBusyError
+from loom_scim_connector.store import Binding, Evidence, LeaseLostError, Store, SyncBusyError
 
 MakeStore = Callable[..., Store]
 LEASE = 30.0
@@ -138,10 +138,58 @@ class StoreContract:
         clock.now += LEASE + 1  # the slow run stalls; its lease expires
         fresh = new_store.begin_run("users", "User", lease=LEASE)
         new_store.save(fresh, [user("u1", role="admin"), user("u2")])
-        old_store.save(slow, [user("u1", role="viewer")])  # a late write from the stale run
+        with pytest.raises(LeaseLostError):  # a late write from the stale run is fenced off
+            old_store.save(slow, [user("u1", role="viewer")])
         assert new_store.candidates(fresh) == []
         assert new_store.records("User", ids=["u1"])[0]["role"] == "admin"
         new_store.finish_run(fresh, "success")
+
+    def test_a_stalled_run_can_neither_save_nor_undo_a_newer_runs_deletions(
+        self, make_store: MakeStore, clock: FakeClock
+    ) -> None:
+        """Run A stalls (SIGSTOP) past its lease holding a batch; run B takes over and
+        deletes 10 departed users; A resumes: its save, checkpoint and finish are each
+        refused in the transaction that would write, and B's deletions stay."""
+        stalled_store, fresh_store = make_store(), make_store()
+        everyone = [user(f"u{i:02d}") for i in range(12)]
+        first = stalled_store.begin_run("users", "User", lease=LEASE)
+        stalled_store.save(first, everyone)
+        stalled_store.finish_run(first, "success")
+        stalled = stalled_store.begin_run("users", "User", lease=LEASE)
+        stalled_store.save(stalled, everyone[:1])  # a first batch, while it held the lease
+        clock.now += LEASE + 1  # paused past its lease
+        fresh = fresh_store.begin_run("users", "User", lease=LEASE)
+        fresh_store.save(fresh, everyone[:2])
+        departed = [r["id"] for r in everyone[2:]]
+        gone = fresh_store.finish_run(fresh, "success", deleted=departed)
+        assert sorted(r["id"] for r in gone) == departed
+        with pytest.raises(LeaseLostError):
+            stalled_store.save(stalled, everyone)  # the stale batch it held in memory
+        with pytest.raises(LeaseLostError):
+            stalled_store.save_checkpoint("users", {"lastCount": 12}, run=stalled)
+        with pytest.raises(LeaseLostError):
+            stalled_store.finish_run(stalled, "success", deleted=["u00"])
+        assert live_ids(fresh_store) == ["u00", "u01"]
+        deleted = fresh_store.records("User", include_deleted=True, ids=departed)
+        assert all("_deletedAt" in r for r in deleted) and len(deleted) == 10
+        assert fresh_store.get_checkpoint("users") is None
+        # A later run sees them as deleted, and one that finds them again adds them back.
+        later = fresh_store.begin_run("users", "User", lease=LEASE)
+        assert fresh_store.candidates(later) == ["u00", "u01"]
+        assert [a for a, _ in fresh_store.save(later, everyone[2:3])] == ["ADDED"]
+
+    def test_a_save_is_fenced_even_when_the_newer_run_still_runs(
+        self, make_store: MakeStore, clock: FakeClock
+    ) -> None:
+        stalled_store, fresh_store = make_store(), make_store()
+        stalled = stalled_store.begin_run("users", "User", lease=LEASE)
+        clock.now += LEASE + 1
+        fresh = fresh_store.begin_run("users", "User", lease=LEASE)
+        with pytest.raises(LeaseLostError):
+            stalled_store.save(stalled, [user("u1")])
+        assert fresh_store.records("User", include_deleted=True) == []
+        fresh_store.save_checkpoint("users", {"lastCount": 0}, run=fresh)  # the holder may
+        fresh_store.finish_run(fresh, "success")
 
     def test_candidates_are_live_records_the_run_has_not_seen(self, make_store: MakeStore) -> None:
         store = make_store()
@@ -194,6 +242,39 @@ class StoreContract:
         assert released is not None and released.status == "released"
         assert live_ids(store) == ["u1", "u2"]
         assert store.held_run(999_999) is None
+
+    # -- the workspace a store belongs to ------------------------------------------------
+
+    def test_a_binding_is_a_compare_and_set_that_never_holds_the_key(
+        self, make_store: MakeStore
+    ) -> None:
+        store, other = make_store(), make_store()
+        assert store.binding() is None
+        first = Binding.of("key-one", "2026-01-01T00:00:00+00:00")
+        assert store.bind(first, replaces=None) == first
+        racer = Binding.of("key-two", "2026-01-01T00:00:01+00:00")
+        assert other.bind(racer, replaces=None) == first  # the first binding stays
+        bound = other.binding()
+        assert bound is not None and bound.matches("key-one") and not bound.matches("key-two")
+        assert "key-one" not in repr(bound)
+        rotated = Binding.of("key-two", "2026-02-01T00:00:00+00:00")
+        stale = Binding.of("key-three", "2026-02-01T00:00:00+00:00")
+        now = store.bind(rotated, replaces=first.key_mac)
+        assert now.matches("key-two") and now.rebinds == 1 and now.rebound_at is not None
+        assert other.bind(stale, replaces=first.key_mac).matches("key-two")  # lost the race
+        assert make_store(key="other").binding() is None  # per connection
+
+    def test_the_live_sample_is_the_most_recently_seen_first(self, make_store: MakeStore) -> None:
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1"), user("u2"), user("u3")])
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u3")])
+        store.finish_run(run, "success", deleted=["u1"])
+        assert store.live_sample("User") == ["u3", "u2"]
+        assert store.live_sample("User", limit=1) == ["u3"]
+        assert store.live_sample("Group") == []
 
     # -- checkpoints --------------------------------------------------------------------
 

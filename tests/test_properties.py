@@ -16,6 +16,11 @@ the first few). After every run:
 Against an honest server (only transient faults, changes between syncs) a run must not
 fail, and after a successful one the store mirrors the server exactly.
 
+Two more stand-ins: another workspace behind the same URL, told apart by the key alone
+(its sync into this store is refused and changes nothing, ids colliding or not; a
+rotated key of the same workspace is taken), and a stalled run (paused mid-walk past its
+lease while another run takes over and deletes; it must then fail and undo nothing).
+
 Examples per test come from the hypothesis profile (tests/conftest.py): ``default`` in
 CI, ``HYPOTHESIS_PROFILE=long`` (``make properties``) for many more.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -34,8 +40,10 @@ from hypothesis import strategies as st
 
 from loom_scim_connector import LoomScimError
 from loom_scim_connector.host import LocalHost, SyncReport
+from loom_scim_connector.store import LeaseLostError
 
 from .simserver import TOTAL_MODES, Behaviour, Gateway404, SimServer, deleted_ids, sim_host
+from .store_contract import FakeClock
 
 GUARD_MIN = 25  # DeletionGuard().min_count: at most this many deletions are never held
 # Proxy 404s drawn for lookups: none of them may confirm a deletion.
@@ -250,3 +258,96 @@ def test_unreadable_records_are_quarantined_never_blocking_never_deleting(
             assert kept <= quarantined, (
                 f"gone, not deleted, not quarantined: {sorted(kept - quarantined)}"
             )
+
+
+@given(
+    users=st.integers(1, 80),
+    others=st.integers(0, 80),
+    page_size=st.integers(1, 30),
+    seed=st.integers(0, 2**32 - 1),
+    behaviour=behaviours,
+)
+def test_a_key_of_another_workspace_behind_the_same_url_changes_nothing(
+    users: int, others: int, page_size: int, seed: int, behaviour: Behaviour
+) -> None:
+    """The other workspace numbers its users as this one does (ids collide), with other
+    people: however it misbehaves, a sync with its key is refused or fails, and the
+    store is as it was. A rotated key of this workspace takes the store."""
+    sim = SimServer.with_users(users, seed=seed)
+    other = SimServer(seed=seed + 1, behaviour=behaviour, tenant="other")
+    for _ in range(others):
+        other.insert()
+    sim.tenants = {"key-of-the-other-workspace": other, "rotated-key-of-this-one": sim}
+    with synced_host(sim, page_size) as host:
+        before = snapshot(host)
+        store = host.store.path  # type: ignore[attr-defined]
+        with closing(sim_host(sim, store, page_size, key="key-of-the-other-workspace")) as them:
+            try:
+                asyncio.run(them.run_sync("users"))
+            except LoomScimError as exc:
+                event(f"another workspace's key: {type(exc).__name__}")
+            else:
+                raise AssertionError("another workspace's key synced into this store")
+        assert snapshot(host) == before
+        with closing(sim_host(sim, store, page_size, key="rotated-key-of-this-one")) as rotated:
+            sim.start_run()
+            report = asyncio.run(rotated.run_sync("users"))
+        assert (report.status, report.deleted) == ("success", 0)
+        assert any("new API key" in warning for warning in report.warnings)
+
+
+@given(
+    users=st.integers(2, 120),
+    page_size=st.integers(1, 20),
+    seed=st.integers(0, 2**32 - 1),
+    stall_at=st.integers(1, 6),
+    leaving=st.integers(0, 25),
+)
+def test_a_stalled_run_never_undoes_the_deletions_of_the_run_that_took_over(
+    users: int, page_size: int, seed: int, stall_at: int, leaving: int
+) -> None:
+    """Run A stalls before list page ``stall_at`` past its lease; meanwhile users leave
+    and run B syncs to the end (deleting them). A then resumes: it must fail on its
+    lost lease, and every deletion B made must stay."""
+    sim = SimServer.with_users(users, seed=seed)
+    clock = FakeClock()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "store.sqlite3"
+        with closing(sim_host(sim, path, page_size, clock=clock)) as host:
+            _, first = sync(host, sim, Behaviour(), clean=True)
+            assert first.report is not None and first.report.status == "success"
+            taken_over: list[SyncReport] = []
+
+            def take_over(server: SimServer) -> None:
+                clock.now += 3600  # A is paused past its lease
+                for uid in sorted(server.users)[: min(leaving, len(server.users) - 1)]:
+                    server.delete(uid)
+
+                def run_b() -> None:
+                    with closing(sim_host(sim, path, page_size, clock=clock)) as other:
+                        taken_over.append(asyncio.run(other.run_sync("users")))
+
+                thread = threading.Thread(target=run_b)
+                thread.start()
+                thread.join()
+
+            sim.start_run()
+            sim.at_page(stall_at, take_over)
+            try:
+                asyncio.run(host.run_sync("users"))
+                lost = False
+            except LeaseLostError:
+                lost = True
+            if not taken_over:
+                event("the walk ended before the stall")
+                assert not lost
+                return
+            assert lost, "the stalled run did not fail on its lost lease"
+            report = taken_over[0]
+            note(f"run B: {report}")
+            assert not (deleted_ids(host) & sim.user_ids()), "a live user marked DELETED"
+            if report.status == "success":
+                event("run B succeeded, then the stalled run resumed")
+                assert len(deleted_ids(host)) == report.deleted, "run B's deletion was undone"
+            live = {str(r["id"]) for r in host.records("User")}
+            assert sim.user_ids() <= live, "a user on the server is not live in the store"

@@ -19,7 +19,7 @@ import pytest
 
 from loom_scim_connector.store import SQLiteStore, Store, StoreError, SyncBusyError
 
-from .pg_server import postgres_url, require_psycopg
+from .pg_server import postgres_url, require_psycopg, schema_of_its_own
 from .store_contract import LEASE, FakeClock, MakeStore, StoreContract, user
 
 require_psycopg()
@@ -49,7 +49,7 @@ def prefix(pg_url: str) -> Iterator[str]:
             " (SELECT run_id FROM loom_scim_runs WHERE connection LIKE %s)",
             (like,),
         )
-        for table in ("records", "runs", "checkpoints", "locks", "evidence"):
+        for table in ("records", "runs", "checkpoints", "locks", "evidence", "bindings"):
             db.execute(f"DELETE FROM loom_scim_{table} WHERE connection LIKE %s", (like,))  # noqa: S608
 
 
@@ -215,3 +215,26 @@ def test_another_programs_table_is_refused_and_a_given_connection_is_left_open(
             assert db.execute("SELECT COUNT(*) FROM loom_scim_records").fetchone() == (1,)
         finally:
             db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_store_made_before_fencing_is_upgraded_on_open(pg_url: str) -> None:
+    """Schema 4 adds ``deleted_by`` (the generation that deleted a record) in place."""
+    with schema_of_its_own() as dsn:
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute(
+                "CREATE TABLE loom_scim_records (connection TEXT NOT NULL, model TEXT NOT NULL,"
+                ' id TEXT COLLATE "C" NOT NULL, data TEXT NOT NULL, last_seen_run BIGINT NOT NULL,'
+                " first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,"
+                " PRIMARY KEY (connection, model, id))"
+            )
+            db.execute(
+                "INSERT INTO loom_scim_records VALUES"
+                " ('conn', 'User', 'u1', '{\"id\": \"u1\"}', 0, 'x', 'x', NULL)"
+            )
+        store = PostgresStore(dsn, "conn")
+        run = store.begin_run("users", "User", lease=LEASE)
+        assert [r["id"] for r in store.finish_run(run, "success", deleted=["u1"])] == ["u1"]
+        store.close()
+        with psycopg.connect(dsn, autocommit=True) as db:
+            rows = db.execute("SELECT deleted_by FROM loom_scim_records").fetchall()
+        assert rows == [(run.generation,)]

@@ -79,7 +79,10 @@ def test_a_store_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> No
     store = SQLiteStore(path, "conn")
     run = store.begin_run("users", "User", lease=LEASE)
     assert run.generation > 1 and store.candidates(run) == ["u1"]
+    assert [r["id"] for r in store.finish_run(run, "success", deleted=["u1"])] == ["u1"]
     store.close()
+    with sqlite3.connect(path) as db:  # schema 4: the generation that deleted it is kept
+        assert db.execute("SELECT deleted_by FROM records").fetchall() == [(run.generation,)]
 
 
 def _race(path: str, start: multiprocessing.synchronize.Event, results: object) -> None:

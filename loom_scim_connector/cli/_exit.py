@@ -44,7 +44,8 @@ exit codes:
      offboard: an account could not be offboarded, or a search was cut at its bound
      ("incomplete": not found in the first N users; each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
-     (a URL with no SCIM behind it, https:// on a port without TLS, a duplicate name)
+     (a URL with no SCIM behind it, https:// on a port without TLS, a duplicate name,
+     a store that holds another workspace than the API key reaches: nothing synced)
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
   {EXIT_NOT_FOUND}  not found; offboard: an email no Loom account carries, or whose accounts were
      all skipped (read again, they no longer carry it), and nothing failed

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Self
 
-from loom_scim_connector.store.postgres import _connect
+from loom_scim_connector.store._pg_base import connect
 
 
 class Tables:
@@ -20,7 +20,7 @@ class Tables:
     SCHEMA_LOCK: ClassVar[str]
 
     def __init__(self, dsn: str) -> None:
-        self.where, self.db = _connect(dsn)
+        self.where, self.db = connect(dsn)
         try:
             with self.db.transaction():
                 self.db.execute(

@@ -29,7 +29,7 @@ from loom_scim_connector.errors import (
     TransportError,
     WrongUrlError,
 )
-from loom_scim_connector.store import LeaseLostError, StoreError
+from loom_scim_connector.store import LeaseLostError, StoreError, WorkspaceMismatchError
 
 from ._db import Tables
 
@@ -60,6 +60,7 @@ KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (ProtocolError, "protocol"),
     (IncompleteSyncError, "incomplete"),
     (LeaseLostError, "lease-lost"),
+    (WorkspaceMismatchError, "other-workspace"),
     (StoreError, "store"),
     (ConfigError, "config"),
 )

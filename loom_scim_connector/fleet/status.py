@@ -15,7 +15,8 @@ from typing import Any
 
 from psycopg.rows import tuple_row
 
-from loom_scim_connector.store.postgres import PostgresStore, _connect
+from loom_scim_connector.store._pg_base import connect
+from loom_scim_connector.store.postgres import PostgresStore
 
 from .connections import ConnectionInfo
 from .errors import ErrorLog
@@ -33,7 +34,7 @@ def fleet_status(
     with ErrorLog(dsn) as errors:
         classes = errors.last([c.id for c in connections])
     keys = [store_key(c.id) for c in connections]
-    _, db = _connect(dsn)
+    _, db = connect(dsn)
     try:
         with db.cursor(row_factory=tuple_row) as cur:
             cur.execute(

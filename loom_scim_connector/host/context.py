@@ -114,7 +114,7 @@ class SyncContextImpl(RunContextImpl):
         return self.store.get_checkpoint(self.run.sync)
 
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.store.save_checkpoint(self.run.sync, checkpoint)
+        self.store.save_checkpoint(self.run.sync, checkpoint, run=self.run)
 
 
 @dataclass

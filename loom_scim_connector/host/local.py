@@ -24,6 +24,7 @@ from loom_scim_connector.store import Run, SQLiteStore, Store, StoreError, SyncB
 from .context import ActionContextImpl, OnRecord, validate_input
 from .report import SyncReport
 from .syncrun import DeletionGuard, SyncRun
+from .workspace import ensure_workspace
 
 DEFAULT_STORE = Path(_DEFAULT_STORE)
 ClientFactory = Callable[[LoomConnection], LoomScimClient]
@@ -140,8 +141,7 @@ class LocalHost:
     ) -> None:
         started = time.perf_counter()
         try:
-            self.connection = await discover(self.connection, self.client_factory)
-            async with self.client_factory(self.connection) as client:
+            async with self._session(report.warnings) as client:
                 run = await self._begin(sync, wait)
                 report.run_id = run.run_id
                 runner = SyncRun(
@@ -163,8 +163,21 @@ class LocalHost:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[LoomScimClient]:
         """One client for several actions in a row (offboarding a list of people)."""
+        async with self._session([]) as client:
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def _session(self, warnings: list[str]) -> AsyncIterator[LoomScimClient]:
+        """A client on the discovered URL, once the store is known to hold the workspace
+        this key reaches (:mod:`.workspace`); a new key that took it over is noted."""
         self.connection = await discover(self.connection, self.client_factory)
         async with self.client_factory(self.connection) as client:
+            note = await ensure_workspace(
+                self.store, self.manifest, self.connection, client, self.logger
+            )
+            if note is not None:
+                warnings.append(note)
+                self.logger.warning("%s", note)
             yield client
 
     async def run_action(

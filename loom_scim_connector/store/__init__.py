@@ -10,6 +10,7 @@ store (the ``fleet`` extra) is imported from its own module,
 from ._owner import now_iso
 from .base import (
     Action,
+    Binding,
     Encoded,
     Evidence,
     HeldRun,
@@ -20,12 +21,14 @@ from .base import (
     Store,
     StoreError,
     SyncBusyError,
+    WorkspaceMismatchError,
     text_of,
 )
 from .sqlite import SQLiteStore
 
 __all__ = [
     "Action",
+    "Binding",
     "Encoded",
     "Evidence",
     "HeldRun",
@@ -37,6 +40,7 @@ __all__ = [
     "Store",
     "StoreError",
     "SyncBusyError",
+    "WorkspaceMismatchError",
     "now_iso",
     "text_of",
 ]

@@ -1,4 +1,5 @@
-"""Opening a SQLite store file: the schema, its upgrade in place, and who owns a lease.
+"""Opening a SQLite store file (the schema, its upgrade in place), its transactions, and
+the lease check every write makes in the transaction that writes (fencing).
 
 Every way a file can fail to be a store becomes one :class:`StoreError` line here, so
 ``--store`` mistakes never reach the user as a traceback.
@@ -7,17 +8,23 @@ Every way a file can fail to be a store becomes one :class:`StoreError` line her
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from ._binding import SQLITE_SCHEMA as _BINDING_SCHEMA
 from ._evidence import SQLITE_SCHEMA as _EVIDENCE_SCHEMA
-from .base import StoreError
+from ._owner import default_owner
+from .base import LeaseLostError, Run, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
     data TEXT NOT NULL, last_seen_run INTEGER NOT NULL,
     first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
+    deleted_by INTEGER,
     PRIMARY KEY (connection, model, id)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -36,8 +43,71 @@ CREATE TABLE IF NOT EXISTS held (
     run_id INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, id)
 );
 """
-# Columns added to ``runs`` after the first release (schema 1), added on open.
-_RUN_COLUMNS = {"model": "TEXT", "owner": "TEXT", "released_by": "INTEGER"}
+# Columns added after the first release (schema 1), added on open: to ``runs`` in
+# schema 2; to ``records`` in schema 4, the generation that deleted a record.
+_ADDED_COLUMNS = {
+    "runs": {"model": "TEXT", "owner": "TEXT", "released_by": "INTEGER"},
+    "records": {"deleted_by": "INTEGER"},
+}
+
+
+class SQLiteBase:
+    """An open store file: one write transaction at a time, and the lease check."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        connection_key: str,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.where = str(path)
+        self.key = connection_key
+        self.owner = owner or default_owner()
+        self.clock = clock
+        self.db = open_db(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking SQLite's write lock at once (``IMMEDIATE``)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _check_lease(self, db: sqlite3.Connection, run: Run) -> None:
+        """Inside a write transaction: the run still holds its lease, or nothing is
+        written (:class:`LeaseLostError`)."""
+        row = db.execute(
+            "SELECT run_id FROM locks WHERE connection = ? AND model = ?",
+            (self.key, run.model),
+        ).fetchone()
+        if row is None or row[0] != run.run_id:
+            raise LeaseLostError.of(run)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Upgrade a store made by an older version, under the write lock (two processes
+    opening one old file at once must not both add a column)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for table, added in _ADDED_COLUMNS.items():
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in added.items():
+                if name not in columns:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def open_db(path: Path | str) -> sqlite3.Connection:
@@ -57,13 +127,11 @@ def open_db(path: Path | str) -> sqlite3.Connection:
             db.execute("PRAGMA synchronous = NORMAL")
         db.executescript(_SCHEMA)
         db.executescript(_EVIDENCE_SCHEMA)  # schema 3: offboarding evidence
-        columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-        for name, kind in _RUN_COLUMNS.items():
-            if name not in columns:
-                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+        db.executescript(_BINDING_SCHEMA)  # schema 4: the workspace a store belongs to
         record_columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
         if not {"id", "data", "last_seen_run", "deleted_at"} <= record_columns:
             raise StoreError(where, "has a 'records' table that loom-scim did not make")
+        _add_columns(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         reason = str(exc)

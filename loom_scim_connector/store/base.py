@@ -10,15 +10,27 @@ What it guarantees (``tests/store_contract.py`` states each as a test):
 * **Monotonic sightings.** Each run has a generation that grows with every run. A save
   never lowers a record's generation nor overwrites data saved by a newer generation,
   so a late write from an older run cannot make a record look unseen.
+* **Fencing.** Every write a run makes (:meth:`Store.save`, a checkpoint given its run,
+  :meth:`Store.finish_run`) checks, in the transaction that writes, that the run still
+  holds its lease, and otherwise raises :class:`LeaseLostError` having written nothing:
+  a run that stalled past its lease (paused, swapped out) cannot write a stale batch
+  after another run took over.
 * **Deletions only at the end, only by the lease holder.** :meth:`Store.finish_run`
   marks records deleted, records held candidates, sets the run's status and releases
-  the lease in one transaction, and refuses (:class:`LeaseLostError`) when the run no
-  longer holds the lease. It deletes only records still unseen by the run.
+  the lease in one transaction. It deletes only records still unseen by the run, and
+  records the generation that deleted each: a save by an older generation never
+  clears it.
+* **One workspace per store.** :meth:`Store.binding` is the fingerprint of the API key
+  the connection's records were synced with (a salted HMAC, never the key); the host
+  decides when a new key may :meth:`Store.bind` (``host/workspace.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -41,6 +53,10 @@ class StoreError(LoomScimError):
         self.where = where
         self.reason = reason
         super().__init__(f"store {where}: {reason}")
+
+
+class WorkspaceMismatchError(StoreError):
+    """The store holds another workspace's records than the API key reaches."""
 
 
 class SyncBusyError(LoomScimError):
@@ -166,6 +182,31 @@ class Evidence:
     evidence_id: int | None = None
 
 
+def key_fingerprint(salt: str, api_key: str) -> str:
+    """HMAC-SHA256 of the key under the binding's random salt: it tells a key from
+    another without the store ever holding anything the key can be recovered from."""
+    return hmac.new(bytes.fromhex(salt), api_key.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Which API key a connection's records were synced with (its fingerprint only)."""
+
+    salt: str
+    key_mac: str
+    bound_at: str
+    rebound_at: str | None = None
+    rebinds: int = 0
+
+    @classmethod
+    def of(cls, api_key: str, at: str) -> Binding:
+        salt = secrets.token_hex(16)
+        return cls(salt, key_fingerprint(salt, api_key), at)
+
+    def matches(self, api_key: str) -> bool:
+        return hmac.compare_digest(key_fingerprint(self.salt, api_key), self.key_mac)
+
+
 @dataclass(frozen=True)
 class HeldRun:
     """A run that ended ``held``: the candidates it did not delete, for a person to review."""
@@ -191,7 +232,7 @@ class Store(Protocol):
     def save(
         self, run: Run, records: Sequence[Mapping[str, Any]]
     ) -> list[tuple[Action, dict[str, Any]]]:
-        """Upsert records seen by ``run``; say what happened to each."""
+        """Upsert records seen by ``run``, fenced by its lease; say what happened to each."""
         ...
 
     def live_count(self, model: str) -> int: ...
@@ -237,6 +278,23 @@ class Store(Protocol):
         """Evidence of this connection, newest first; ``email`` matches case-insensitively."""
         ...
 
-    def save_checkpoint(self, sync: str, data: Mapping[str, Any]) -> None: ...
+    def save_checkpoint(
+        self, sync: str, data: Mapping[str, Any], *, run: Run | None = None
+    ) -> None:
+        """Save a sync's checkpoint; given ``run``, fenced by its lease."""
+        ...
+
+    def live_sample(self, model: str, limit: int = 5) -> list[str]:
+        """Up to ``limit`` live ids of ``model``, the most recently seen first."""
+        ...
+
+    def binding(self) -> Binding | None:
+        """The key this connection's records are bound to, if bound yet."""
+        ...
+
+    def bind(self, new: Binding, *, replaces: str | None) -> Binding:
+        """Bind to ``new`` when the binding in force is still ``replaces`` (a key_mac,
+        or ``None`` for none yet), in one transaction; return the binding in force."""
+        ...
 
     def close(self) -> None: ...

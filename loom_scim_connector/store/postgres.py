@@ -9,31 +9,31 @@ never needs psycopg.
 two processes opening a fresh database at once do not race on the catalog), all named
 ``loom_scim_*`` so they can live in a shared database; they go in the first schema of
 the connection's ``search_path`` (set it in the DSN, ``options=-csearch_path=...``, to
-use another schema). Records are kept as the same sorted-key JSON *text* the SQLite
-store keeps, not ``jsonb``: ``jsonb`` would rewrite numbers (``1e300`` comes back an
-int, ``1.0`` as ``1.0`` but ``1E2`` as ``100``), refuse ``NaN`` and ``\\u0000``, and
-compare semantically, so :meth:`records` and ADDED/UPDATED/UNCHANGED would differ from
-SQLite's. Record ids are ``COLLATE "C"``, so ``ORDER BY id`` is SQLite's byte order
-whatever the database's collation. Timestamps are the same ISO text as SQLite's
-(:func:`._owner.now_iso`); lease expiry is a number from the injectable ``clock``
-(seconds), so tests expire leases with a fake clock.
+use another schema); a store made by an older version is upgraded on open. Records are
+kept as the same sorted-key JSON *text* the SQLite store keeps, not ``jsonb``: ``jsonb``
+would rewrite numbers (``1e300`` comes back an int, ``1.0`` as ``1.0`` but ``1E2`` as
+``100``), refuse ``NaN`` and ``\\u0000``, and compare semantically, so :meth:`records`
+and ADDED/UPDATED/UNCHANGED would differ from SQLite's. Record ids are ``COLLATE "C"``,
+so ``ORDER BY id`` is SQLite's byte order whatever the database's collation. Timestamps
+are the same ISO text as SQLite's (:func:`._owner.now_iso`); lease expiry is a number
+from the injectable ``clock`` (seconds), so tests expire leases with a fake clock.
 
 **Locking.** Every method is one transaction (``READ COMMITTED``) on an autocommit
 connection. :meth:`begin_run` first takes a transaction-level advisory lock on a 64-bit
 hash of ``(connection, model)`` (``pg_advisory_xact_lock``), then reads the lease row
-``FOR UPDATE``. Both are needed: the row lock alone cannot serialize two first runs
-when no lease row exists yet (there is no row to lock, and ``INSERT ... ON CONFLICT DO
+``FOR UPDATE``. Both are needed: the row lock alone cannot serialize two first runs when
+no lease row exists yet (there is no row to lock, and ``INSERT ... ON CONFLICT DO
 UPDATE`` would let the second silently overwrite the first's fresh lease), and the
-advisory lock alone would not serialize against :meth:`heartbeat` and
-:meth:`finish_run`, which lock the lease row itself (``UPDATE ... RETURNING`` / ``SELECT
-... FOR UPDATE``). So a lease check and the write that depends on it are never split by
-another transaction, exactly as under SQLite's ``BEGIN IMMEDIATE``, with no
-serialization failures to retry. A hash collision between two keys only makes their
-``begin_run`` calls wait for each other for a moment. Locks are always taken in one
-order (advisory lock, lease row, run rows, record rows by id), and record rows are
-locked in id order (``SELECT ... ORDER BY id FOR UPDATE``) before they are written, so
-two writers cannot deadlock; should PostgreSQL still report a deadlock or serialization
-failure, the transaction is retried.
+advisory lock alone would not serialize against :meth:`heartbeat`, :meth:`save`,
+:meth:`finish_run` and a fenced checkpoint, which lock the lease row itself (``UPDATE
+... RETURNING`` / ``SELECT ... FOR UPDATE``, the fencing check). So a lease check and
+the write that depends on it are never split by another transaction, exactly as under
+SQLite's ``BEGIN IMMEDIATE``, with no serialization failures to retry. A hash collision
+between two keys only makes their ``begin_run`` calls wait for each other for a moment.
+Locks are always taken in one order (advisory lock, lease row, run rows, record rows by
+id), and record rows are locked in id order (``SELECT ... ORDER BY id FOR UPDATE``)
+before they are written, so two writers cannot deadlock; should PostgreSQL still report
+a deadlock or serialization failure, the transaction is retried.
 
 **Caveats of a shared database.** Leases compare each host's own clock, so hosts must
 keep their clocks in step (NTP) to well within a lease. The dead-owner shortcut (a lease
@@ -45,74 +45,27 @@ are not (containers sharing a host name but not a PID namespace).
 from __future__ import annotations
 
 import json
-import re
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
-from urllib.parse import quote
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.pq import TransactionStatus
-from psycopg.rows import TupleRow, tuple_row
-
-from . import _evidence
-from ._owner import default_owner, is_dead, now_iso
+from . import _binding, _evidence
+from ._owner import is_dead, now_iso
+from ._pg_base import Cursor
+from ._pg_records import PgRecords
 from .base import (
     ABANDONED,
-    Action,
+    Binding,
     Evidence,
     HeldRun,
     LeaseLostError,
     Run,
     RunInfo,
     RunStatus,
-    StoreError,
-    _encoded,
-    classify,
     refuse_if_held,
-    text_of,
 )
 
-T = TypeVar("T")
-Cursor = psycopg.Cursor[TupleRow]
 
-# One key for creating the schema; begin_run's keys are hashes of (connection, model).
-_SCHEMA_LOCK = "loom_scim schema"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS loom_scim_records (
-    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL,
-    data TEXT NOT NULL, last_seen_run BIGINT NOT NULL,
-    first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
-    PRIMARY KEY (connection, model, id)
-);
-CREATE TABLE IF NOT EXISTS loom_scim_runs (
-    run_id BIGSERIAL PRIMARY KEY, connection TEXT NOT NULL, sync TEXT NOT NULL,
-    model TEXT NOT NULL, owner TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-    status TEXT NOT NULL, error TEXT, released_by BIGINT
-);
-CREATE INDEX IF NOT EXISTS loom_scim_runs_by_connection
-    ON loom_scim_runs (connection, run_id);
-CREATE INDEX IF NOT EXISTS loom_scim_runs_running
-    ON loom_scim_runs (connection, model) WHERE status = 'running';
-CREATE TABLE IF NOT EXISTS loom_scim_checkpoints (
-    connection TEXT NOT NULL, sync TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (connection, sync)
-);
-CREATE TABLE IF NOT EXISTS loom_scim_locks (
-    connection TEXT NOT NULL, model TEXT NOT NULL, run_id BIGINT NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (connection, model)
-);
-CREATE TABLE IF NOT EXISTS loom_scim_held (
-    run_id BIGINT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, id)
-);
-"""
-_RECORD_COLUMNS = {"connection", "model", "id", "data", "last_seen_run", "deleted_at"}
-_RETRIES = 5
-
-
-class PostgresStore:
+class PostgresStore(PgRecords):
     """Records, runs, checkpoints, leases and held candidates of one connection.
 
     ``dsn_or_connection`` is a ``postgresql://`` URL or ``key=value`` string (the store
@@ -120,75 +73,6 @@ class PostgresStore:
     connection (used as it is and left open by :meth:`close`; when it is inside a
     transaction already, the store's work joins that transaction).
     """
-
-    def __init__(
-        self,
-        dsn_or_connection: str | psycopg.Connection[Any],
-        connection_key: str,
-        *,
-        owner: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.key = connection_key
-        self.owner = owner or default_owner()
-        self.clock = clock
-        if isinstance(dsn_or_connection, str):
-            self.where, self.db = _connect(dsn_or_connection)
-            self._owns_db = True
-        else:
-            self.db = dsn_or_connection
-            info = self.db.info
-            self.where = f"postgresql://{info.host}:{info.port}/{info.dbname}"
-            self._owns_db = False
-        try:
-            self._create_schema()
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._owns_db:
-            self.db.close()
-
-    # -- transactions ---------------------------------------------------------------
-
-    def _atomic(self, body: Callable[[Cursor], T]) -> T:
-        """Run ``body`` in one transaction; retry it on a deadlock or serialization
-        failure (whose transaction PostgreSQL rolled back whole); turn a lost or broken
-        connection into a :class:`StoreError`."""
-        attempt = 1
-        while True:
-            try:
-                with self.db.transaction(), self.db.cursor(row_factory=tuple_row) as cur:
-                    return body(cur)
-            except _REPLAYABLE as exc:
-                # Only a transaction of our own can be replayed whole.
-                if attempt < _RETRIES and self.db.info.transaction_status == _IDLE:
-                    attempt += 1
-                    continue
-                raise StoreError(self.where, _one_line(str(exc))) from None
-            except psycopg.OperationalError as exc:
-                raise StoreError(self.where, _one_line(str(exc))) from None
-
-    def _create_schema(self) -> None:
-        def create(cur: Cursor) -> None:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,))
-            cur.execute(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_name = 'loom_scim_records'"
-                " AND table_schema = (SELECT current_schema())"
-            )
-            columns = {str(row[0]) for row in cur.fetchall()}
-            if columns and not columns >= _RECORD_COLUMNS:
-                reason = "has a 'loom_scim_records' table that loom-scim did not make"
-                raise StoreError(self.where, reason)
-            cur.execute(_SCHEMA)
-            cur.execute(_evidence.POSTGRES_SCHEMA)
-
-        try:
-            self._atomic(create)
-        except psycopg.Error as exc:
-            raise StoreError(self.where, _one_line(str(exc))) from None
 
     # -- runs and leases ------------------------------------------------------------
 
@@ -251,15 +135,6 @@ class PostgresStore:
 
         self._atomic(beat)
 
-    def _check_lease(self, cur: Cursor, run: Run) -> None:
-        cur.execute(
-            "SELECT run_id FROM loom_scim_locks WHERE connection = %s AND model = %s FOR UPDATE",
-            (self.key, run.model),
-        )
-        row = cur.fetchone()
-        if row is None or row[0] != run.run_id:
-            raise LeaseLostError.of(run)
-
     def finish_run(
         self,
         run: Run,
@@ -279,10 +154,10 @@ class PostgresStore:
             if wanted:
                 self._lock_records(cur, run.model, wanted)
                 cur.execute(
-                    "UPDATE loom_scim_records SET deleted_at = %s, updated_at = %s"
-                    " WHERE connection = %s AND model = %s AND id = ANY(%s)"
+                    "UPDATE loom_scim_records SET deleted_at = %s, updated_at = %s,"
+                    " deleted_by = %s WHERE connection = %s AND model = %s AND id = ANY(%s)"
                     " AND deleted_at IS NULL AND last_seen_run < %s RETURNING id, data",
-                    (stamp, stamp, self.key, run.model, wanted, run.generation),
+                    (stamp, stamp, run.generation, self.key, run.model, wanted, run.generation),
                 )
                 gone = {str(rid): json.loads(data) for rid, data in cur.fetchall()}
             if held:
@@ -345,109 +220,6 @@ class PostgresStore:
 
         return self._atomic(read)
 
-    # -- records --------------------------------------------------------------------
-
-    def _lock_records(self, cur: Cursor, model: str, ids: list[str]) -> dict[str, tuple[str, Any]]:
-        """Lock the existing rows of ``ids`` in id order (so two writers cannot
-        deadlock) and return their ``(data, deleted_at)``."""
-        cur.execute(
-            "SELECT id, data, deleted_at FROM loom_scim_records"
-            " WHERE connection = %s AND model = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
-            (self.key, model, ids),
-        )
-        return {str(rid): (data, deleted) for rid, data, deleted in cur.fetchall()}
-
-    def save(
-        self, run: Run, records: Sequence[Mapping[str, Any]]
-    ) -> list[tuple[Action, dict[str, Any]]]:
-        if not records:
-            return []
-        ids = [str(r["id"]) for r in records]
-        datas = [text_of(record) for record in records]
-
-        def upsert(cur: Cursor) -> list[tuple[Action, dict[str, Any]]]:
-            known = self._lock_records(cur, run.model, sorted(set(ids)))
-            results: list[tuple[Action, dict[str, Any]]] = []
-            for record, rid, data in zip(records, ids, datas, strict=True):
-                results.append((classify(known.get(rid), data), _encoded(record, data)))
-            now = now_iso()
-            # Rows go in id order (a stable sort keeps repeats of one id in the caller's
-            # order, so the last one wins as with SQLite), the order they were locked in.
-            order = sorted(range(len(ids)), key=ids.__getitem__)
-            # An older generation never overwrites what a newer one saw.
-            cur.executemany(
-                "INSERT INTO loom_scim_records AS r (connection, model, id, data,"
-                " last_seen_run, first_seen_at, updated_at, deleted_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)"
-                " ON CONFLICT (connection, model, id) DO UPDATE SET"
-                " updated_at = CASE WHEN excluded.last_seen_run < r.last_seen_run"
-                " OR (r.data = excluded.data AND r.deleted_at IS NULL)"
-                " THEN r.updated_at ELSE excluded.updated_at END,"
-                " data = CASE WHEN excluded.last_seen_run < r.last_seen_run"
-                " THEN r.data ELSE excluded.data END,"
-                " deleted_at = CASE WHEN excluded.last_seen_run < r.last_seen_run"
-                " THEN r.deleted_at ELSE NULL END,"
-                " last_seen_run = GREATEST(r.last_seen_run, excluded.last_seen_run)",
-                [(self.key, run.model, ids[i], datas[i], run.generation, now, now) for i in order],
-            )
-            return results
-
-        return self._atomic(upsert)
-
-    def live_count(self, model: str) -> int:
-        def read(cur: Cursor) -> int:
-            cur.execute(
-                "SELECT COUNT(*) FROM loom_scim_records WHERE connection = %s AND model = %s"
-                " AND deleted_at IS NULL",
-                (self.key, model),
-            )
-            row = cur.fetchone()
-            assert row is not None
-            return int(row[0])
-
-        return self._atomic(read)
-
-    def candidates(self, run: Run) -> list[str]:
-        def read(cur: Cursor) -> list[str]:
-            cur.execute(
-                "SELECT id FROM loom_scim_records WHERE connection = %s AND model = %s"
-                " AND deleted_at IS NULL AND last_seen_run < %s ORDER BY id",
-                (self.key, run.model, run.generation),
-            )
-            return [str(row[0]) for row in cur.fetchall()]
-
-        return self._atomic(read)
-
-    def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
-        def read(cur: Cursor) -> list[str]:
-            cur.execute(
-                "SELECT id FROM loom_scim_records WHERE connection = %s AND model = %s"
-                " AND deleted_at IS NULL AND last_seen_run = %s ORDER BY id LIMIT %s",
-                (self.key, run.model, run.generation, limit),
-            )
-            return [str(row[0]) for row in cur.fetchall()]
-
-        return self._atomic(read)
-
-    def records(
-        self, model: str, *, include_deleted: bool = False, ids: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]:
-        def read(cur: Cursor) -> list[dict[str, Any]]:
-            cur.execute(
-                "SELECT data, deleted_at FROM loom_scim_records"
-                " WHERE connection = %s AND model = %s"
-                " AND (%s OR deleted_at IS NULL)"
-                " AND (%s::text[] IS NULL OR id = ANY(%s::text[])) ORDER BY id",
-                (self.key, model, include_deleted, wanted, wanted),
-            )
-            return [
-                {**json.loads(data), **({"_deletedAt": deleted} if deleted else {})}
-                for data, deleted in cur.fetchall()
-            ]
-
-        wanted = None if ids is None else [str(rid) for rid in ids]
-        return self._atomic(read)
-
     # -- evidence (append-only) ----------------------------------------------------------
 
     def record_evidence(self, item: Evidence) -> int:
@@ -488,8 +260,12 @@ class PostgresStore:
 
         return self._atomic(read)
 
-    def save_checkpoint(self, sync: str, data: Mapping[str, Any]) -> None:
+    def save_checkpoint(
+        self, sync: str, data: Mapping[str, Any], *, run: Run | None = None
+    ) -> None:
         def write(cur: Cursor) -> None:
+            if run is not None:
+                self._check_lease(cur, run)
             cur.execute(
                 "INSERT INTO loom_scim_checkpoints (connection, sync, data) VALUES (%s, %s, %s)"
                 " ON CONFLICT (connection, sync) DO UPDATE SET data = excluded.data",
@@ -498,47 +274,24 @@ class PostgresStore:
 
         self._atomic(write)
 
+    # -- the workspace -----------------------------------------------------------------
 
-_IDLE = TransactionStatus.IDLE
-# Failures PostgreSQL answers by rolling the whole transaction back (class 40): safe to
-# replay. psycopg does not make DeadlockDetected a subclass of TransactionRollback.
-_REPLAYABLE = (
-    pg_errors.TransactionRollback,
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-)
+    def binding(self) -> Binding | None:
+        def read(cur: Cursor) -> Binding | None:
+            cur.execute(_binding.select_sql(_binding.POSTGRES_TABLE, "%s"), (self.key,))
+            return _binding.to_binding(cur.fetchone())
 
+        return self._atomic(read)
 
-def _one_line(message: str) -> str:
-    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+    def bind(self, new: Binding, *, replaces: str | None) -> Binding:
+        def write(cur: Cursor) -> Binding:
+            cur.execute(
+                _binding.bind_sql(_binding.POSTGRES_TABLE, "%s", replaces is None),
+                _binding.bind_params(self.key, new, replaces),
+            )
+            cur.execute(_binding.select_sql(_binding.POSTGRES_TABLE, "%s"), (self.key,))
+            bound = _binding.to_binding(cur.fetchone())
+            assert bound is not None
+            return bound
 
-
-def _connect(dsn: str) -> tuple[str, psycopg.Connection[Any]]:
-    """Open an autocommit connection, turning every way it can fail into one
-    :class:`StoreError` line that names the server but never the password."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.Error:
-        # psycopg's message quotes the malformed part, which may be the password.
-        raise StoreError(
-            "postgresql", "the connection string is malformed (give a postgresql:// URL)"
-        ) from None
-    host = str(params.get("host") or params.get("hostaddr") or "localhost")
-    port = str(params.get("port") or 5432)
-    secret = str(params.get("password") or "")
-    dbname = params.get("dbname") or params.get("user") or ""
-    where = _scrub(f"postgresql://{host}:{port}/{dbname}", secret)
-    defaults = {"connect_timeout": "10", "application_name": "loom-scim"}
-    try:
-        db = psycopg.connect(make_conninfo(dsn, **{**defaults, **params}), autocommit=True)
-    except psycopg.Error as exc:
-        raise StoreError(where, _scrub(_one_line(str(exc)), secret)) from None
-    return where, db
-
-
-def _scrub(message: str, secret: str) -> str:
-    if not secret:
-        return message
-    for form in {secret, quote(secret, safe=""), quote(secret)}:
-        message = message.replace(form, "***")
-    return re.sub(r"\*{3,}", "***", message)
+        return self._atomic(write)

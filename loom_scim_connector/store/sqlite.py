@@ -9,62 +9,26 @@ generation.
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import _evidence
-from ._owner import default_owner, is_dead, now_iso
-from ._sqlite_db import open_db
+from . import _binding, _evidence
+from ._owner import is_dead, now_iso
+from ._sqlite_records import SQLiteRecords
 from .base import (
     ABANDONED,
-    Action,
+    Binding,
     Evidence,
     HeldRun,
-    LeaseLostError,
     Run,
     RunInfo,
     RunStatus,
-    _encoded,
-    classify,
     refuse_if_held,
-    text_of,
 )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteRecords):
     """Records, runs, checkpoints, leases and held candidates of one connection."""
-
-    def __init__(
-        self,
-        path: Path | str,
-        connection_key: str,
-        *,
-        owner: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.path = path
-        self.key = connection_key
-        self.owner = owner or default_owner()
-        self.clock = clock
-        self.db = open_db(path)
-
-    def close(self) -> None:
-        self.db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking SQLite's write lock at once (``IMMEDIATE``)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     # -- runs and leases ------------------------------------------------------------
 
@@ -108,14 +72,6 @@ class SQLiteStore:
                 (self.clock() + lease, self.key, run.model),
             )
 
-    def _check_lease(self, db: sqlite3.Connection, run: Run) -> None:
-        row = db.execute(
-            "SELECT run_id, expires_at FROM locks WHERE connection = ? AND model = ?",
-            (self.key, run.model),
-        ).fetchone()
-        if row is None or row[0] != run.run_id:
-            raise LeaseLostError.of(run)
-
     def finish_run(
         self,
         run: Run,
@@ -139,9 +95,9 @@ class SQLiteStore:
                 if row is None:
                     continue
                 db.execute(
-                    "UPDATE records SET deleted_at = ?, updated_at = ?"
+                    "UPDATE records SET deleted_at = ?, updated_at = ?, deleted_by = ?"
                     " WHERE connection = ? AND model = ? AND id = ?",
-                    (stamp, stamp, self.key, run.model, rid),
+                    (stamp, stamp, run.generation, self.key, run.model, rid),
                 )
                 gone.append(json.loads(row[0]))
             db.executemany(
@@ -184,104 +140,22 @@ class SQLiteStore:
             RunInfo(r[0], r[1], r[2] or "", r[3], r[4], r[5], r[6], r[7] or "", r[8]) for r in rows
         ]
 
-    # -- records --------------------------------------------------------------------
+    # -- the workspace -----------------------------------------------------------------
 
-    def save(
-        self, run: Run, records: Sequence[Mapping[str, Any]]
-    ) -> list[tuple[Action, dict[str, Any]]]:
-        if not records:
-            return []
-        ids = [str(r["id"]) for r in records]
-        results: list[tuple[Action, dict[str, Any]]] = []
-        rows = []
-        now = now_iso()
+    def binding(self) -> Binding | None:
+        row = self.db.execute(_binding.select_sql(_binding.SQLITE_TABLE, "?"), (self.key,))
+        return _binding.to_binding(row.fetchone())
+
+    def bind(self, new: Binding, *, replaces: str | None) -> Binding:
         with self._tx() as db:
-            known = self._known(db, run.model, ids)
-            for record, rid in zip(records, ids, strict=True):
-                data = text_of(record)
-                results.append((classify(known.get(rid), data), _encoded(record, data)))
-                rows.append((self.key, run.model, rid, data, run.generation, now, now))
-            # An older generation never overwrites what a newer one saw.
-            db.executemany(
-                "INSERT INTO records (connection, model, id, data, last_seen_run, first_seen_at,"
-                " updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)"
-                " ON CONFLICT (connection, model, id) DO UPDATE SET"
-                " updated_at = CASE WHEN excluded.last_seen_run < records.last_seen_run"
-                " OR (records.data = excluded.data AND records.deleted_at IS NULL)"
-                " THEN records.updated_at ELSE excluded.updated_at END,"
-                " data = CASE WHEN excluded.last_seen_run < records.last_seen_run"
-                " THEN records.data ELSE excluded.data END,"
-                " deleted_at = CASE WHEN excluded.last_seen_run < records.last_seen_run"
-                " THEN records.deleted_at ELSE NULL END,"
-                " last_seen_run = MAX(records.last_seen_run, excluded.last_seen_run)",
-                rows,
+            db.execute(
+                _binding.bind_sql(_binding.SQLITE_TABLE, "?", replaces is None),
+                _binding.bind_params(self.key, new, replaces),
             )
-        return results
-
-    def _known(
-        self, db: sqlite3.Connection, model: str, ids: list[str]
-    ) -> dict[str, tuple[str, str | None]]:
-        found: dict[str, tuple[str, str | None]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in db.execute(
-                "SELECT id, data, deleted_at FROM records WHERE connection = ?"  # noqa: S608
-                f" AND model = ? AND id IN ({marks})",  # only placeholders are formatted in
-                (self.key, model, *chunk),
-            ):
-                found[row[0]] = (row[1], row[2])
-        return found
-
-    def live_count(self, model: str) -> int:
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM records WHERE connection = ? AND model = ?"
-            " AND deleted_at IS NULL",
-            (self.key, model),
-        ).fetchone()
-        return int(row[0])
-
-    def candidates(self, run: Run) -> list[str]:
-        return [
-            row[0]
-            for row in self.db.execute(
-                "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-                " AND last_seen_run < ? ORDER BY id",
-                (self.key, run.model, run.generation),
-            )
-        ]
-
-    def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
-        rows = self.db.execute(
-            "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-            " AND last_seen_run = ? LIMIT ?",
-            (self.key, run.model, run.generation, limit),
-        )
-        return [str(row[0]) for row in rows]
-
-    def records(
-        self, model: str, *, include_deleted: bool = False, ids: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]:
-        query = "SELECT id, data, deleted_at FROM records WHERE connection = ? AND model = ?"
-        if not include_deleted:
-            query += " AND deleted_at IS NULL"
-        if ids is None:
-            rows = list(self.db.execute(query + " ORDER BY id", (self.key, model)))
-        else:  # only the rows asked for: never a parse of the whole model for a few ids
-            wanted = sorted({str(rid) for rid in ids})
-            rows = []
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += self.db.execute(
-                    f"{query} AND id IN ({marks})",
-                    (self.key, model, *chunk),
-                )
-            rows.sort(key=lambda row: row[0])
-        return [
-            {**json.loads(data), **({"_deletedAt": deleted} if deleted else {})}
-            for _, data, deleted in rows
-        ]
+            row = db.execute(_binding.select_sql(_binding.SQLITE_TABLE, "?"), (self.key,))
+            bound = _binding.to_binding(row.fetchone())
+        assert bound is not None
+        return bound
 
     # -- evidence (append-only) ----------------------------------------------------------
 
@@ -310,8 +184,12 @@ class SQLiteStore:
         ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
-    def save_checkpoint(self, sync: str, data: Mapping[str, Any]) -> None:
+    def save_checkpoint(
+        self, sync: str, data: Mapping[str, Any], *, run: Run | None = None
+    ) -> None:
         with self._tx() as db:
+            if run is not None:
+                self._check_lease(db, run)
             db.execute(
                 "INSERT INTO checkpoints (connection, sync, data) VALUES (?, ?, ?)"
                 " ON CONFLICT (connection, sync) DO UPDATE SET data = excluded.data",

@@ -1,0 +1,192 @@
+"""The PostgreSQL store's connection: opening it (never naming the password), its
+schema, one transaction per call (replayed on a deadlock), and the lease check every
+write makes in the transaction that writes (fencing). See :mod:`.postgres`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow, tuple_row
+
+from . import _binding, _evidence
+from ._owner import default_owner
+from .base import LeaseLostError, Run, StoreError
+
+T = TypeVar("T")
+Cursor = psycopg.Cursor[TupleRow]
+
+# One key for creating the schema; begin_run's keys are hashes of (connection, model).
+_SCHEMA_LOCK = "loom_scim schema"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS loom_scim_records (
+    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL,
+    data TEXT NOT NULL, last_seen_run BIGINT NOT NULL,
+    first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
+    deleted_by BIGINT,
+    PRIMARY KEY (connection, model, id)
+);
+CREATE TABLE IF NOT EXISTS loom_scim_runs (
+    run_id BIGSERIAL PRIMARY KEY, connection TEXT NOT NULL, sync TEXT NOT NULL,
+    model TEXT NOT NULL, owner TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+    status TEXT NOT NULL, error TEXT, released_by BIGINT
+);
+CREATE INDEX IF NOT EXISTS loom_scim_runs_by_connection
+    ON loom_scim_runs (connection, run_id);
+CREATE INDEX IF NOT EXISTS loom_scim_runs_running
+    ON loom_scim_runs (connection, model) WHERE status = 'running';
+CREATE TABLE IF NOT EXISTS loom_scim_checkpoints (
+    connection TEXT NOT NULL, sync TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (connection, sync)
+);
+CREATE TABLE IF NOT EXISTS loom_scim_locks (
+    connection TEXT NOT NULL, model TEXT NOT NULL, run_id BIGINT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (connection, model)
+);
+CREATE TABLE IF NOT EXISTS loom_scim_held (
+    run_id BIGINT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, id)
+);
+"""
+# Schema 4 (an older store is upgraded on open): the generation that deleted a record.
+_UPGRADE = "ALTER TABLE loom_scim_records ADD COLUMN IF NOT EXISTS deleted_by BIGINT"
+_RECORD_COLUMNS = {"connection", "model", "id", "data", "last_seen_run", "deleted_at"}
+_RETRIES = 5
+
+
+class PgBase:
+    """An open PostgreSQL store: see :class:`~.postgres.PostgresStore`."""
+
+    def __init__(
+        self,
+        dsn_or_connection: str | psycopg.Connection[Any],
+        connection_key: str,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.key = connection_key
+        self.owner = owner or default_owner()
+        self.clock = clock
+        if isinstance(dsn_or_connection, str):
+            self.where, self.db = connect(dsn_or_connection)
+            self._owns_db = True
+        else:
+            self.db = dsn_or_connection
+            info = self.db.info
+            self.where = f"postgresql://{info.host}:{info.port}/{info.dbname}"
+            self._owns_db = False
+        try:
+            self._create_schema()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.close()
+
+    # -- transactions ---------------------------------------------------------------
+
+    def _atomic(self, body: Callable[[Cursor], T]) -> T:
+        """Run ``body`` in one transaction; retry it on a deadlock or serialization
+        failure (whose transaction PostgreSQL rolled back whole); turn a lost or broken
+        connection into a :class:`StoreError`."""
+        attempt = 1
+        while True:
+            try:
+                with self.db.transaction(), self.db.cursor(row_factory=tuple_row) as cur:
+                    return body(cur)
+            except _REPLAYABLE as exc:
+                # Only a transaction of our own can be replayed whole.
+                if attempt < _RETRIES and self.db.info.transaction_status == _IDLE:
+                    attempt += 1
+                    continue
+                raise StoreError(self.where, _one_line(str(exc))) from None
+            except psycopg.OperationalError as exc:
+                raise StoreError(self.where, _one_line(str(exc))) from None
+
+    def _create_schema(self) -> None:
+        def create(cur: Cursor) -> None:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (_SCHEMA_LOCK,))
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'loom_scim_records'"
+                " AND table_schema = (SELECT current_schema())"
+            )
+            columns = {str(row[0]) for row in cur.fetchall()}
+            if columns and not columns >= _RECORD_COLUMNS:
+                reason = "has a 'loom_scim_records' table that loom-scim did not make"
+                raise StoreError(self.where, reason)
+            cur.execute(_SCHEMA)
+            cur.execute(_UPGRADE)
+            cur.execute(_evidence.POSTGRES_SCHEMA)
+            cur.execute(_binding.POSTGRES_SCHEMA)
+
+        try:
+            self._atomic(create)
+        except psycopg.Error as exc:
+            raise StoreError(self.where, _one_line(str(exc))) from None
+
+    def _check_lease(self, cur: Cursor, run: Run) -> None:
+        """Inside a write transaction: lock the lease row and check the run still holds
+        it, or nothing is written (:class:`LeaseLostError`)."""
+        cur.execute(
+            "SELECT run_id FROM loom_scim_locks WHERE connection = %s AND model = %s FOR UPDATE",
+            (self.key, run.model),
+        )
+        row = cur.fetchone()
+        if row is None or row[0] != run.run_id:
+            raise LeaseLostError.of(run)
+
+
+_IDLE = TransactionStatus.IDLE
+# Failures PostgreSQL answers by rolling the whole transaction back (class 40): safe to
+# replay. psycopg does not make DeadlockDetected a subclass of TransactionRollback.
+_REPLAYABLE = (
+    pg_errors.TransactionRollback,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+def connect(dsn: str) -> tuple[str, psycopg.Connection[Any]]:
+    """Open an autocommit connection, turning every way it can fail into one
+    :class:`StoreError` line that names the server but never the password."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error:
+        # psycopg's message quotes the malformed part, which may be the password.
+        raise StoreError(
+            "postgresql", "the connection string is malformed (give a postgresql:// URL)"
+        ) from None
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = str(params.get("port") or 5432)
+    secret = str(params.get("password") or "")
+    dbname = params.get("dbname") or params.get("user") or ""
+    where = _scrub(f"postgresql://{host}:{port}/{dbname}", secret)
+    defaults = {"connect_timeout": "10", "application_name": "loom-scim"}
+    try:
+        db = psycopg.connect(make_conninfo(dsn, **{**defaults, **params}), autocommit=True)
+    except psycopg.Error as exc:
+        raise StoreError(where, _scrub(_one_line(str(exc)), secret)) from None
+    return where, db
+
+
+def _scrub(message: str, secret: str) -> str:
+    if not secret:
+        return message
+    for form in {secret, quote(secret, safe=""), quote(secret)}:
+        message = message.replace(form, "***")
+    return re.sub(r"\*{3,}", "***", message)

@@ -1,0 +1,35 @@
+"""The one rule for writing a sighting, for both stores: an older generation never
+overwrites what a newer one saw, nor undoes a deletion a newer one made.
+
+The SQL is written once with ``{p}`` for the driver's placeholder (``?`` for sqlite3,
+``%s`` for psycopg) and ``{t}`` for the table's name, as in :mod:`._evidence`.
+"""
+
+from __future__ import annotations
+
+# A row is newer than the write when a later generation saw it, or deleted it
+# (``deleted_by``: NULL for rows deleted before schema 4, which any later run may re-add).
+_STALE = (
+    "(excluded.last_seen_run < r.last_seen_run OR (r.deleted_at IS NOT NULL"
+    " AND excluded.last_seen_run < COALESCE(r.deleted_by, 0)))"
+)
+
+
+def upsert_sql(table: str, p: str) -> str:
+    """Insert or update one record seen by a run: ``(connection, model, id, data,
+    generation, first_seen_at, updated_at)``. ``updated_at`` moves only when the data
+    changed or the record comes back from deletion."""
+    marks = ", ".join([p] * 7)
+    return (
+        f"INSERT INTO {table} AS r (connection, model, id, data, last_seen_run,"  # noqa: S608
+        f" first_seen_at, updated_at, deleted_at, deleted_by) VALUES ({marks}, NULL, NULL)"
+        " ON CONFLICT (connection, model, id) DO UPDATE SET"
+        f" updated_at = CASE WHEN {_STALE}"
+        " OR (r.data = excluded.data AND r.deleted_at IS NULL)"
+        " THEN r.updated_at ELSE excluded.updated_at END,"
+        f" data = CASE WHEN {_STALE} THEN r.data ELSE excluded.data END,"
+        f" deleted_at = CASE WHEN {_STALE} THEN r.deleted_at ELSE NULL END,"
+        f" deleted_by = CASE WHEN {_STALE} THEN r.deleted_by ELSE NULL END,"
+        f" last_seen_run = CASE WHEN {_STALE} THEN r.last_seen_run"
+        " ELSE excluded.last_seen_run END"
+    )
