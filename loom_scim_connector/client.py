@@ -31,6 +31,7 @@ from .config import LoomConnection
 from .errors import (
     ApiError,
     ConflictError,
+    InputError,
     NotFoundError,
     NotSupportedError,
     ProtocolError,
@@ -258,11 +259,24 @@ class LoomScimClient:
 
     @staticmethod
     def path_of(resource: Resource, resource_id: str | None = None) -> str:
+        """The path of a collection, or of one resource: the only place an id becomes
+        part of a path. An id is opaque data, sent as exactly one segment: every
+        character but RFC 3986's unreserved ones percent-encoded (``/``, ``?``, ``#``,
+        ``%`` too), and a segment of only dots (``.``, ``..``) with its dots encoded
+        (``%2E``), so that no client, proxy or server resolves it as a dot segment to
+        the collection or the base URL. An empty id, which would name the collection
+        itself, is refused."""
         if resource_id is None:
             return f"/{resource}"
         if not resource_id:
-            raise ValueError("an id must not be empty")
-        return f"/{resource}/{quote(resource_id, safe='')}"
+            raise InputError(
+                f"a {resource[:-1].lower()} path",
+                {"id": "is empty: it would name the whole collection, not one resource"},
+            )
+        segment = quote(resource_id, safe="")
+        if not segment.strip("."):
+            segment = segment.replace(".", "%2E")
+        return f"/{resource}/{segment}"
 
     async def get(self, resource: Resource, resource_id: str) -> dict[str, Any]:
         path = self.path_of(resource, resource_id)
@@ -290,9 +304,17 @@ class LoomScimClient:
             return None
 
     async def list_page(
-        self, resource: Resource, start_index: int, count: int, *, filter: str | None = None
+        self,
+        resource: Resource,
+        start_index: int,
+        count: int | None,
+        *,
+        filter: str | None = None,
     ) -> ListPage:
-        params: dict[str, str | int] = {"startIndex": start_index, "count": count}
+        """One page of a collection; ``count=None`` leaves ``count`` out of the request."""
+        params: dict[str, str | int] = {"startIndex": start_index}
+        if count is not None:
+            params["count"] = count
         if filter is not None:
             params["filter"] = filter
         path = self.path_of(resource)
@@ -321,7 +343,7 @@ class LoomScimClient:
         ``page_concurrency``) once the first page allows a plan. Close it
         (``contextlib.aclosing``) when stopping early."""
 
-        async def fetch(start_index: int, count: int) -> ListPage:
+        async def fetch(start_index: int, count: int | None) -> ListPage:
             return await self.list_page(resource, start_index, count, filter=filter)
 
         return paginate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from loom_scim_connector.errors import (
     AuthenticationError,
     ConfigError,
+    IncompleteSyncError,
     InputError,
     LoomScimError,
     NotFoundError,
@@ -26,6 +27,7 @@ EXIT_NOT_SUPPORTED = 7
 EXIT_KEY_EXPIRED = 8
 EXIT_KEY_EXPIRING = 9
 EXIT_FINDINGS = 10
+EXIT_INCOMPLETE = 11
 EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
@@ -37,7 +39,7 @@ connection (from the environment):
 
 exit codes:
   {EXIT_OK}  success
-  {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
+  {EXIT_FAILURE}  other failure (server error after retries, network, ...)
      offboard: someone could not be offboarded (each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
   {EXIT_AUTH}  authentication or permission refused (expired or rotated key, plan without SCIM)
@@ -50,6 +52,8 @@ exit codes:
   {EXIT_KEY_EXPIRED}  check: the API key has expired (by LOOM_SCIM_API_KEY_EXPIRES_AT)
   {EXIT_KEY_EXPIRING}  check: the API key expires within --warn-days (30 by default)
   {EXIT_FINDINGS} reconcile --fail-on-findings: the roster and Loom disagree (findings listed)
+  {EXIT_INCOMPLETE} incomplete: the sync could not read everything, or prove it did (the message
+     says how many of how many, and what was tried); what it read is saved, nothing deleted
   {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
 """
 
@@ -65,6 +69,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_NOT_SUPPORTED
     if isinstance(exc, SyncBusyError):
         return EXIT_BUSY
+    if isinstance(exc, IncompleteSyncError):
+        return EXIT_INCOMPLETE
     if isinstance(exc, StoreError):
         return EXIT_BAD_INPUT
     return EXIT_FAILURE

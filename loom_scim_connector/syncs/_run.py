@@ -1,8 +1,10 @@
 """The loop both syncs share: page through a resource, convert, save.
 
 It saves under the model the host names (``ctx.model``, from the manifest) and refuses
-to return normally when a record could not be read or the walk hit its page limit, so
-the host never tracks deletions from a walk that could not read everything it got.
+to return normally when a record could not be read, the walk hit its page limit, or the
+walk knows it did not read the whole list (``PageCursor.complete``, after what
+pagination tried), so the host never tracks deletions from a walk that could not read
+everything, and a run that read part of the list never ends in success.
 Records the walk did not see are not its business: the host confirms each with the
 server before anything is marked deleted.
 """
@@ -64,9 +66,14 @@ async def full_sync(
             f"{len(rejected)} {resource} could not be read and were not saved: "
             f"{', '.join(rejected[:5])}; no deletions were tracked this run"
         )
-    if not cursor.complete:
+    if not cursor.ended:
         raise IncompleteSyncError(
             f"the walk over {resource} stopped at {cursor.stop_reason} after "
             f"{cursor.pages} pages; records already saved are kept and nothing was deleted"
+        )
+    if not cursor.complete:  # it ended, and knows it did not read everything
+        raise IncompleteSyncError(
+            f"incomplete: {cursor.verdict(resource)}; the {cursor.received} read are saved "
+            "and nothing was deleted"
         )
     await ctx.save_checkpoint({"lastCount": cursor.received, "pages": cursor.pages})
