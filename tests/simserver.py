@@ -6,7 +6,8 @@ page). ``GET /Users`` serves windows of the listing (``startIndex`` 1-based, ``c
 as RFC 7644 ListResponses; ``GET /Users/{id}`` answers 200 or a SCIM 404. What goes
 wrong is drawn from ``random.Random(seed)`` according to :class:`Behaviour`: mutations
 between requests, lying totals, capped or short (never empty) pages, repeated ids, an
-ignored ``startIndex``, transient faults, and for lookups a proxy's 404 (HTML, plain
+ignored ``startIndex`` (page 1 to every request; with or without every user when
+``count`` is left out), transient faults, and for lookups a proxy's 404 (HTML, plain
 text or empty) or a SCIM 404 for everyone.
 
 It keeps what the invariants need: the users present for the whole of the current run
@@ -50,6 +51,7 @@ class Behaviour:
     page_cap: int | None = None  # serve at most this many, whatever ``count`` asks
     short_rate: float = 0.0  # a page shorter than asked although more exist
     ignore_start_index: bool = False  # always serve the first page
+    no_count_gives_all: bool = False  # a list request without ``count`` gets every user
     mutation_rate: float = 0.0  # a delete, insert or repeat before a request
     fault_rate: float = 0.0  # a transient fault instead of an answer
     max_consecutive_faults: int = 2  # below the client's max_attempts: retries succeed
@@ -223,13 +225,15 @@ class SimServer:
         if resource == "Groups":
             return _json(200, {"schemas": [LIST_SCHEMA], "totalResults": 0, "Resources": []})
         b = self.behaviour
-        count = max(0, int(request.url.params.get("count", 100)))
+        asked = request.url.params.get("count")
+        everything = asked is None and b.no_count_gives_all
+        count = len(self.listing) if everything else max(0, int(asked or 100))
         start = 1 if b.ignore_start_index else max(1, int(request.url.params.get("startIndex", 1)))
         self._offset = start - 1
         self.list_pages += 1
         for hook in self.hooks.get(self.list_pages, []):
             hook(self)
-        size = count if b.page_cap is None else min(count, b.page_cap)
+        size = count if b.page_cap is None or everything else min(count, b.page_cap)
         window = self.listing[start - 1 : start - 1 + size]
         more = start - 1 + len(window) < len(self.listing)
         if len(window) > 1 and more and self.rng.random() < b.short_rate:

@@ -112,27 +112,28 @@ async def test_server_ignoring_start_index_without_a_total_cannot_prove_it_read_
     """Everything on page 1 and then again, no totalResults: maybe all, maybe the first
     of many. Nothing the server says can tell, so the walk is not complete."""
     everything = list_body(ids_of(1, 6))
-    client, script = make_client(*[scim(200, everything) for _ in range(5)], page_size=2)
+    client, script = make_client(*[scim(200, everything) for _ in range(7)], page_size=2)
     cursor = PageCursor(page_size=2)
     assert await collect(client, cursor) == ids_of(1, 6)
     assert "ignores startIndex" in (cursor.stop_reason or "")
     assert cursor.ended and not cursor.complete
     assert "no usable totalResults" in (cursor.shortfall() or "")
-    # no count=total to try: count omitted, then pages of 1 (stuck again)
+    # two pages of nothing new; no count=total to try: count omitted, then pages of 1
     asked = [r.url.params.get("count") for r in script.requests]
-    assert asked == ["2", "2", None, "1", "1"]
+    assert asked == ["2", "2", "2", None, "1", "1", "1"]
+    assert [r.url.params.get("startIndex") for r in script.requests][:3] == ["1", "6", "11"]
     assert [t.split(" ")[0] for t in cursor.tried] == ["count", "pages"]
 
 
 async def test_ignoring_server_with_a_cap_ends_incomplete_after_trying(make_client: Make) -> None:
     # Page 1 of 5 to every request, however asked: the walk ends short, saying so.
     first = list_body(ids_of(1, 3), total=5)
-    client, script = make_client(*[scim(200, first) for _ in range(6)], page_size=2)
+    client, script = make_client(*[scim(200, first) for _ in range(8)], page_size=2)
     cursor = PageCursor(page_size=2)
     assert await collect(client, cursor) == ids_of(1, 3)
     assert (cursor.stop_reason or "").startswith("no new ids") and not cursor.complete
     asked = [r.url.params.get("count") for r in script.requests]
-    assert asked == ["2", "2", "5", None, "1", "1"]
+    assert asked == ["2", "2", "2", "5", None, "1", "1", "1"]
     verdict = cursor.verdict("Users")
     assert verdict.startswith("read 2 of the 5 Users the server counts")
     assert "count=5 (2 returned, 0 new)" in verdict and "count omitted" in verdict
@@ -150,7 +151,8 @@ async def test_an_ignoring_server_read_whole_another_way_is_complete(
     make_client: Make, how: str, replies: list[dict[str, object]]
 ) -> None:
     first = list_body(ids_of(1, 3), total=5)
-    client, script = make_client(scim(200, first), scim(200, first), *map(ok, replies), page_size=2)
+    again = [scim(200, first) for _ in range(3)]
+    client, script = make_client(*again, *map(ok, replies), page_size=2)
     cursor = PageCursor(page_size=2)
     assert await collect(client, cursor) == ids_of(1, 6), how
     assert cursor.complete and cursor.received == 5
@@ -166,7 +168,7 @@ async def test_pages_numbered_by_page_not_by_item_end_incomplete(make_client: Ma
     empty. The walk ended on an empty page with 100 of 250: it knows it is short."""
     page = list_body([f"u{i}" for i in range(1, 101)], total=250)
     empty = list_body([], total=250)
-    client, _ = make_client(
+    client, script = make_client(
         scim(200, page), scim(200, empty), scim(200, page), scim(200, page),
         scim(200, list_body([f"u{i}" for i in range(1, 51)], total=250)), scim(200, empty),
     )  # fmt: skip
@@ -174,6 +176,7 @@ async def test_pages_numbered_by_page_not_by_item_end_incomplete(make_client: Ma
     assert len(await collect(client, cursor)) == 100
     assert cursor.stop_reason == "empty page" and not cursor.complete
     assert "below the server's totalResults" in (cursor.shortfall() or "")
+    assert not script.replies
 
 
 def test_a_list_that_moved_under_the_walk_is_not_short() -> None:

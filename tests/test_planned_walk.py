@@ -151,8 +151,8 @@ async def test_a_first_page_that_allows_no_plan_walks_sequentially(
 async def test_a_server_that_ignores_start_index_ends_as_the_sequential_walk_does(
     connection: LoomConnection, cap: int | None
 ) -> None:
-    """Page 2 repeats page 1: the walk is stuck, as the sequential walk would be, and
-    tries one page of count=totalResults: complete if the server honours it."""
+    """Pages 2 and 3 repeat page 1: the walk is stuck, as the sequential walk would be,
+    and tries one page of count=totalResults: complete if the server honours it."""
     server = Server(95, ignore_start=True, cap=cap)
     cursor = PageCursor(page_size=10)
     async with client_for(connection, server) as client:
@@ -161,7 +161,7 @@ async def test_a_server_that_ignores_start_index_ends_as_the_sequential_walk_doe
     assert cursor.tried[0].startswith("count=95")
     if cap is None:
         assert ids == every(95) and cursor.complete
-        assert cursor.pages == 3  # page 1, page 2 (the pages fetched ahead dropped), count=95
+        assert cursor.pages == 4  # pages 1 to 3 (those fetched ahead dropped), count=95
     else:
         assert ids == every(10) and not cursor.complete
         assert "read 10 of the 95" in cursor.verdict("Users")

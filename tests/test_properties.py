@@ -9,7 +9,12 @@ transient faults, HTML 404s, lookups that 404 for everyone). After every run:
 * every user on the server for the whole run that the store knew is still live;
 * no id is stored twice;
 * a run that raised or was held deleted nothing; a successful one reports exactly what
-  it deleted.
+  it deleted;
+* no silent partial: against a server whose ``totalResults`` is true and that does not
+  change during the run, a run that ends in success has every user of the server live
+  in the store, whatever else it does (ignore ``startIndex``, cap pages, short pages).
+  (A server that lies about its total, or gives none, cannot be told from one that
+  has fewer users; one that changes under the walk leaves new users to the next run.)
 
 Against an honest server (only transient faults, changes between syncs) a run must not
 fail, and after a successful one the store mirrors the server exactly.
@@ -70,6 +75,7 @@ behaviours = st.builds(
     page_cap=st.none() | st.integers(1, 30),
     short_rate=short_rates,
     ignore_start_index=seldom,
+    no_count_gives_all=st.booleans(),
     mutation_rate=rates,
     fault_rate=rates,
     max_consecutive_faults=st.just(2),
@@ -106,6 +112,8 @@ def sync(
     event(f"a later run {outcome.status}")
     if outcome.error is not None:
         event(f"a later run raised {type(outcome.error).__name__}")
+    if behaviour.ignore_start_index:
+        event(f"a later run against a server ignoring startIndex {outcome.status}")
     if outcome.report is not None and outcome.report.deleted:
         event("a later run deleted some")
     if outcome.report is not None and outcome.report.recovered:
@@ -129,6 +137,9 @@ def check_run(host: LocalHost, sim: SimServer, before: Store, outcome: Outcome) 
         assert not newly, f"a run that ended {outcome.status} deleted {sorted(newly)[:5]}"
     else:
         assert outcome.report.deleted == len(newly)
+        if sim.behaviour.total == "true" and sim.behaviour.mutation_rate == 0:
+            unread = sim.stable_ids() - (set(ids) - deleted)
+            assert not unread, f"success without reading {len(unread)}: {sorted(unread)[:5]}"
 
 
 @contextmanager

@@ -9,31 +9,23 @@ and change while we read them, so the walk trusts only what it receives:
 * a page that came back **full** (as many resources as asked, or as many as the
   largest page so far when the server caps pages) means "ask for the next one",
   whatever ``totalResults`` says;
-* the walk ends on an empty page, on a page with no new id (a server that ignores
-  ``startIndex``), or on a short page: unless a plausible ``totalResults`` says more
+* the walk ends on an empty page, on the second page in a row with no new id (a server
+  that ignores ``startIndex``), or on a short page: unless a plausible ``totalResults`` says more
   are to come (then it asks again), or the first page was short and the total cannot
   be trusted (then it probes one more page to learn whether the server caps pages).
 
-**Complete or not success.** Ending is not the same as reading everything. The walk
-*knows it is short* (``PageCursor.shortfall``) when it ended on a page of only repeated
-ids and the distinct ids it received do not reach the largest ``totalResults`` it saw
-(or the server gives none), or when it ended otherwise with fewer distinct ids than the
-last ``totalResults``, beyond the ids repeated on pages that also brought new ones (the
-list moved under the walk: a user added behind the cursor pushes a listed one onto the
-next page, and is itself seen next time). It then tries what can still read everything
-(``_recovery``: one page of ``count=totalResults``, ``count`` left out, smaller pages);
-if the cursor still knows it is short, the walk is not ``complete`` and the sync ends
-incomplete, with ``PageCursor.verdict`` saying how many of how many and what was tried.
-
-``totalResults`` is a *signal*, never a reason to stop (but see the planned walk below,
-which may end on it): missing, negative, lower than
-what was already received, or changing during the walk, it is noted in ``signals``.
-The walk does not claim more than it can: records it did not see are only candidates
-for deletion, which the host confirms one by one with the server.
-
-The walk is a pure cursor (:class:`PageCursor`) separate from the fetching, so that the
-concurrent fetcher below can plan ``startIndex`` values and still check each page the same
-way.
+**Complete or not success.** Ending is not the same as reading everything. A page of
+ids already received does not end the walk at once (users added behind the cursor push
+listed ones forward); two in a row do ("stuck": a server that ignores ``startIndex``).
+The walk then *knows it is short* (``PageCursor.shortfall``) when it is stuck and the
+distinct ids it received do not reach the largest ``totalResults`` it saw (or the server
+gives none), or when it ended otherwise with fewer distinct ids than the last
+``totalResults``, beyond what users added during the walk explain (at most the smaller
+of the ids received again and the rises of the total). It then tries what can still
+read everything (``_recovery``: one page of ``count=totalResults``, ``count`` left out,
+smaller pages); if the cursor still knows it is short, the walk is not ``complete`` and
+the sync ends incomplete, ``PageCursor.verdict`` saying how many of how many were read
+and what was tried.
 
 **The planned walk** (``paginate(..., concurrency=N)`` with N > 1). Page 1 is fetched
 alone. When it came back full with a usable ``totalResults`` larger than it, the
@@ -47,8 +39,8 @@ total allows, a ``totalResults`` that changed), that page is still accepted, the
 fetched ahead of it are dropped (cancelled or discarded, never read) and the sequential
 walk goes on from where the cursor is. A server that caps pages below ``count`` or gives
 no usable ``totalResults`` (missing, negative, not above page 1) gets no plan at all: the
-sequential walk. One that ignores ``startIndex`` answers page 2 with page 1's ids, and
-the walk ends there on "no new ids", exactly as the sequential walk would (and then
+sequential walk. One that ignores ``startIndex`` answers pages 2 and 3 with page 1's ids,
+and the walk ends there on "no new ids", exactly as the sequential walk would (and then
 tries the ways of ``_recovery``).
 On a 429 (told through :class:`Throttle`), the walk halves how many requests it lets be
 in flight and launches nothing before the server's ``Retry-After`` has passed.

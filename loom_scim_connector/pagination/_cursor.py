@@ -71,9 +71,10 @@ class PageCursor:
     pages: int = 0
     received: int = 0
     repeated: int = 0
-    # ids repeated on pages that also brought new ones: the list moved under the walk
-    # (each user added behind the cursor pushes one listed user onto the next page)
+    # ids received again before the walk's end: the list moved under the walk (each
+    # user added behind the cursor pushes one listed user onto the next page)
     drift: int = 0
+    rises: int = 0  # how much totalResults rose, page to page, during the walk
     total_results: int | None = None
     stop_reason: str | None = None
     max_pages: int = MAX_PAGES
@@ -84,6 +85,7 @@ class PageCursor:
     max_total: int | None = None  # the largest usable totalResults of the walk
     _seen: IdFingerprints = field(default_factory=lambda: IdFingerprints(), repr=False)
     _largest_page: int = 0
+    _idle: int = 0  # pages in a row that brought no new id
     _totals: list[int | None] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,12 +121,17 @@ class PageCursor:
     def shortfall(self) -> str | None:
         """Why the walk knows it did not read the whole list; ``None`` when nothing says so.
 
-        * Stuck (a page of ids already received): short unless the distinct ids received
-          reach the largest ``totalResults`` of the walk; with no usable total, short.
+        * Stuck (two pages in a row of ids already received): short unless the distinct
+          ids received reach the largest ``totalResults`` of the walk; with no usable
+          total, short.
         * Any other end: short when the distinct ids received are fewer than the last
-          usable ``totalResults`` minus the ids repeated on pages that also brought new
-          ones (``drift``: the list moved under the walk, and users added behind the
-          cursor are seen next time). No usable total: nothing says the walk is short.
+          usable ``totalResults``, beyond what users added during the walk explain: each
+          user added behind the cursor raises the total by one and pushes a listed user
+          onto the next page, received again, and is itself seen next time. So the
+          shortfall may be at most the smaller of the ids received again (``drift``) and
+          the rises of ``totalResults`` (``rises``). A server whose sort is unstable
+          repeats ids while its total stays put: that shortfall is real. No usable
+          total: nothing says the walk is short.
         """
         if self.stuck:
             total = self.max_total
@@ -134,7 +141,7 @@ class PageCursor:
                 return "a page brought no new id (the server ignores startIndex or repeats itself)"
             return None
         total = self.total_results
-        if total is not None and self.received < total - self.drift:
+        if total is not None and self.received < total - min(self.drift, self.rises):
             return f"the walk ended ({self.stop_reason}) below the server's totalResults"
         return None
 
@@ -161,10 +168,14 @@ class PageCursor:
         fresh = self._fresh(resources)
         repeats = len(resources) - len(fresh)
         self.repeated += repeats
-        if not fresh:
+        self.drift += repeats
+        # A page of repeats alone may be the list moving under the walk (users added
+        # behind the cursor push listed ones forward): go on past it. Two in a row is a
+        # server that ignores startIndex, or repeats itself: the walk is stuck.
+        self._idle = 0 if fresh else self._idle + 1
+        if self._idle >= 2:
             self.stop_reason = STUCK
             return []
-        self.drift += repeats
         self.start_index += len(resources)
         total = self.total_results
         if total is not None and total < self.received and page.total_results is not None:
@@ -230,6 +241,7 @@ class PageCursor:
             return
         if previous is not None and previous >= 0 and total != previous:
             self.signals.append(f"totalResults changed from {previous} to {total}")
+            self.rises += max(0, total - previous)
         self.total_results = total
         self.max_total = total if self.max_total is None else max(self.max_total, total)
 
