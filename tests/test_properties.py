@@ -204,3 +204,52 @@ def test_an_honest_server_is_mirrored_exactly(
             live = {str(r["id"]) for r in host.records("User")}
             assert live == sim.user_ids()
             assert deleted_ids(host) == (before.deleted | gone)
+
+
+@given(
+    users=st.integers(0, 150),
+    page_size=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    between=st.integers(0, 40),
+    behaviour=st.builds(
+        Behaviour,
+        page_cap=st.none() | st.integers(1, 60),
+        short_rate=short_rates,
+        ignore_start_index=st.booleans(),
+        no_count_gives_all=st.booleans(),
+        fault_rate=rates,
+    ),
+)
+def test_success_means_every_user_was_read(
+    users: int, page_size: int, seed: int, between: int, behaviour: Behaviour
+) -> None:
+    """No silent partial: a server with a true totalResults that does not change during
+    the run. A run that ends in success has every user of the server; one that cannot
+    read them all ends incomplete, deleting nothing. Exactly when: a server that honours
+    ``startIndex`` is always read whole; one that ignores it (page 1 to every request)
+    only when one answer can hold every user: no page cap, or one as large as the
+    workspace (one page of ``count=totalResults``), or every user when ``count`` is left
+    out. (Short pages mid-walk make that last rule depend on chance: not checked then.)"""
+    sim = SimServer.with_users(users, seed=seed)
+    with synced_host(sim, page_size) as host:
+        sim.mutate(between, anywhere=True)
+        before, outcome = sync(host, sim, behaviour)
+        try:
+            check_run(host, sim, before, outcome)
+            if outcome.status == "success":
+                live = {str(r["id"]) for r in host.records("User")}
+                assert live == sim.user_ids(), f"success without {sim.user_ids() - live}"
+            cap = behaviour.page_cap
+            whole = (
+                not behaviour.ignore_start_index
+                or behaviour.no_count_gives_all
+                or cap is None
+                or len(sim.users) <= cap
+            )
+            if behaviour.short_rate == 0 or not behaviour.ignore_start_index:
+                assert (outcome.status != "raised") == whole, outcome.error
+            if outcome.status == "raised":
+                assert "incomplete" in str(outcome.error), outcome.error
+        except AssertionError:
+            dump(sim)
+            raise
