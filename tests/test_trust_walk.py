@@ -18,12 +18,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from loom_scim_connector import LoomConnection, LoomScimClient, LoomScimError
 from loom_scim_connector.cli import EXIT_INCOMPLETE, EXIT_OK, run
 from loom_scim_connector.store import SQLiteStore
 
-from .standin import TOKEN, StandIn
+from .standin import ERROR_SCHEMA, TOKEN, StandIn
 
 USERS = [f"u{i:04d}" for i in range(1, 251)]
 
@@ -161,3 +163,37 @@ def test_get_user_sends_the_id_as_one_segment(standin: StandIn, uid: str) -> Non
     assert result.code == EXIT_OK, result.err
     assert json.loads(result.out)["id"] == uid
     assert standin.lookups() == [f"/scim/v2/Users/{ODD[uid]}"]
+
+
+@pytest.mark.parametrize(("uid", "encoded"), [*ODD.items(), ("...", "%2E%2E%2E"), ("a.b", "a.b")])
+def test_path_of_is_the_one_place_an_id_becomes_a_segment(uid: str, encoded: str) -> None:
+    assert LoomScimClient.path_of("Users", uid) == f"/Users/{encoded}"
+    assert LoomScimClient.path_of("Groups", uid) == f"/Groups/{encoded}"
+
+
+async def test_the_encoded_segment_is_what_goes_on_the_wire(connection: LoomConnection) -> None:
+    """httpx keeps %2E%2E as sent (it removes only literal dot segments)."""
+    paths: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path)
+        return httpx.Response(404, json={"schemas": [ERROR_SCHEMA], "status": "404"})
+
+    async with LoomScimClient(connection, transport=httpx.MockTransport(answer)) as client:
+        for uid in ODD:
+            assert await client.get_or_none("Users", uid) is None
+    assert paths == [f"/scim/v2/Users/{e}".encode() for e in ODD.values()]
+
+
+async def test_an_empty_id_is_refused_before_any_request(connection: LoomConnection) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"no request may be sent: {request.url}")
+
+    async with LoomScimClient(connection, transport=httpx.MockTransport(answer)) as client:
+        for call in (
+            client.get_or_none("Users", ""),
+            client.delete("Groups", ""),
+            client.patch("Users", "", []),
+        ):
+            with pytest.raises(LoomScimError, match="empty"):
+                await call
