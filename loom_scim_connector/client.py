@@ -379,7 +379,9 @@ class LoomScimClient:
             resource,
             scan,
         )
-        cursor = PageCursor(page_size=self.page_size, max_pages=max(1, scan // self.page_size))
+        cursor = PageCursor(
+            page_size=self.page_size, max_pages=max(1, scan // self.page_size), recover=False
+        )
         # Sequential: it stops at the first match, so pages fetched ahead would be waste.
         async for items in self.iterate(resource, cursor=cursor, concurrency=1):
             found = _matching(items, attribute, value)

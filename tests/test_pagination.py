@@ -255,3 +255,28 @@ def test_each_walk_salts_its_fingerprints() -> None:
     first, second = IdFingerprints(), IdFingerprints()
     assert first._fingerprint("u1") != second._fingerprint("u1")
     assert first.add("u1") and "u1" in first and 17 not in first
+
+
+async def test_a_count_the_server_refuses_is_noted_and_the_next_way_tried(
+    make_client: Make,
+) -> None:
+    first = list_body(ids_of(1, 3), total=5)
+    client, script = make_client(
+        *[scim(200, first) for _ in range(3)],
+        scim(400, {"detail": "count too large", "scimType": "tooMany"}),
+        scim(200, list_body(ids_of(1, 6), total=5)),
+        page_size=2,
+    )
+    cursor = PageCursor(page_size=2)
+    assert await collect(client, cursor) == ids_of(1, 6)
+    assert cursor.complete
+    assert cursor.tried == ["count=5 (refused: HTTP 400)", "count omitted (5 returned, 3 new)"]
+    assert not script.replies
+
+
+async def test_a_bounded_scan_does_not_try_other_ways(make_client: Make) -> None:
+    first = list_body(ids_of(1, 3), total=5)
+    client, script = make_client(*[scim(200, first) for _ in range(3)], page_size=2)
+    cursor = PageCursor(page_size=2, recover=False)
+    assert await collect(client, cursor) == ids_of(1, 3)
+    assert not cursor.complete and cursor.tried == [] and not script.replies

@@ -82,6 +82,7 @@ class PageCursor:
     # what the walk tried once it knew it was short, one entry an attempt
     tried: list[str] = field(default_factory=list)
     recovered: bool = False  # a walk with smaller pages read the whole list by itself
+    recover: bool = True  # when short, try the other ways (a bounded scan does not)
     max_total: int | None = None  # the largest usable totalResults of the walk
     _seen: IdFingerprints = field(default_factory=lambda: IdFingerprints(), repr=False)
     _largest_page: int = 0

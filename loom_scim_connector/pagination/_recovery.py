@@ -22,13 +22,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from loom_scim_connector.errors import InvalidRequestError, NotSupportedError
+
 from ._cursor import PageCursor
 from ._planned import FetchPage
+
+# The largest single page asked for (``count=totalResults``): a bigger directory is not
+# read in one answer, which would hold it all in memory at once.
+MAX_ONE_PAGE = 50_000
 
 
 def needs_recovery(cursor: PageCursor) -> bool:
     """A normal end after which the walk knows, or cannot rule out, that it is short."""
-    return cursor.ended and (cursor.stuck or cursor.shortfall() is not None)
+    return cursor.recover and cursor.ended and (cursor.stuck or cursor.shortfall() is not None)
 
 
 async def recover(
@@ -36,19 +42,16 @@ async def recover(
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Try each way in turn; yield the new resources each brings."""
     total = cursor.max_total
-    if total is not None and total > cursor.page_size:
-        page = await fetch(1, total)
-        cursor.pages += 1
-        fresh = cursor.absorb(page.resources, page.total_results)
-        cursor.tried.append(f"count={total} ({_got(page.resources, fresh)})")
-        if fresh:
-            yield fresh
-        if cursor.shortfall() is None:
-            return
-    page = await fetch(1, None)
-    cursor.pages += 1
-    fresh = cursor.absorb(page.resources, page.total_results)
-    cursor.tried.append(f"count omitted ({_got(page.resources, fresh)})")
+    if total is not None and cursor.page_size < total:
+        if total > MAX_ONE_PAGE:
+            cursor.tried.append(f"not count={total} (above {MAX_ONE_PAGE} in one answer)")
+        else:
+            fresh = await _one(fetch, cursor, total, f"count={total}")
+            if fresh:
+                yield fresh
+            if cursor.shortfall() is None:
+                return
+    fresh = await _one(fetch, cursor, None, "count omitted")
     if fresh:
         yield fresh
     if cursor.shortfall() is None:
@@ -72,5 +75,17 @@ async def recover(
     )
 
 
-def _got(resources: list[dict[str, Any]], fresh: list[dict[str, Any]]) -> str:
-    return f"{len(resources)} returned, {len(fresh)} new"
+async def _one(
+    fetch: FetchPage, cursor: PageCursor, count: int | None, what: str
+) -> list[dict[str, Any]]:
+    """One page from ``startIndex=1``, noted in ``cursor.tried``: its new resources. A
+    server that refuses the request (400, 501: a count it will not serve) gives none."""
+    cursor.pages += 1
+    try:
+        page = await fetch(1, count)
+    except (InvalidRequestError, NotSupportedError) as exc:
+        cursor.tried.append(f"{what} (refused: HTTP {exc.status})")
+        return []
+    fresh = cursor.absorb(page.resources, page.total_results)
+    cursor.tried.append(f"{what} ({len(page.resources)} returned, {len(fresh)} new)")
+    return fresh
