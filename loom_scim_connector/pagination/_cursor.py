@@ -111,7 +111,7 @@ class PageCursor:
 
     @property
     def stuck(self) -> bool:
-        """The walk ended on a page that brought no new id."""
+        """The walk ended on the second page in a row that brought no new id."""
         return self.stop_reason == STUCK
 
     @property
@@ -137,9 +137,9 @@ class PageCursor:
         if self.stuck:
             total = self.max_total
             if total is None:
-                return "a page brought no new id and the server gives no usable totalResults"
+                return "pages brought no new id and the server gives no usable totalResults"
             if self.received < total:
-                return "a page brought no new id (the server ignores startIndex or repeats itself)"
+                return "pages brought no new id (the server ignores startIndex or repeats itself)"
             return None
         total = self.total_results
         if total is not None and self.received < total - min(self.drift, self.rises):
