@@ -60,6 +60,11 @@ class IncompleteSyncError(LoomScimError):
     """A sync could not prove it saw every record, so it must not track deletions."""
 
 
+class IncompleteWalkError(IncompleteSyncError):
+    """The walk over a collection did not read all of it, and knows it (how many of how
+    many, what was tried): what it read is saved, nothing is deleted (exit 11)."""
+
+
 class ApiError(LoomScimError):
     """A request failed. Carries what a log or a ticket needs, never the token."""
 

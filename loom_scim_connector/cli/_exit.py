@@ -5,7 +5,7 @@ from __future__ import annotations
 from loom_scim_connector.errors import (
     AuthenticationError,
     ConfigError,
-    IncompleteSyncError,
+    IncompleteWalkError,
     InputError,
     LoomScimError,
     NotFoundError,
@@ -69,7 +69,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_NOT_SUPPORTED
     if isinstance(exc, SyncBusyError):
         return EXIT_BUSY
-    if isinstance(exc, IncompleteSyncError):
+    if isinstance(exc, IncompleteWalkError):
         return EXIT_INCOMPLETE
     if isinstance(exc, StoreError):
         return EXIT_BAD_INPUT

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from loom_scim_connector._constants import SAVE_BATCH
 from loom_scim_connector.client import Resource
 from loom_scim_connector.contract import SyncContext
-from loom_scim_connector.errors import IncompleteSyncError
+from loom_scim_connector.errors import IncompleteSyncError, IncompleteWalkError
 from loom_scim_connector.pagination import PageCursor
 
 
@@ -67,12 +67,12 @@ async def full_sync(
             f"{', '.join(rejected[:5])}; no deletions were tracked this run"
         )
     if not cursor.ended:
-        raise IncompleteSyncError(
+        raise IncompleteWalkError(
             f"the walk over {resource} stopped at {cursor.stop_reason} after "
             f"{cursor.pages} pages; records already saved are kept and nothing was deleted"
         )
     if not cursor.complete:  # it ended, and knows it did not read everything
-        raise IncompleteSyncError(
+        raise IncompleteWalkError(
             f"incomplete: {cursor.verdict(resource)}; the {cursor.received} read are saved "
             "and nothing was deleted"
         )
