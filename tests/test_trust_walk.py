@@ -1,5 +1,5 @@
 """Trust from outside, the walk and the paths (issue 18, cases 8 and 5), through the real
-CLI against a loopback stand-in (tests/standin.py).
+CLI against a loopback stand-in (tests/walk_standin.py).
 
 Case 8: a server that ignores ``startIndex`` answers page 1 to every request while its
 ``totalResults`` is true. A sync must then try what can still read everything (one page
@@ -25,7 +25,7 @@ from loom_scim_connector import LoomConnection, LoomScimClient, LoomScimError
 from loom_scim_connector.cli import EXIT_INCOMPLETE, EXIT_OK, run
 from loom_scim_connector.store import SQLiteStore
 
-from .standin import ERROR_SCHEMA, TOKEN, StandIn
+from .walk_standin import ERROR_SCHEMA, TOKEN, StandIn
 
 USERS = [f"u{i:04d}" for i in range(1, 251)]
 
