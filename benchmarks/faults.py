@@ -1,9 +1,10 @@
 """The fault matrix: the real ``loom-scim`` CLI as subprocesses against a seeded sandbox behind
 ``fault_proxy.py``, checked after every run against the server's real state and the store.
-Rows: each proxy fault, the sandbox's knobs, 4 concurrent syncs, SIGINT and SIGKILL mid-sync,
-and stand-ins answering for the server (``empty_listing``: an empty replica whose lookups
-answer a SCIM 404, its held run then released as the hint says; ``late_404``: a replica
-lacking 10 users, whose lookups answer a SCIM 404 after the first 2);
+Rows: each proxy fault, the sandbox's knobs (faults; ignoring startIndex), 4 concurrent
+syncs, SIGINT and SIGKILL mid-sync, and stand-ins answering for the server
+(``empty_listing``: an empty replica whose lookups answer a SCIM 404, its held run then
+released as the hint says; ``late_404``: a replica lacking 10 users, whose lookups answer
+a SCIM 404 after the first 2);
 each seed: a fresh sandbox (taking duplicate userNames unless ``--strict-uniqueness``, so a
 duplicate create is the connector's) and store, the workspace changing between syncs.
 Counted, each failing the run (exit codes are only data points):
@@ -51,7 +52,21 @@ LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SANDBOX_KINDS = {"sandbox_429": 429, "sandbox_500": 500, "sandbox_503": 503, "sandbox_queue": 0}
 STAND_INS = ("empty_listing", "late_404")
-ALL = ("none", *KINDS, "mixed", *SANDBOX_KINDS, "concurrent", "sigint", "sigkill", *STAND_INS)
+# The sandbox ignoring startIndex and count (page 1 to every request): capped at 3 pages'
+# worth on odd seeds (no way to read everything: each sync must end incomplete, exit 11),
+# every user at once on even seeds (a sync must read them all).
+IGNORES_START = "ignores_start"
+ALL = (
+    "none",
+    *KINDS,
+    "mixed",
+    *SANDBOX_KINDS,
+    IGNORES_START,
+    "concurrent",
+    "sigint",
+    "sigkill",
+    *STAND_INS,
+)
 COUNTED = ("lost", "duplicated", "falsely deleted", "duplicate creates", "key leaks")
 CLI = Path(sys.executable).with_name("loom-scim")
 TIMEOUT = 300.0  # seconds per CLI process
@@ -93,12 +108,18 @@ class Scenario:
     def quiet(self) -> Iterator[None]:
         """The sandbox's knobs paused, for the script's own reads and writes."""
         s = self.sb.settings
-        saved = s.fault_rate, s.fail_next, s.latency
-        s.fault_rate, s.fail_next, s.latency = 0.0, [], 0.0
+        saved = s.fault_rate, s.fail_next, s.latency, s.ignore_paging, s.page_size_cap
+        s.fault_rate, s.fail_next, s.latency, s.ignore_paging, s.page_size_cap = (
+            0.0,
+            [],
+            0.0,
+            False,
+            None,
+        )
         try:
             yield
         finally:
-            s.fault_rate, s.fail_next, s.latency = saved
+            s.fault_rate, s.fail_next, s.latency, s.ignore_paging, s.page_size_cap = saved
 
     def server(self) -> dict[str, str]:
         """The server's users right now: id -> userName."""
@@ -213,8 +234,11 @@ def fault_row(sc: Scenario, kind: str) -> None:
             s.fail_next = [sc.rng.choice(codes) for _ in range(sc.rng.randint(1, 5))]
         elif kind in SANDBOX_KINDS:
             s.fault_rate, s.fault_status = rate, SANDBOX_KINDS[kind]
+        elif kind == IGNORES_START:
+            s.ignore_paging = True
+            s.page_size_cap = 3 * sc.args.page_size if sc.seed % 2 else None
 
-    if kind != "none" and kind not in SANDBOX_KINDS:
+    if kind not in ("none", IGNORES_START) and kind not in SANDBOX_KINDS:
         sc.px.configure(kind, rate, sc.seed * 100 + ALL.index(kind), write_rate=sc.args.write_rate)
     sc.arm = arm
     sc.sync()
@@ -222,7 +246,7 @@ def fault_row(sc: Scenario, kind: str) -> None:
     sc.sync()
     sc.arm = None
     sc.px.configure(None)
-    s.fault_rate, s.fail_next = 0.0, []
+    s.fault_rate, s.fail_next, s.ignore_paging, s.page_size_cap = 0.0, [], False, None
     sc.sync()
 
 

@@ -32,6 +32,7 @@ from .config import LoomConnection
 from .errors import (
     ApiError,
     ConflictError,
+    InputError,
     InvalidRequestError,
     NotFoundError,
     NotSupportedError,
@@ -276,11 +277,24 @@ class LoomScimClient:
 
     @staticmethod
     def path_of(resource: Resource, resource_id: str | None = None) -> str:
+        """The path of a collection, or of one resource: the only place an id becomes
+        part of a path. An id is opaque data, sent as exactly one segment: every
+        character but RFC 3986's unreserved ones percent-encoded (``/``, ``?``, ``#``,
+        ``%`` too), and a segment of only dots (``.``, ``..``) with its dots encoded
+        (``%2E``), so that no client, proxy or server resolves it as a dot segment to
+        the collection or the base URL. An empty id, which would name the collection
+        itself, is refused."""
         if resource_id is None:
             return f"/{resource}"
         if not resource_id:
-            raise ValueError("an id must not be empty")
-        return f"/{resource}/{quote(resource_id, safe='')}"
+            raise InputError(
+                f"a {resource[:-1].lower()} path",
+                {"id": "is empty: it would name the whole collection, not one resource"},
+            )
+        segment = quote(resource_id, safe="")
+        if not segment.strip("."):
+            segment = segment.replace(".", "%2E")
+        return f"/{resource}/{segment}"
 
     async def get(self, resource: Resource, resource_id: str) -> dict[str, Any]:
         path = self.path_of(resource, resource_id)
@@ -309,9 +323,17 @@ class LoomScimClient:
             return None
 
     async def list_page(
-        self, resource: Resource, start_index: int, count: int, *, filter: str | None = None
+        self,
+        resource: Resource,
+        start_index: int,
+        count: int | None,
+        *,
+        filter: str | None = None,
     ) -> ListPage:
-        params: dict[str, str | int] = {"startIndex": start_index, "count": count}
+        """One page of a collection; ``count=None`` leaves ``count`` out of the request."""
+        params: dict[str, str | int] = {"startIndex": start_index}
+        if count is not None:
+            params["count"] = count
         if filter is not None:
             params["filter"] = filter
         path = self.path_of(resource)
@@ -340,7 +362,7 @@ class LoomScimClient:
         ``page_concurrency``) once the first page allows a plan. Close it
         (``contextlib.aclosing``) when stopping early."""
 
-        async def fetch(start_index: int, count: int) -> ListPage:
+        async def fetch(start_index: int, count: int | None) -> ListPage:
             return await self.list_page(resource, start_index, count, filter=filter)
 
         return paginate(
@@ -390,7 +412,9 @@ class LoomScimClient:
                 page = await self.list_page(resource, 1, LOOKUP_COUNT, filter=expression)
                 items = list(page.resources)
                 if len(items) == LOOKUP_COUNT:  # a full page: there may be more
-                    cursor = PageCursor(page_size=self.page_size, start_index=1 + LOOKUP_COUNT)
+                    cursor = PageCursor(
+                        page_size=self.page_size, start_index=1 + LOOKUP_COUNT, recover=False
+                    )
                     async for more in self.iterate(
                         resource, filter=expression, cursor=cursor, concurrency=1
                     ):
@@ -419,7 +443,9 @@ class LoomScimClient:
         found: Search,
     ) -> None:
         self._log.info("the filters found no %s: reading up to %d of them", resource, limit)
-        cursor = PageCursor(page_size=self.page_size)
+        # Bounded: it does not try the ways a short walk may recover by; a walk that
+        # ends knowing it is short (a server ignoring startIndex) leaves it incomplete.
+        cursor = PageCursor(page_size=self.page_size, recover=False)
         read = 0
         walk = self.iterate(resource, cursor=cursor, concurrency=1)
         async with contextlib.aclosing(walk):
@@ -430,6 +456,8 @@ class LoomScimClient:
                 if len(items) > room or (read >= limit and not cursor.done):
                     found.complete = False
                     break
+            else:
+                found.complete = cursor.complete
         what = resource.lower()
         if found.complete:
             found.searched.append(f"all {read} {what} read: {len(found.resources)} matched")

@@ -74,6 +74,11 @@ def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: found[name] for name in RATE_LIMIT_HEADERS if name in found}
 
 
+class IncompleteWalkError(IncompleteSyncError):
+    """The walk over a collection did not read all of it, and knows it (how many of how
+    many, what was tried): what it read is saved, nothing is deleted (exit 11)."""
+
+
 class ApiError(LoomScimError):
     """A request failed. Carries what a log or a ticket needs, never the token."""
 

@@ -6,7 +6,8 @@ page). ``GET /Users`` serves windows of the listing (``startIndex`` 1-based, ``c
 as RFC 7644 ListResponses; ``GET /Users/{id}`` answers 200 or a SCIM 404. What goes
 wrong is drawn from ``random.Random(seed)`` according to :class:`Behaviour`: mutations
 between requests, lying totals, capped or short (never empty) pages, repeated ids, an
-ignored ``startIndex``, transient faults, an empty listing (a failover to an empty
+ignored ``startIndex`` (page 1 to every request; with or without every user when
+``count`` is left out), transient faults, an empty listing (a failover to an empty
 replica) or users it leaves out (``hidden``: a lagging replica), and for lookups a
 proxy's 404 (HTML, plain text, empty or a gateway's JSON) or a SCIM 404 for everyone,
 from the start or after the first N lookups of a run (a key revoked mid-confirmation).
@@ -69,6 +70,7 @@ class Behaviour:
     page_cap: int | None = None  # serve at most this many, whatever ``count`` asks
     short_rate: float = 0.0  # a page shorter than asked although more exist
     ignore_start_index: bool = False  # always serve the first page
+    no_count_gives_all: bool = False  # a list request without ``count`` gets every user
     mutation_rate: float = 0.0  # a delete, insert or repeat before a request
     fault_rate: float = 0.0  # a transient fault instead of an answer
     max_consecutive_faults: int = 2  # below the client's max_attempts: retries succeed
@@ -101,6 +103,7 @@ class SimServer:
     unreadable: dict[str, Unreadable] = field(default_factory=dict)  # always served so
     removed: set[str] = field(default_factory=set)  # every user ever deleted
     scrubbed: set[str] = field(default_factory=set)  # deleted users answering a scrubbed 200
+    served_unreadable: set[str] = field(default_factory=set)  # this run: served unreadable
     _present_at_start: set[str] = field(default_factory=set, repr=False)
     _deleted_in_run: set[str] = field(default_factory=set, repr=False)
     _served: list[str] = field(default_factory=list, repr=False)
@@ -136,6 +139,7 @@ class SimServer:
         self.hidden = {uid for uid in sorted(self.users) if rate and self.rng.random() < rate}
         self._deleted_in_run = set()
         self._served = []
+        self.served_unreadable = set()
         self.list_pages = 0
         self.lookups = 0
         self.max_list_in_flight = 0
@@ -264,13 +268,15 @@ class SimServer:
         if resource == "Groups":
             return _json(200, {"schemas": [LIST_SCHEMA], "totalResults": 0, "Resources": []})
         b = self.behaviour
-        count = max(0, int(request.url.params.get("count", 100)))
+        asked = request.url.params.get("count")
+        everything = asked is None and b.no_count_gives_all
+        count = len(self.listing) if everything else max(0, int(asked or 100))
         start = 1 if b.ignore_start_index else max(1, int(request.url.params.get("startIndex", 1)))
         self._offset = start - 1
         self.list_pages += 1
         for hook in self.hooks.get(self.list_pages, []):
             hook(self)
-        size = count if b.page_cap is None else min(count, b.page_cap)
+        size = count if b.page_cap is None or everything else min(count, b.page_cap)
         listing = self.listing
         if b.empty_listing or self.hidden:
             listing = [] if b.empty_listing else [i for i in listing if i not in self.hidden]
@@ -327,6 +333,7 @@ class SimServer:
         if kind is None:
             return user
         self.log.append(f"  unreadable {uid}: {kind}")
+        self.served_unreadable.add(uid)
         served = {**user, "name": dict(user["name"])}
         if kind == "empty_id":
             served["id"] = ""

@@ -267,6 +267,20 @@ async def test_users_sync_reads_every_user_and_tracks_a_deletion(
         local.close()
 
 
+@pytest.mark.parametrize("page_size", ["100", "7"])
+def test_the_cli_sync_reads_every_user_and_says_success_only_then(
+    server: DjangoScim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, page_size: str
+) -> None:
+    """Complete or not success, against a server nobody here wrote: django-scim2 pages by
+    startIndex and counts truly, so the walk reads all 250 and ends in success (the
+    stricter end of a walk must not call a real server's listing incomplete)."""
+    store = str(tmp_path / "cli.sqlite3")
+    result = cli(server, monkeypatch, "sync", "users", "--store", store, "--page-size", page_size)
+    assert result.code == EXIT_OK, result.err
+    assert len(result.out.splitlines()) == SEEDED
+    assert "incomplete" not in result.err
+
+
 async def test_groups_sync_reads_every_group_with_members(
     server: DjangoScim, host: LocalHost
 ) -> None:

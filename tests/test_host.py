@@ -126,9 +126,10 @@ async def test_unseen_records_are_deleted_only_when_the_server_confirms(
     store = tmp_path / "s.sqlite3"
     first = scripted_host(connection, store, Script(pages(IDS, 2)))
     await first.run_sync("users")
-    # The server claims 6 but pages end after 4: u5 and u6 are only candidates. The
-    # control lookups (a user just listed) answer 200, u5 is still there, u6 is gone.
-    short = Script([*pages(IDS[:4], 2, total=6), user("u1"), user("u5"), gone(), user("u1")])
+    # The server now lists 4 (and counts 4): u5 and u6 are only candidates. The control
+    # lookups (a user just listed) answer 200, u5 is still there, u6 is gone. (Had it
+    # counted 6, the walk would know it is short: tests/test_trust_walk.py.)
+    short = Script([*pages(IDS[:4], 2), user("u1"), user("u5"), gone(), user("u1")])
     second = scripted_host(connection, store, short)
     second.confirm_concurrency = 1
     report = await second.run_sync("users")

@@ -41,7 +41,7 @@ class Server:
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         start = int(request.url.params["startIndex"])
-        count = int(request.url.params["count"])
+        count = int(request.url.params.get("count", 100))  # the server's own page size
         self.starts.append(start)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -147,22 +147,30 @@ async def test_a_first_page_that_allows_no_plan_walks_sequentially(
     assert cursor.complete and cursor.stop_reason != LAST_BY_TOTAL
 
 
+@pytest.mark.parametrize("cap", [None, 10])
 async def test_a_server_that_ignores_start_index_ends_as_the_sequential_walk_does(
-    connection: LoomConnection,
+    connection: LoomConnection, cap: int | None
 ) -> None:
-    server = Server(95, ignore_start=True)
+    """Pages 2 and 3 repeat page 1: the walk is stuck, as the sequential walk would be,
+    and tries one page of count=totalResults: complete if the server honours it."""
+    server = Server(95, ignore_start=True, cap=cap)
     cursor = PageCursor(page_size=10)
     async with client_for(connection, server) as client:
-        assert await walk(client, cursor) == every(10)
+        ids = await walk(client, cursor)
     assert cursor.stop_reason is not None and cursor.stop_reason.startswith("no new ids")
-    assert cursor.pages == 2  # the pages fetched ahead were dropped, not read
+    assert cursor.tried[0].startswith("count=95")
+    if cap is None:
+        assert ids == every(95) and cursor.complete
+        assert cursor.pages == 4  # pages 1 to 3 (those fetched ahead dropped), count=95
+    else:
+        assert ids == every(10) and not cursor.complete
+        assert "read 10 of the 95" in cursor.verdict("Users")
 
 
-@pytest.mark.parametrize("off_plan", ["short_at", "total_changes_at"])
-async def test_a_page_off_the_plan_sends_the_walk_back_to_sequential(
-    connection: LoomConnection, off_plan: str
+async def test_a_short_page_off_the_plan_sends_the_walk_back_to_sequential(
+    connection: LoomConnection,
 ) -> None:
-    server = Server(150, **{off_plan: 41})  # type: ignore[arg-type]
+    server = Server(150, short_at=41)
     cursor = PageCursor(page_size=10)
     async with client_for(connection, server) as client:
         ids = await walk(client, cursor)
@@ -170,10 +178,25 @@ async def test_a_page_off_the_plan_sends_the_walk_back_to_sequential(
     assert cursor.complete and cursor.stop_reason != LAST_BY_TOTAL
     after = server.starts[server.starts.index(41) + 1 :]
     sequential = [s for s in after if s not in range(51, 151, 10)]
-    if off_plan == "short_at":  # page 41 gave 9: the walk went on from 50, one at a time
-        assert sequential and sequential[0] == 50
-    else:  # a changed total is not trusted to end the walk: one more page is asked
-        assert server.starts[-1] == 151
+    assert sequential and sequential[0] == 50  # page 41 gave 9: on from 50, one at a time
+    assert cursor.signals
+
+
+async def test_a_changed_total_sends_the_walk_back_to_sequential(
+    connection: LoomConnection,
+) -> None:
+    """From page 41 on the server counts 151 and lists 150: the changed total does not
+    end the walk (one more page is asked). The walk ends below the total, with no id
+    repeated to explain it, so it knows it may be short and asks count=151 from 1;
+    that answer counts 150, and the walk has all 150."""
+    server = Server(150, total_changes_at=41)
+    cursor = PageCursor(page_size=10)
+    async with client_for(connection, server) as client:
+        ids = await walk(client, cursor)
+    assert ids == every(150)  # nothing skipped, nothing twice
+    assert 151 in server.starts  # one page more than the plan
+    assert cursor.ended and cursor.stop_reason != LAST_BY_TOTAL
+    assert cursor.complete and cursor.tried == ["count=151 (150 returned, 0 new)"]
     assert cursor.signals
 
 

@@ -11,7 +11,12 @@ the first few). After every run:
 * every user on the server for the whole run that the store knew is still live;
 * no id is stored twice;
 * a run that raised or was held deleted nothing; a successful one reports exactly what
-  it deleted.
+  it deleted;
+* no silent partial: against a server whose ``totalResults`` is true and that does not
+  change during the run, a run that ends in success has every user of the server live
+  in the store, whatever else it does (ignore ``startIndex``, cap pages, short pages).
+  (A server that lies about its total, or gives none, cannot be told from one that
+  has fewer users; one that changes under the walk leaves new users to the next run.)
 
 Against an honest server (only transient faults, changes between syncs) a run must not
 fail, and after a successful one the store mirrors the server exactly.
@@ -80,6 +85,7 @@ behaviours = st.builds(
     page_cap=st.none() | st.integers(1, 30),
     short_rate=short_rates,
     ignore_start_index=seldom,
+    no_count_gives_all=st.booleans(),
     mutation_rate=rates,
     fault_rate=rates,
     max_consecutive_faults=st.just(2),
@@ -131,6 +137,8 @@ def sync(
     event(f"a later run {outcome.status}")
     if outcome.error is not None:
         event(f"a later run raised {type(outcome.error).__name__}")
+    if behaviour.ignore_start_index:
+        event(f"a later run against a server ignoring startIndex {outcome.status}")
     if outcome.report is not None and outcome.report.deleted:
         event("a later run deleted some")
     if outcome.report is not None and outcome.report.recovered:
@@ -160,6 +168,10 @@ def check_run(host: LocalHost, sim: SimServer, before: Store, outcome: Outcome) 
         assert outcome.report.deleted == len(newly)
         quarantined = {q.id for q in outcome.report.quarantined}
         assert not newly & quarantined, f"quarantined and deleted: {sorted(newly & quarantined)}"
+        if sim.behaviour.total == "true" and sim.behaviour.mutation_rate == 0:
+            # A record served unreadable is quarantined and reported, not silently missed.
+            unread = sim.stable_ids() - (set(ids) - deleted) - sim.served_unreadable
+            assert not unread, f"success without reading {len(unread)}: {sorted(unread)[:5]}"
 
 
 @contextmanager
@@ -351,3 +363,52 @@ def test_a_stalled_run_never_undoes_the_deletions_of_the_run_that_took_over(
                 assert len(deleted_ids(host)) == report.deleted, "run B's deletion was undone"
             live = {str(r["id"]) for r in host.records("User")}
             assert sim.user_ids() <= live, "a user on the server is not live in the store"
+
+
+@given(
+    users=st.integers(0, 150),
+    page_size=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    between=st.integers(0, 40),
+    behaviour=st.builds(
+        Behaviour,
+        page_cap=st.none() | st.integers(1, 60),
+        short_rate=short_rates,
+        ignore_start_index=st.booleans(),
+        no_count_gives_all=st.booleans(),
+        fault_rate=rates,
+    ),
+)
+def test_success_means_every_user_was_read(
+    users: int, page_size: int, seed: int, between: int, behaviour: Behaviour
+) -> None:
+    """No silent partial: a server with a true totalResults that does not change during
+    the run. A run that ends in success has every user of the server; one that cannot
+    read them all ends incomplete, deleting nothing. Exactly when: a server that honours
+    ``startIndex`` is always read whole; one that ignores it (page 1 to every request)
+    only when one answer can hold every user: no page cap, or one as large as the
+    workspace (one page of ``count=totalResults``), or every user when ``count`` is left
+    out. (Short pages mid-walk make that last rule depend on chance: not checked then.)"""
+    sim = SimServer.with_users(users, seed=seed)
+    with synced_host(sim, page_size) as host:
+        sim.mutate(between, anywhere=True)
+        before, outcome = sync(host, sim, behaviour)
+        try:
+            check_run(host, sim, before, outcome)
+            if outcome.status == "success":
+                live = {str(r["id"]) for r in host.records("User")}
+                assert live == sim.user_ids(), f"success without {sim.user_ids() - live}"
+            cap = behaviour.page_cap
+            whole = (
+                not behaviour.ignore_start_index
+                or behaviour.no_count_gives_all
+                or cap is None
+                or len(sim.users) <= cap
+            )
+            if behaviour.short_rate == 0 or not behaviour.ignore_start_index:
+                assert (outcome.status != "raised") == whole, outcome.error
+            if outcome.status == "raised":
+                assert "incomplete" in str(outcome.error), outcome.error
+        except AssertionError:
+            dump(sim)
+            raise

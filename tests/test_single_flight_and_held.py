@@ -12,9 +12,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import ScimResponse
 
 from loom_scim_connector.cli import EXIT_BUSY, EXIT_HELD, EXIT_OK, run
 from loom_scim_connector.host import LocalHost
@@ -42,6 +45,31 @@ def env(big: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbo
     monkeypatch.setenv("LOOM_SCIM_API_KEY", big.token)
     monkeypatch.chdir(tmp_path)
     return big
+
+
+@contextmanager
+def listing_only(sandbox: Sandbox, n: int) -> Iterator[None]:
+    """The listing shows only the first ``n`` users, and counts ``n`` (a stale replica,
+    a failover): a walk that reads it is complete by every sign the server gives, while
+    every lookup by id still finds the others. (A server that lists 10 while counting 60
+    leaves the walk knowing it is short: tests/test_trust_walk.py.)"""
+    app, serve = sandbox.app, sandbox.app.serve
+
+    def stale(request: ScimRequest) -> ScimResponse:
+        response = serve(request)
+        body = response.body
+        listing = request.method.upper() == "GET" and request.path.strip("/") == "Users"
+        if listing and body is not None and "Resources" in body:
+            before = int(body.get("startIndex", 1)) - 1
+            body["Resources"] = body["Resources"][: max(0, n - before)]
+            body["totalResults"], body["itemsPerPage"] = n, len(body["Resources"])
+        return response
+
+    app.serve = stale  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        app.serve = serve  # type: ignore[method-assign]
 
 
 def deleted_ids(out: str) -> list[str]:
@@ -75,10 +103,9 @@ def test_a_mass_deletion_is_held_then_released_after_review(env: Sandbox) -> Non
 def test_a_release_still_confirms_each_record(env: Sandbox) -> None:
     """A server that briefly listed only 10 users: the held ones all still exist."""
     assert cli("sync", "users", "--page-size", "10")[0] == EXIT_OK
-    env.settings.ignore_paging, env.settings.page_size_cap = True, 10
-    code, out, _ = cli("sync", "users", "--page-size", "10")
+    with listing_only(env, 10):
+        code, out, _ = cli("sync", "users", "--page-size", "10")
     assert code == EXIT_HELD and deleted_ids(out) == []
-    env.settings.ignore_paging, env.settings.page_size_cap = False, None
     store = SQLiteStore("loom-scim.sqlite3", env.url)
     held = store.runs()[0].run_id
     store.close()
@@ -94,16 +121,17 @@ async def test_a_second_walk_that_sees_everyone_deletes_nothing(
         sandbox_connection(big), store=tmp_path / "s.sqlite3", client_factory=fast_factory(10)
     )
     assert (await host.run_sync("users")).added == 60
-    big.settings.ignore_paging, big.settings.page_size_cap = True, 10
     calls = 0
     original = host.manifest.sync("users").function
 
     async def flaky(ctx: object) -> None:  # the first walk sees 10, the second all 60
         nonlocal calls
         calls += 1
-        if calls == 2:
-            big.settings.ignore_paging, big.settings.page_size_cap = False, None
-        await original(ctx)  # type: ignore[arg-type]
+        if calls == 1:
+            with listing_only(big, 10):
+                await original(ctx)  # type: ignore[arg-type]
+        else:
+            await original(ctx)  # type: ignore[arg-type]
 
     sync = host.manifest.sync("users")
     object.__setattr__(sync, "function", flaky)

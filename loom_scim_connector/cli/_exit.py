@@ -5,6 +5,7 @@ from __future__ import annotations
 from loom_scim_connector.errors import (
     AuthenticationError,
     ConfigError,
+    IncompleteWalkError,
     InputError,
     LoomScimError,
     NotFoundError,
@@ -27,6 +28,7 @@ EXIT_NOT_SUPPORTED = 7
 EXIT_KEY_EXPIRED = 8
 EXIT_KEY_EXPIRING = 9
 EXIT_FINDINGS = 10
+EXIT_INCOMPLETE = 11
 EXIT_INTERRUPTED = 130
 HELD_SHOWN = 20
 
@@ -40,9 +42,9 @@ connection (--connection NAME, else from the environment, else the file's defaul
 
 exit codes:
   {EXIT_OK}  success
-  {EXIT_FAILURE}  other failure (server error after retries, network, incomplete sync, ...)
-     offboard: an account could not be offboarded, or a search was cut at its bound
-     ("incomplete": not found in the first N users; each outcome is listed and recorded)
+  {EXIT_FAILURE}  other failure (server error after retries, network, a lookup that cannot be
+     trusted, ...); offboard: an account could not be offboarded, or a search was cut at its
+     bound ("incomplete": not found in the first N users; each outcome is listed and recorded)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
      (a URL with no SCIM behind it, https:// on a port without TLS, a duplicate name,
      a store that holds another workspace than the API key reaches: nothing synced)
@@ -57,6 +59,8 @@ exit codes:
   {EXIT_KEY_EXPIRED}  check: the API key has expired (by LOOM_SCIM_API_KEY_EXPIRES_AT)
   {EXIT_KEY_EXPIRING}  check: the API key expires within --warn-days (30 by default)
   {EXIT_FINDINGS} reconcile --fail-on-findings: the roster and Loom disagree (findings listed)
+  {EXIT_INCOMPLETE} incomplete: the sync could not read everything, or prove it did (the message
+     says how many of how many, and what was tried); what it read is saved, nothing deleted
   {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
 """
 
@@ -74,6 +78,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_NOT_SUPPORTED
     if isinstance(exc, SyncBusyError):
         return EXIT_BUSY
+    if isinstance(exc, IncompleteWalkError):
+        return EXIT_INCOMPLETE
     if isinstance(exc, StoreError):
         return EXIT_BAD_INPUT
     return EXIT_FAILURE

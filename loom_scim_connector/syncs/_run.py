@@ -1,8 +1,10 @@
 """The loop both syncs share: page through a resource, convert, save.
 
 It saves under the model the host names (``ctx.model``, from the manifest) and refuses
-to return normally when the walk hit its page limit, so the host never tracks deletions
-from a walk that could not read everything. A record that cannot be read is quarantined
+to return normally when the walk hit its page limit, or knows it did not read the
+whole list (``PageCursor.complete``, after what pagination tried), so the host never
+tracks deletions from a walk that could not read everything, and a run that read
+part of the list never ends in success. A record that cannot be read is quarantined
 (``ctx.quarantine``): skipped and reported, its id counted as seen, never deleted for it.
 Records the walk did not see are not its business: the host confirms each with the
 server before anything is marked deleted.
@@ -19,7 +21,7 @@ from pydantic import BaseModel
 from loom_scim_connector._constants import SAVE_BATCH
 from loom_scim_connector.client import Resource
 from loom_scim_connector.contract import SyncContext
-from loom_scim_connector.errors import IncompleteSyncError
+from loom_scim_connector.errors import IncompleteWalkError
 from loom_scim_connector.models.scim import UnreadableRecord
 from loom_scim_connector.pagination import PageCursor
 
@@ -60,9 +62,14 @@ async def full_sync(
             resource,
             "; ".join(cursor.signals[:3]) + ("; ..." if len(cursor.signals) > 3 else ""),
         )
-    if not cursor.complete:
-        raise IncompleteSyncError(
+    if not cursor.ended:
+        raise IncompleteWalkError(
             f"the walk over {resource} stopped at {cursor.stop_reason} after "
             f"{cursor.pages} pages; records already saved are kept and nothing was deleted"
+        )
+    if not cursor.complete:  # it ended, and knows it did not read everything
+        raise IncompleteWalkError(
+            f"incomplete: {cursor.verdict(resource)}; the {cursor.received} read are saved "
+            "and nothing was deleted"
         )
     await ctx.save_checkpoint({"lastCount": cursor.received, "pages": cursor.pages})
