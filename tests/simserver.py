@@ -15,7 +15,7 @@ Records may be served unreadable (an empty, missing or non-text id, a lone surro
 no email), always for the ids in ``unreadable`` or at random, and a deleted user's
 lookup may answer a scrubbed ``200 {"id", "active": false}`` instead of 404.
 
-:mod:`tests.sim_loopback` puts one on 127.0.0.1 for tests of the real CLI.
+:mod:`tests.loopback` puts one on 127.0.0.1 for tests of the real CLI.
 
 Two more stand-in behaviours: ``tenants`` maps another bearer token to another
 workspace's :class:`SimServer` behind the same URL (a SCIM service that tells tenants

@@ -1,7 +1,7 @@
 """Deletion needs positive evidence of a healthy server, every time (issue 18, cases 1-3, 6).
 
 Each test drives the real CLI (in-process) against a simulated SCIM server on 127.0.0.1
-(:mod:`tests.sim_loopback`): a first sync fills the store, then the server misbehaves.
+(:mod:`tests.loopback`): a first sync fills the store, then the server misbehaves.
 
 * A walk that listed none of the records live before it never deletes: it is held.
 * A 404 deletes only when control lookups (records the server is known to hold) found
@@ -28,7 +28,7 @@ from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_HELD, EXI
 from loom_scim_connector.store import SQLiteStore
 
 from .conftest import SECRET, errors_of
-from .sim_loopback import serve, url
+from .loopback import Loopback
 from .simserver import Behaviour, SimServer, sim_host
 
 
@@ -65,11 +65,11 @@ def cli(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Cli]:
     sim = SimServer.with_users(request.param if hasattr(request, "param") else 20)
-    with serve(sim) as server:
-        monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", url(server))
+    with Loopback(sim) as server:
+        monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", server.url)
         monkeypatch.setenv("LOOM_SCIM_API_KEY", SECRET)
         monkeypatch.chdir(tmp_path)
-        tool = Cli(sim, tmp_path / "s.sqlite3", url(server))
+        tool = Cli(sim, tmp_path / "s.sqlite3", server.url)
         code, rows, err = tool("sync", "users")
         assert (code, len(rows)) == (EXIT_OK, len(sim.users)), err
         sim.start_run()
