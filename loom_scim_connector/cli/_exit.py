@@ -57,7 +57,9 @@ exit codes:
   {EXIT_KEY_EXPIRED}  check: the API key has expired (by LOOM_SCIM_API_KEY_EXPIRES_AT)
   {EXIT_KEY_EXPIRING}  check: the API key expires within --warn-days (30 by default)
   {EXIT_FINDINGS} reconcile --fail-on-findings: the roster and Loom disagree (findings listed)
-  {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
+  {EXIT_INTERRUPTED} interrupted (Ctrl-C): a sync is cancelled and deletes nothing; offboard lists
+     what it did, and a change sent whose outcome is not known yet is recorded as unknown
+     (the next offboard or reconcile --apply, or evidence resolve, reads it and records it)
 """
 
 
