@@ -9,15 +9,13 @@ the fixture's ``clock`` (a :class:`FakeClock` in seconds), so leases expire on c
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from loom_scim_connector.store._chain import GENESIS, Verified, record_hash, verify
-
 from loom_scim_connector.store import Binding, Evidence, LeaseLostError, Store, SyncBusyError
+from loom_scim_connector.store._chain import GENESIS, Verified, record_hash, verify
 
 MakeStore = Callable[..., Store]
 LEASE = 30.0
@@ -361,20 +359,6 @@ class StoreContract:
         assert isinstance(result, Verified) and result.records == 4
         assert result.heads[rows[0]["connection"]] == rows[-1]["hash"]
         assert other.evidence_chain()[0]["prev_hash"] == GENESIS
-
-    def test_writers_at_once_never_fork_the_chain(self, make_store: MakeStore) -> None:
-        make_store().close()
-        stores = [make_store() for _ in range(4)]
-
-        def write(store: Store) -> None:
-            for n in range(10):
-                store.record_evidence(proof(f"p{n}@example.com"))
-
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(write, stores))
-        rows = make_store().evidence_chain()
-        assert len(rows) == 40
-        assert isinstance(verify(rows), Verified)
 
     def test_evidence_is_per_connection_and_survives_reopening(self, make_store: MakeStore) -> None:
         store, other = make_store(), make_store(key="other")

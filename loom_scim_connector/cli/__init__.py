@@ -106,6 +106,10 @@ def run(
             from ._offboard import review_command
 
             return asyncio.run(review_command(args, out))
+        if args.command == "evidence":
+            from ._evidence import evidence_command
+
+            return evidence_command(args, out)
         if args.command == "fleet":
             from loom_scim_connector.fleet.cli import run_fleet
 
