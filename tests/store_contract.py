@@ -8,6 +8,7 @@ the fixture's ``clock`` (a :class:`FakeClock` in seconds), so leases expire on c
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -337,6 +338,10 @@ class StoreContract:
         assert [e.outcome for e in store.evidence(email="bob@example.com", limit=1)] == [
             "already_inactive"
         ]
+        # Beyond ASCII (SQLite's lower() is ASCII-only) and across NFC/NFD spellings.
+        store.record_evidence(proof("JOSÉ@example.com"))
+        nfd = unicodedata.normalize("NFD", "josé@example.com")
+        assert [e.email for e in store.evidence(email=nfd)] == ["JOSÉ@example.com"]
 
     def test_evidence_is_chained_per_connection(self, make_store: MakeStore) -> None:
         store, other = make_store(), make_store(key="other")
