@@ -8,6 +8,7 @@ the fixture's ``clock`` (a :class:`FakeClock` in seconds), so leases expire on c
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from loom_scim_connector.store import Binding, Evidence, LeaseLostError, Store, SyncBusyError
+from loom_scim_connector.store._chain import GENESIS, Verified, record_hash, verify
 
 MakeStore = Callable[..., Store]
 LEASE = 30.0
@@ -316,6 +318,52 @@ class StoreContract:
         assert [e.email for e in store.evidence(user_id="id-bob")] == ["bob@example.com"]
         assert [e.email for e in store.evidence(limit=1)] == ["ADA@example.com"]
         assert store.evidence(email="nobody@example.com") == []
+
+    def test_evidence_by_email_follows_the_one_identity_rule(self, make_store: MakeStore) -> None:
+        """NFC then lowercase, as :func:`identity.same_email`: never SQL's ``lower()``."""
+        store = make_store()
+        for email in ("Straße@example.com", "strasse@example.com", "BOB@example.com"):
+            store.record_evidence(proof(email))
+        store.record_evidence(proof("bob@example.com", "already_inactive"))
+        assert [e.email for e in store.evidence(email="straße@EXAMPLE.com")] == [
+            "Straße@example.com"
+        ]
+        assert [e.email for e in store.evidence(email="strasse@example.com")] == [
+            "strasse@example.com"
+        ]
+        assert [e.email for e in store.evidence(email="Bob@Example.com")] == [
+            "bob@example.com",
+            "BOB@example.com",
+        ]
+        assert [e.outcome for e in store.evidence(email="bob@example.com", limit=1)] == [
+            "already_inactive"
+        ]
+        # Beyond ASCII (SQLite's lower() is ASCII-only) and across NFC/NFD spellings.
+        store.record_evidence(proof("JOSÉ@example.com"))
+        nfd = unicodedata.normalize("NFD", "josé@example.com")
+        assert [e.email for e in store.evidence(email=nfd)] == ["JOSÉ@example.com"]
+
+    def test_evidence_is_chained_per_connection(self, make_store: MakeStore) -> None:
+        store, other = make_store(), make_store(key="other")
+        first = store.record_evidence(proof("ada@example.com"))
+        other.record_evidence(proof("eve@example.com"))
+        intent = proof("bob@example.com", "unknown")
+        second = store.record_evidence(intent)
+        settled = store.record_evidence(proof("bob@example.com", intent_id=second))
+        rows = store.evidence_chain()
+        assert [r["evidence_id"] for r in rows] == [first, second, settled]
+        assert rows[0]["prev_hash"] == GENESIS
+        assert [r["prev_hash"] for r in rows[1:]] == [r["hash"] for r in rows[:-1]]
+        for row in rows:
+            assert row["hash"] == record_hash(row, row["prev_hash"])
+        assert rows[2]["intent_id"] == second and store.evidence()[0].intent_id == second
+        assert isinstance(verify(rows), Verified)
+        every = store.evidence_chain(every_connection=True)
+        assert len(every) == 4
+        result = verify(every)
+        assert isinstance(result, Verified) and result.records == 4
+        assert result.heads[rows[0]["connection"]] == rows[-1]["hash"]
+        assert other.evidence_chain()[0]["prev_hash"] == GENESIS
 
     def test_evidence_is_per_connection_and_survives_reopening(self, make_store: MakeStore) -> None:
         store, other = make_store(), make_store(key="other")

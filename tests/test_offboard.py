@@ -67,7 +67,10 @@ async def test_deactivating_is_verified_and_recorded(host: LocalHost, sandbox: S
     )
     assert (done.actor, done.source, done.action) == ("it-bot", "reconcile", "deactivate-user")
     assert sandbox.call("GET", f"/Users/{uid}")["active"] is False
-    assert host.store.evidence() == [done] and done.evidence_id is not None
+    [kept, intent] = host.store.evidence()  # the intent, recorded before the PATCH
+    assert kept == done and done.evidence_id is not None and done.intent_id == intent.evidence_id
+    assert (intent.outcome, intent.user_id, intent.actor) == ("unknown", uid, "it-bot")
+    assert intent.request == f"GET /Users/{uid} -> 200"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", done.at)
 
 
@@ -80,7 +83,8 @@ async def test_offboarding_twice_says_already_inactive_and_sends_no_change(
     again = await offboard_user(host, delete=False, source="offboard", **kwargs)
     assert again.outcome == "already_inactive"
     assert again.request == f"GET /Users/{user['id']} -> 200"  # read only, no PATCH
-    assert [e.outcome for e in host.store.evidence()] == ["already_inactive", "deactivated"]
+    outcomes = [e.outcome for e in host.store.evidence()]
+    assert outcomes == ["already_inactive", "deactivated", "unknown"]
 
 
 async def test_a_workspace_that_deletes_on_deprovisioning_reports_deleted(
@@ -194,7 +198,7 @@ def test_offboard_prints_a_table_and_exits_0(env: Sandbox) -> None:
     assert "1 already_inactive, 1 deactivated; evidence recorded in loom-scim.sqlite3" in err
     assert env.token not in out + err
     store = SQLiteStore("loom-scim.sqlite3", env.url)
-    assert [e.outcome for e in store.evidence()] == ["already_inactive", "deactivated"]
+    assert [e.outcome for e in store.evidence()] == ["already_inactive", "deactivated", "unknown"]
     store.close()
 
 
@@ -208,8 +212,9 @@ def test_offboard_json_and_actor(env: Sandbox) -> None:
     assert item["actor"] == "jane (IT ticket 42)" and item["user_id"] == user["id"]
     assert set(item) == {
         "at", "actor", "source", "action", "user_id", "email", "outcome", "request",
-        "detail", "evidence_id",
+        "detail", "intent_id", "evidence_id",
     }  # fmt: skip
+    assert item["intent_id"] is not None and data["resolved"] == []
 
 
 def test_someone_not_found_exits_4_and_is_still_recorded(env: Sandbox) -> None:

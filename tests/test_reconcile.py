@@ -342,8 +342,10 @@ def test_apply_deactivates_orphans_only_verified_with_evidence(
     finally:
         kept.close()
     assert [(e.source, e.action, e.outcome, e.actor) for e in evidence] == [
-        ("reconcile", "deactivate-user", "deactivated", actor)
+        ("reconcile", "deactivate-user", "deactivated", actor),
+        ("reconcile", "deactivate-user", "unknown", actor),  # the intent, before the PATCH
     ]
+    assert evidence[0].intent_id == evidence[1].evidence_id
     assert evidence[0].user_id == loom.ids["dev.iyer@acme.example"]
     assert "PATCH /Users/" in evidence[0].request
     # Run again: the store is synced first, so nothing is left to do.

@@ -55,9 +55,13 @@ def connect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
 def evidence(tmp_path: Path, url: str) -> list[Any]:
     store = SQLiteStore(tmp_path / "loom-scim.sqlite3", url)
     try:
-        return store.evidence()
+        kept = store.evidence()
     finally:
         store.close()
+    # Each change was announced by an intent (outcome unknown) that its outcome settles.
+    settled = {e.intent_id for e in kept if e.intent_id is not None}
+    assert all(e.evidence_id in settled for e in kept if e.outcome == "unknown")
+    return [e for e in kept if e.outcome != "unknown"]
 
 
 def atlassian() -> StandIn:

@@ -11,15 +11,10 @@ methods, paths and statuses, never a header or a key.
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel
 
 from loom_scim_connector.actions._find import addresses, carries, nothing_found
@@ -37,50 +32,25 @@ from loom_scim_connector.models.outputs import FindUserResult
 from loom_scim_connector.models.scim import UnreadableRecord, user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
+from ._intent import record_intent, resolve_pending, unresolved
+from ._witness import Witness, default_actor, session
+
+__all__ = [
+    "SETTLED",
+    "Witness",
+    "default_actor",
+    "offboard_emails",
+    "offboard_user",
+    "resolve_pending",
+    "session",
+    "unresolved",
+]
+
 Source = Literal["offboard", "reconcile"]
 # Outcomes that leave the person without access (exit 0 when everyone ends in one).
 SETTLED = frozenset({"deactivated", "deleted", "tombstoned", "already_inactive", "already_gone"})
 # Failures that concern the connection, not a person: they stop the whole run at once.
 _FATAL = (AuthenticationError, PermissionDeniedError, WrongUrlError, ConfigError)
-_NO_REQUEST = "(no request sent)"
-
-
-def default_actor() -> str:
-    """Who is offboarding: the OS user, the host and the process id."""
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no login name in a bare container
-        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass
-class Witness:
-    """An httpx response hook: ``METHOD /path -> status`` for each exchange, the path
-    below the bridge URL (a list's filter shown, the only query that says anything)."""
-
-    base_path: str
-    lines: list[str] = field(default_factory=list)
-
-    async def __call__(self, response: httpx.Response) -> None:
-        request = response.request
-        path = request.url.path.removeprefix(self.base_path) or "/"
-        found = request.url.params.get("filter")
-        shown = f"{path}?filter={found}" if found else path
-        self.lines.append(f"{request.method} {shown} -> {response.status_code}")
-
-    def take(self) -> str:
-        said, self.lines = "; ".join(self.lines), []
-        return said or _NO_REQUEST
-
-
-@asynccontextmanager
-async def session(host: LocalHost) -> AsyncIterator[tuple[LoomScimClient, Witness]]:
-    """A client of the host's session, with a witness on its HTTP exchanges."""
-    async with host.session() as client:
-        witness = Witness(httpx.URL(host.connection.base_url).path.rstrip("/"))
-        client.on_response(witness)
-        yield client, witness
 
 
 async def _run(host: LocalHost, client: LoomScimClient, name: str, payload: Any) -> BaseModel:
@@ -133,13 +103,24 @@ async def offboard_id(
     still carries ``email`` and ``recheck`` (reconcile: still not in the roster) finds
     nothing against it; otherwise it is ``skipped``, and the evidence says why."""
     action = "delete-user" if delete else "deactivate-user"
+    intent: list[int] = []
+
+    def announce() -> None:  # just before the change is sent: who, what, on whom
+        intent.append(record_intent(host, witness, actor, source, action, user_id, email))
+
     try:
-        outcome, detail = await _settle(host, client, user_id, email, delete, dry_run, recheck)
-    except _FATAL:
+        outcome, detail = await _settle(
+            host, client, user_id, email, delete, dry_run, recheck, announce
+        )
+    except _FATAL as exc:
+        if intent:  # the change was refused: say so, then stop the run
+            item = _witnessed(witness, actor, source, action, user_id, email, "failed", str(exc))
+            _keep(host, replace(item, intent_id=intent[0]))
         raise
     except LoomScimError as exc:
         outcome, detail = "failed", " ".join(str(exc).split())
     item = _witnessed(witness, actor, source, action, user_id, email, outcome, detail)
+    item = replace(item, intent_id=intent[0] if intent else None)
     return item if dry_run else _keep(host, item)
 
 
@@ -151,6 +132,7 @@ async def _settle(
     delete: bool,
     dry_run: bool,
     recheck: Recheck | None,
+    announce: Callable[[], None],
 ) -> tuple[str, str]:
     """Read the user, then change what needs changing: ``(outcome, what was verified)``."""
     raw = await client.get_or_none("Users", user_id)
@@ -177,6 +159,7 @@ async def _settle(
         if delete:
             return "would_delete", f"read back active={shown}; would send DELETE"
         return "would_deactivate", f"read back active={shown}; would send PATCH active=false"
+    announce()
     result = await _run(
         host, client, "delete-user" if delete else "deactivate-user", {"id": user_id}
     )

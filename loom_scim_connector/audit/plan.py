@@ -28,6 +28,7 @@ from loom_scim_connector.models.records import User
 from loom_scim_connector.models.scim import user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
+from ._intent import resolve_in
 from .offboard import Witness, offboard_id, session
 from .reconcile import Reconciliation, RosterCheck
 from .roster import RosterEntry
@@ -119,6 +120,7 @@ async def apply_plan(
         return check.not_orphaned(record)
 
     async with session(host) as (client, witness):
+        await resolve_in(host, client, witness, actor)  # what an interrupted run left
         for change in plan:
             if change.action == "set-user-role":
                 done.append(await _set_role(host, client, witness, change, actor))

@@ -121,7 +121,11 @@ def build_review(
     today: date | None = None,
 ) -> Review:
     records = store.records("User", include_deleted=True)
-    evidence = store.evidence()
+    # An intent its outcome settles says nothing more than the outcome; one unsettled is
+    # shown (outcome unknown: the change was sent and the run stopped before knowing).
+    everything = store.evidence()
+    settled = {item.intent_id for item in everything if item.intent_id is not None}
+    evidence = [item for item in everything if item.evidence_id not in settled]
     days = connection.days_until_expiry(today)
     review = Review(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -107,6 +107,10 @@ def run(
             from ._offboard import review_command
 
             return asyncio.run(review_command(args, out))
+        if args.command == "evidence":
+            from ._evidence import evidence_command
+
+            return evidence_command(args, out)
         if args.command == "fleet":
             from loom_scim_connector.fleet.cli import run_fleet
 
@@ -118,7 +122,13 @@ def run(
         err.write(f"loom-scim: error: {_one_line(str(exc))}\n")
         return exit_code_for(exc)
     except KeyboardInterrupt:
-        err.write("loom-scim: interrupted; nothing was deleted\n")
+        if args.command in ("sync", "check", "manifest", "actions", "connections", "sandbox"):
+            err.write("loom-scim: interrupted; nothing was deleted\n")
+        else:  # a command that changes people may have sent a change already
+            err.write(
+                "loom-scim: interrupted: a change already sent may have been made; its "
+                "evidence says so (loom-scim evidence resolve settles any outcome not known)\n"
+            )
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of stdout went away (`| head`): stop quietly, as Unix tools do.

@@ -44,7 +44,8 @@ exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, a lookup that cannot be
      trusted, ...); offboard: an account could not be offboarded, or a search was cut at its
-     bound ("incomplete": not found in the first N users; each outcome is listed and recorded)
+     bound ("incomplete": not found in the first N users; each outcome is listed and recorded);
+     evidence verify: a broken chain (the first broken record is named)
   {EXIT_BAD_INPUT}  bad input: invalid arguments, --input, --store or connection configuration
      (a URL with no SCIM behind it, https:// on a port without TLS, a duplicate name,
      a store that holds another workspace than the API key reaches: nothing synced)
@@ -61,7 +62,9 @@ exit codes:
   {EXIT_FINDINGS} reconcile --fail-on-findings: the roster and Loom disagree (findings listed)
   {EXIT_INCOMPLETE} incomplete: the sync could not read everything, or prove it did (the message
      says how many of how many, and what was tried); what it read is saved, nothing deleted
-  {EXIT_INTERRUPTED} interrupted (Ctrl-C): the run was cancelled and deleted nothing
+  {EXIT_INTERRUPTED} interrupted (Ctrl-C): a sync is cancelled and deletes nothing; offboard lists
+     what it did, and a change sent whose outcome is not known yet is recorded as unknown
+     (the next offboard or reconcile --apply, or evidence resolve, reads it and records it)
 """
 
 

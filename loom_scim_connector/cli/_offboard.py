@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import logging
 from collections import Counter
@@ -12,7 +13,13 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from loom_scim_connector.audit.offboard import SETTLED, default_actor, offboard_emails
+from loom_scim_connector.audit.offboard import (
+    SETTLED,
+    default_actor,
+    offboard_emails,
+    resolve_pending,
+    unresolved,
+)
 from loom_scim_connector.errors import InputError
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.identity import email_key
@@ -20,7 +27,7 @@ from loom_scim_connector.models.inputs import FindUserInput
 from loom_scim_connector.store import Evidence
 
 from ._connect import connect
-from ._exit import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, UsageError
+from ._exit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NOT_FOUND, EXIT_OK, UsageError
 from ._output import _print_json, _shown
 from ._progress import Progress
 
@@ -106,15 +113,22 @@ async def offboard_command(args: argparse.Namespace, out: TextIO, err: TextIO) -
     handlers = logging.getLogger("loom_scim_connector").handlers
     for handler in handlers:
         handler.addFilter(progress)
+    actor = args.actor or default_actor()
+    results: list[Evidence] = []
+
+    def settled(item: Evidence) -> None:
+        results.append(item)
+        if not args.quiet:
+            progress.step()
+
     try:
-        results = await offboard_emails(
-            host,
-            emails,
-            delete=args.delete,
-            actor=args.actor or default_actor(),
-            dry_run=args.dry_run,
-            on_each=None if args.quiet else lambda _: progress.step(),
+        resolved = [] if args.dry_run else await resolve_pending(host, actor)
+        await offboard_emails(
+            host, emails, delete=args.delete, actor=actor, dry_run=args.dry_run, on_each=settled
         )
+    except asyncio.CancelledError:  # Ctrl-C: say what was done, and what is not known yet
+        progress.done()
+        return interrupted(results, unresolved(host.store), len(emails), args.store, out)
     finally:
         progress.done()
         for handler in handlers:
@@ -127,6 +141,7 @@ async def offboard_command(args: argparse.Namespace, out: TextIO, err: TextIO) -
                 "dryRun": args.dry_run,
                 "results": [dataclasses.asdict(item) for item in results],
                 "counts": dict(sorted(counts.items())),
+                "resolved": [dataclasses.asdict(item) for item in resolved],
             },
             out,
         )
@@ -138,6 +153,30 @@ async def offboard_command(args: argparse.Namespace, out: TextIO, err: TextIO) -
     else:
         log.info("%s; evidence recorded in %s", summary, _shown(args.store))
     return offboard_exit(results)
+
+
+def interrupted(
+    results: list[Evidence], pending: list[Evidence], asked: int, store: str, out: TextIO
+) -> int:
+    """What an interrupted offboard did: each settled account's line, then each change
+    sent whose outcome is not known yet (its intent is recorded, the next run reads the
+    account and records what happened); exit 130."""
+    why = "interrupted before its outcome was known: the next run reads the account"
+    unsure = [
+        dataclasses.replace(item, detail=f"{item.action} sent at {item.at}, {why}")
+        for item in pending
+    ]
+    out.write(offboard_table(results + unsure))
+    emails = {email_key(item.email) for item in results + pending}
+    counts = Counter(item.outcome for item in results)
+    done = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing"
+    log.warning(
+        "interrupted: %s; %d change(s) sent with no outcome known yet (recorded as unknown: "
+        "the next offboard, or loom-scim evidence resolve, reads each account and records "
+        "what happened); %d of %d emails not reached; evidence in %s",
+        done, len(pending), max(0, asked - len(emails)), asked, _shown(store),
+    )  # fmt: skip
+    return EXIT_INTERRUPTED
 
 
 def offboard_exit(results: list[Evidence]) -> int:

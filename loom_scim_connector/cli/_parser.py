@@ -25,7 +25,7 @@ from ._exit import (
     EXIT_KEY_EXPIRING,
     UsageError,
 )
-from ._parser_audit import add_offboard_parsers, add_reconcile_parser
+from ._parser_audit import add_evidence_parser, add_offboard_parsers, add_reconcile_parser
 
 D = " (default: %(default)s)"
 
@@ -239,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_fleet_parser(sub)
     add_reconcile_parser(sub)
     add_offboard_parsers(sub)
+    add_evidence_parser(sub)
     for command in _every_subparser(parser):
         _add_global_options(command, top=False)
     return parser

@@ -147,3 +147,74 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
     return value
+
+
+EVIDENCE_ALGORITHM = """\
+The evidence of offboarding is a hash chain per connection, so a changed, deleted or
+reordered record shows. To check an export (`loom-scim evidence export`, JSON Lines)
+without loom-scim (examples/verify_evidence.py does this with Python's standard library):
+
+  1. Take the lines in order and group them by their "connection"; within one, the
+     "evidence_id"s ascend. The first record's "prev_hash" is 64 zeros ("0" * 64); every
+     other's is the "hash" of the record before it (same connection).
+  2. A record's "hash" is SHA-256, lower-case hex, of the canonical JSON of the line
+     without its "hash" key: keys sorted, no spaces (separators "," and ":"), non-ASCII
+     characters as themselves, encoded as UTF-8. In Python:
+       hashlib.sha256(json.dumps(line_without_hash, sort_keys=True,
+           separators=(",", ":"), ensure_ascii=False).encode("utf-8")).hexdigest()
+  3. The first line where either check fails is the first broken record. A chain shows
+     that records were not changed after they were written, not that the newest were not
+     removed: keep the last hash `evidence verify` prints, and check a later chain still
+     contains it.
+
+An offboarding change is announced before it is sent (a record whose outcome is
+"unknown"), and its outcome follows in a record whose "intent_id" is the announcement's
+"evidence_id". An announcement nothing refers to is a change whose outcome the run never
+learned (it was interrupted): `evidence resolve` (or the next offboard, or reconcile
+--apply) reads the account and records the outcome, credited to the original actor.
+"""
+
+
+def add_evidence_parser(sub: Any) -> None:
+    """Register ``evidence verify|export|resolve`` on the CLI's subparsers."""
+    evidence = sub.add_parser(
+        "evidence",
+        help="verify, export or resolve the offboarding evidence of a store",
+        description=EVIDENCE_ALGORITHM,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = evidence.add_subparsers(dest="evidence_command", required=True, metavar="WHAT")
+    verify = what.add_parser(
+        "verify",
+        help="check the hash chain of every connection in the store",
+        description="Check every record of the store's evidence chains (every connection). "
+        f"Exit {EXIT_OK}: whole (the count and each connection's last hash are printed: keep "
+        f"them); {EXIT_FAILURE}: broken (the first broken record is named, and why).\n\n"
+        + EVIDENCE_ALGORITHM,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export = what.add_parser(
+        "export",
+        help="write the evidence, with its chain, as JSON Lines",
+        description="Write every record of the store's evidence (every connection), oldest "
+        "first, one JSON object a line: its fields, prev_hash and hash.\n\n" + EVIDENCE_ALGORITHM,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here (default: standard output)"
+    )
+    resolve = what.add_parser(
+        "resolve",
+        help="record the outcome of changes an interrupted run sent but never learned",
+        description="For each change announced and never settled (an interrupted offboard or "
+        "reconcile --apply), read the account and record what it shows (deactivated, "
+        "deleted, or not_applied), credited to the actor who sent the change. Exit "
+        f"{EXIT_OK}: none is left unknown; {EXIT_FAILURE}: an account could not be read.",
+    )
+    for parser in (verify, export):
+        parser.add_argument(
+            "--store",
+            default=str(DEFAULT_STORE),
+            help="a SQLite file or a postgresql:// URL" + D,
+        )
+    _store_and_actor(resolve)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -128,6 +128,14 @@ class PgBase:
             cur.execute(_SCHEMA)
             cur.execute(_UPGRADE)
             cur.execute(_evidence.POSTGRES_SCHEMA)
+            # Schema 5: the evidence chain (columns added, existing rows chained).
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = %s AND table_schema = (SELECT current_schema())",
+                (_evidence.POSTGRES_TABLE,),
+            )
+            present = {str(row[0]) for row in cur.fetchall()}
+            _evidence.upgrade(exec_on(cur), _evidence.POSTGRES_TABLE, "%s", present, "BIGINT")
             cur.execute(_binding.POSTGRES_SCHEMA)
 
         try:
@@ -145,6 +153,16 @@ class PgBase:
         row = cur.fetchone()
         if row is None or row[0] != run.run_id:
             raise LeaseLostError.of(run)
+
+
+def exec_on(cur: Cursor) -> Callable[[str, Sequence[Any]], list[Any]]:
+    """A statement runner for the SQL shared with SQLite (``_evidence.Exec``)."""
+
+    def run(query: str, params: Sequence[Any]) -> list[Any]:
+        cur.execute(query, params)
+        return list(cur.fetchall()) if cur.description is not None else []
+
+    return run
 
 
 _IDLE = TransactionStatus.IDLE

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from . import _evidence
 from ._binding import SQLITE_SCHEMA as _BINDING_SCHEMA
-from ._evidence import SQLITE_SCHEMA as _EVIDENCE_SCHEMA
 from ._owner import default_owner
 from .base import LeaseLostError, Run, StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
@@ -94,6 +95,11 @@ class SQLiteBase:
             raise LeaseLostError.of(run)
 
 
+def exec_on(db: sqlite3.Connection) -> Callable[[str, Sequence[Any]], list[Any]]:
+    """A statement runner for the SQL shared with PostgreSQL (``_evidence.Exec``)."""
+    return lambda query, params: db.execute(query, params).fetchall()
+
+
 def _add_columns(db: sqlite3.Connection) -> None:
     """Upgrade a store made by an older version, under the write lock (two processes
     opening one old file at once must not both add a column)."""
@@ -104,6 +110,9 @@ def _add_columns(db: sqlite3.Connection) -> None:
             for name, kind in added.items():
                 if name not in columns:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        # schema 5: the evidence chain, its columns added and existing rows chained
+        present = {row[1] for row in db.execute("PRAGMA table_info(evidence)")}
+        _evidence.upgrade(exec_on(db), _evidence.SQLITE_TABLE, "?", present, "INTEGER")
     except BaseException:
         db.execute("ROLLBACK")
         raise
@@ -126,7 +135,7 @@ def open_db(path: Path | str) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         db.executescript(_SCHEMA)
-        db.executescript(_EVIDENCE_SCHEMA)  # schema 3: offboarding evidence
+        db.executescript(_evidence.SQLITE_SCHEMA)  # schema 3: offboarding evidence
         db.executescript(_BINDING_SCHEMA)  # schema 4: the workspace a store belongs to
         record_columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
         if not {"id", "data", "last_seen_run", "deleted_at"} <= record_columns:

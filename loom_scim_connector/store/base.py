@@ -175,10 +175,13 @@ class Evidence:
     action: str  # "deactivate-user", "delete-user", "set-user-role"
     user_id: str | None
     email: str
-    # deactivated, deleted, already_inactive, already_gone, role_set, not_found, failed
+    # deactivated, deleted, tombstoned, already_inactive, already_gone, role_set, not_found,
+    # skipped, failed; "unknown" for an intent (a change about to be sent), settled by a
+    # later record whose intent_id is the intent's evidence_id
     outcome: str
     request: str  # e.g. "PATCH /Users/{id} -> 200; GET /Users/{id} -> 200"
     detail: str | None = None
+    intent_id: int | None = None  # the intent this record is the outcome of
     evidence_id: int | None = None
 
 
@@ -275,7 +278,13 @@ class Store(Protocol):
     def evidence(
         self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
     ) -> list[Evidence]:
-        """Evidence of this connection, newest first; ``email`` matches case-insensitively."""
+        """Evidence of this connection, newest first; ``email`` matches by the one
+        identity rule (:func:`loom_scim_connector.identity.same_email`)."""
+        ...
+
+    def evidence_chain(self, *, every_connection: bool = False) -> list[dict[str, Any]]:
+        """This connection's evidence (every connection's, when asked), oldest first, as
+        chained records: each field of :data:`._chain.CHAINED`, ``prev_hash``, ``hash``."""
         ...
 
     def save_checkpoint(

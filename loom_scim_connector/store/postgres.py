@@ -48,14 +48,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import _binding, _evidence
+from . import _binding
 from ._owner import is_dead, now_iso
 from ._pg_base import Cursor
-from ._pg_records import PgRecords
+from ._pg_evidence import PgEvidence
 from .base import (
     ABANDONED,
     Binding,
-    Evidence,
     HeldRun,
     LeaseLostError,
     Run,
@@ -65,7 +64,7 @@ from .base import (
 )
 
 
-class PostgresStore(PgRecords):
+class PostgresStore(PgEvidence):
     """Records, runs, checkpoints, leases and held candidates of one connection.
 
     ``dsn_or_connection`` is a ``postgresql://`` URL or ``key=value`` string (the store
@@ -217,33 +216,6 @@ class PostgresStore(PgRecords):
                 RunInfo(int(r[0]), r[1], r[2] or "", r[3], r[4], r[5], r[6], r[7] or "", int(r[8]))
                 for r in cur.fetchall()
             ]
-
-        return self._atomic(read)
-
-    # -- evidence (append-only) ----------------------------------------------------------
-
-    def record_evidence(self, item: Evidence) -> int:
-        def write(cur: Cursor) -> int:
-            cur.execute(
-                _evidence.insert_sql(_evidence.POSTGRES_TABLE, "%s") + " RETURNING evidence_id",
-                _evidence.insert_params(self.key, item),
-            )
-            row = cur.fetchone()
-            assert row is not None
-            return int(row[0])
-
-        return self._atomic(write)
-
-    def evidence(
-        self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
-    ) -> list[Evidence]:
-        query, params = _evidence.select_sql(
-            _evidence.POSTGRES_TABLE, "%s", self.key, email, user_id, limit
-        )
-
-        def read(cur: Cursor) -> list[Evidence]:
-            cur.execute(query, params)
-            return [_evidence.to_evidence(row) for row in cur.fetchall()]
 
         return self._atomic(read)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import _binding, _evidence
 from ._owner import is_dead, now_iso
+from ._sqlite_db import exec_on as _exec
 from ._sqlite_records import SQLiteRecords
 from .base import (
     ABANDONED,
@@ -157,24 +158,23 @@ class SQLiteStore(SQLiteRecords):
         assert bound is not None
         return bound
 
-    # -- evidence (append-only) ----------------------------------------------------------
+    # -- evidence (append-only, chained) -------------------------------------------------
 
     def record_evidence(self, item: Evidence) -> int:
-        with self._tx() as db:
-            cur = db.execute(
-                _evidence.insert_sql(_evidence.SQLITE_TABLE, "?"),
-                _evidence.insert_params(self.key, item),
-            )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        with self._tx() as db:  # BEGIN IMMEDIATE: one appender at a time, no fork
+            return _evidence.append(_exec(db), _evidence.SQLITE_TABLE, "?", self.key, item)
 
     def evidence(
         self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
     ) -> list[Evidence]:
-        query, params = _evidence.select_sql(
-            _evidence.SQLITE_TABLE, "?", self.key, email, user_id, limit
-        )
-        return [_evidence.to_evidence(row) for row in self.db.execute(query, params)]
+        return _evidence.select(
+            _exec(self.db), _evidence.SQLITE_TABLE, "?", self.key,
+            email=email, user_id=user_id, limit=limit,
+        )  # fmt: skip
+
+    def evidence_chain(self, *, every_connection: bool = False) -> list[dict[str, Any]]:
+        key = None if every_connection else self.key
+        return _evidence.chain(_exec(self.db), _evidence.SQLITE_TABLE, "?", key)
 
     # -- checkpoints ------------------------------------------------------------------
 
