@@ -70,3 +70,26 @@ def test_another_workspace_sharing_one_id_and_email_does_not_take_the_store(
     assert live(store) == {str(i) for i in range(1, 8)}, "workspace A's users were touched"
     assert code == EXIT_BAD_INPUT, err
     assert "another workspace" in err
+
+
+def test_offboard_finds_an_account_carrying_the_email_only_in_emails_beside_one_by_username(
+    hostile: tuple[Hostile, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One person, two accounts: ``bob@`` as userName, and an Entra-provisioned one whose
+    userName is a UPN with ``bob@`` only in ``emails``. The search stopped at the first
+    filter that found anyone (``userName eq``), so offboard deactivated one, exited 0,
+    and left the other active."""
+    state, url = hostile
+    upn = user("2", "bob.upn@corp.onmicrosoft.com")
+    upn["emails"] = [{"value": "bob@acme.example", "primary": True}]
+    state.tenants[KEY_A] = [user("1", "bob@acme.example"), upn, user("3", "x@acme.example")]
+    argv = ["offboard", "bob@acme.example", "--json", "--store", str(tmp_path / "s.sqlite3")]
+
+    code, _, err = cli(url, KEY_A, argv, monkeypatch)
+
+    assert {u["id"]: u["active"] for u in state.tenants[KEY_A]} == {
+        "1": False,
+        "2": False,
+        "3": True,
+    }
+    assert code == EXIT_OK, err
