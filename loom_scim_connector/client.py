@@ -395,12 +395,16 @@ class LoomScimClient:
         match: Callable[[dict[str, Any]], bool],
         *,
         scan: int = 0,
+        every: bool = False,
     ) -> Search:
         """Every resource ``match`` accepts, whatever the server's filters do.
 
         Each filter expression in turn, until one finds a resource that ``match``
         accepts (a server may ignore a filter or compare it otherwise, so what it
-        returns is checked). A filter the server says it does not support (501, or 400
+        returns is checked); with ``every``, all of them, and what each finds is joined
+        (by id): expressions over different attributes find different resources, as a
+        person's accounts carry one email in ``userName`` or only in ``emails``.
+        A filter the server says it does not support (501, or 400
         with scimType invalidFilter) means the next; so does a bare 400 for any but the
         first (the server's own filter, where a 400 is a failure). When none finds
         anything, up to ``scan`` resources of the listing are read and checked; a scan
@@ -427,10 +431,14 @@ class LoomScimClient:
                 found.searched.append(f"{expression}: refused (HTTP {exc.status}, {why})")
                 found.refused = found.refused or exc
                 continue
-            found.resources = [item for item in items if match(item)]
-            found.searched.append(f"{expression}: {len(found.resources)} found")
-            if found.resources:
+            matched = [item for item in items if match(item)]
+            found.searched.append(f"{expression}: {len(matched)} found")
+            known = {str(item.get("id")) for item in found.resources}
+            found.resources += [item for item in matched if str(item.get("id")) not in known]
+            if found.resources and not every:
                 return found
+        if found.resources:
+            return found
         if scan:
             await self._scan(resource, match, scan, found)
         return found

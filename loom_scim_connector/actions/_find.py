@@ -6,8 +6,10 @@ names the same person under the identity rule (:mod:`loom_scim_connector.identit
 servers map the email to ``userName`` or not (Atlassian's often holds a UPN), and compare
 filters as they please (RFC 7644 says case-insensitively; some do not). So a person is
 looked for with the server's own filter first (``userName eq``), then the other forms
-(``emails.value eq``, ``emails eq``) while one finds nothing or is refused (a 400 or 501
-means the server does not support it), then by reading the listing, up to
+(``emails.value eq``, ``emails eq``), every one of them (one person may have an account
+with the email as ``userName`` and another, a UPN, with it only in ``emails``; a 400 or
+501 means the server does not support that form); when all found nothing, by reading
+the listing, up to
 ``SCAN_LIMIT`` accounts. Every account found carries the email; all of them are
 returned. "Not found" is said only when every step found nothing, and a scan cut at its
 bound is "not found in the first N", never "not found".
@@ -48,7 +50,7 @@ async def find_people(client: LoomScimClient, email: str) -> Search:
     """Every account that carries ``email``, and what was searched to find them."""
     expressions = [filters.eq(attribute, email) for attribute in FORMS]
     return await client.search(
-        "Users", expressions, lambda item: carries(item, email), scan=SCAN_LIMIT
+        "Users", expressions, lambda item: carries(item, email), scan=SCAN_LIMIT, every=True
     )
 
 

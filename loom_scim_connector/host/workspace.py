@@ -15,9 +15,10 @@ random salt), never the key. Before a run:
   with it. A record counts as found only when the server returns it under the same id
   AND with the same identity (:data:`IDENTITY`: email, externalId, displayName or
   creation time equal to the stored one), since a server that numbers each tenant's
-  users 1, 2, 3 answers another tenant's ids too. One found: the store is bound to the
-  new key (recorded: ``rebound_at``,
-  ``rebinds``) and the run says so. None found (each a SCIM 404):
+  users 1, 2, 3 answers another tenant's ids too. More than half of those looked up
+  found so: the store is bound to the new key (recorded: ``rebound_at``, ``rebinds``)
+  and the run says so. Fewer (another workspace may share an id and an email, its
+  admin's):
   :class:`~loom_scim_connector.store.WorkspaceMismatchError` (exit 2), before anything
   is listed, saved or deleted.
 
@@ -79,8 +80,16 @@ async def ensure_workspace(
 
 
 async def _prove(store: Store, manifest: Manifest, ctx: RunContextImpl) -> str:
-    """Look stored live records up with the key; say what was found, or raise."""
+    """Look stored live records up with the key; say what was found, or raise.
+
+    More than half of the records looked up must be found with their identity: a
+    rotated key of the same workspace finds nearly all (bar those who left or were
+    renamed since the last sync), while another workspace that happens to share an id
+    and an email with this one (each numbering its users 1, 2, 3; one admin in both)
+    matches one at most, which used to be enough to take the store and delete the rest.
+    """
     tried: list[str] = []
+    matched: list[str] = []
     for sync in _lookups(manifest):
         assert sync.confirm is not None
         model = sync.spec.output
@@ -92,15 +101,18 @@ async def _prove(store: Store, manifest: Manifest, ctx: RunContextImpl) -> str:
             except UnreadableRecord:
                 continue  # answered, but unreadable: proves nothing either way
             if found is not None and _same(record, found.model_dump(mode="json", by_alias=True)):
-                return f"{model} {rid} found"
+                matched.append(f"{model} {rid}")
     if not tried:
         return "nothing live to lose"
+    if 2 * len(matched) > len(tried):
+        return f"{len(matched)} of {len(tried)} records it holds found, {matched[0]} first"
     shown = ", ".join(tried[:3]) + (", ..." if len(tried) > 3 else "")
     raise WorkspaceMismatchError(
         _where(store),
         "holds another workspace: this API key is not the one it was synced with, and "
-        f"none of {len(tried)} records it holds ({shown}) exist for this key (404), so "
-        f"nothing was synced or deleted; {NEW_STORE}",
+        f"only {len(matched)} of {len(tried)} records it holds ({shown}) exist for this "
+        "key as stored (more than half must), so nothing was synced or deleted; "
+        f"{NEW_STORE}",
     )
 
 
