@@ -8,6 +8,7 @@ they are (they are written for people already).
 
 from __future__ import annotations
 
+import base64
 import difflib
 import re
 from collections.abc import Iterable, Mapping
@@ -83,6 +84,7 @@ def redact(text: str, secret: str) -> str:
     Call it on the whole text, before anything shortens it."""
     if not secret or not text:
         return text
+    text = _without_base64(text, secret)
     decoded, spans = _decoded(text)
     key = secret.lower()
     window = min(len(key), SHOWN_AT_MOST + 1)
@@ -105,6 +107,30 @@ def redact(text: str, secret: str) -> str:
         parts += [text[last:start], REDACTED]
         last = stop
     return "".join([*parts, text[last:]])
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """What any base64 text holding ``secret`` holds of it, whatever the bytes before it
+    (three alignments, standard and URL-safe alphabets): the characters that encode only
+    the secret's own bytes."""
+    raw = secret.encode()
+    forms = set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        start = 4 if shift else 0  # the first group also holds the bytes before it
+        end = (shift + len(raw)) // 3 * 4  # the last full group: the next one holds what follows
+        form = encoded[start:end]
+        if len(form) > SHOWN_AT_MOST:
+            forms |= {form, form.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+def _without_base64(text: str, secret: str) -> str:
+    """``text`` with the secret's base64 encodings (an echoed ``Authorization`` header,
+    a Basic credential) replaced by ``[REDACTED]``."""
+    for form in _base64_forms(secret):
+        text = text.replace(form, REDACTED)
+    return text
 
 
 def _decoded(text: str) -> tuple[str, list[tuple[int, int]]]:

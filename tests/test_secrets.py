@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import io
 import logging
 import random
@@ -130,10 +132,15 @@ def echoes(draw: st.DrawFn) -> tuple[str, str, bool]:
     key = draw(st.text(KEY_CHARS, min_size=16, max_size=48))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
-    kind = draw(st.sampled_from(["raw", "json-all", "json-some", "percent-all", "percent-some"]))
+    kinds = ["raw", "json-all", "json-some", "percent-all", "percent-some", "base64", "base64url"]
+    kind = draw(st.sampled_from(kinds))
     upper = draw(st.booleans())
     if kind == "raw":
         shown = key
+    elif kind.startswith("base64"):  # an echoed Authorization header, bytes of any offset
+        raw = b"x" * draw(st.integers(0, 5)) + f"Bearer {key}".encode()
+        encode = base64.urlsafe_b64encode if kind == "base64url" else base64.b64encode
+        shown = encode(raw).decode()
     elif kind.startswith("json"):
         shown = _json_escaped(key, lambda i: kind == "json-all" or rng.random() < 0.5, upper)
     else:
@@ -149,6 +156,11 @@ def leaks(key: str, text: str) -> list[str]:
     (JSON escapes, percent-encoding) by the standard library, not by the redaction."""
     unescaped = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
     forms = {text, unescaped.replace("\\/", "/"), unquote(text), unquote(unescaped)}
+    for chunk in re.findall(r"[A-Za-z0-9+/_=-]{12,}", text):  # base64 at any offset
+        for offset in range(4):
+            part = chunk[offset:].rstrip("=").replace("+", "-").replace("/", "_")
+            with contextlib.suppress(ValueError):
+                forms.add(base64.urlsafe_b64decode(part[: len(part) // 4 * 4]).decode("latin-1"))
     return [key[i : i + 8] for i in range(len(key) - 7) for form in forms if key[i : i + 8] in form]
 
 
