@@ -163,20 +163,22 @@ class LocalHost:
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[LoomScimClient]:
         """One client for several actions in a row (offboarding a list of people)."""
-        async with self._session([]) as client:
+        async with self._session(None) as client:
             yield client
 
     @contextlib.asynccontextmanager
-    async def _session(self, warnings: list[str]) -> AsyncIterator[LoomScimClient]:
+    async def _session(self, warnings: list[str] | None) -> AsyncIterator[LoomScimClient]:
         """A client on the discovered URL, once the store is known to hold the workspace
-        this key reaches (:mod:`.workspace`); a new key that took it over is noted."""
+        this key reaches (:mod:`.workspace`); a new key that took it over is noted: in
+        ``warnings`` (a sync's report, which its reader prints), else in the log."""
         self.connection = await discover(self.connection, self.client_factory)
         async with self.client_factory(self.connection) as client:
             note = await ensure_workspace(
                 self.store, self.manifest, self.connection, client, self.logger
             )
-            if note is not None:
+            if note is not None and warnings is not None:
                 warnings.append(note)
+            elif note is not None:
                 self.logger.warning("%s", note)
             yield client
 
