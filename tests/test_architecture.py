@@ -26,6 +26,12 @@ LAYERS = {
     "retry": 1,
     "pagination": 1,
     "_exchange": 1,
+    # The client's private halves, between pagination and retry (1) and the client (2)
+    # that imports them: none imports another (the request plumbing, the search by
+    # filter, the create-exactly-once), each takes the client as a protocol.
+    "_request": 1.5,
+    "_search": 1.5,
+    "_create": 1.5,
     "client": 2,
     "dryrun": 2,
     "contract": 3,
