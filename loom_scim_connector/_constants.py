@@ -1,7 +1,13 @@
-"""Facts the package states once: environment variable names, paging, loopback hosts,
-and the numbers behind the deletion guarantee. Every other module imports them here."""
+"""Facts the package states once: environment variable names, the SCIM collections, paging,
+loopback hosts, and the numbers behind the deletion guarantee. Every other module imports
+them here."""
 
 from __future__ import annotations
+
+from typing import Literal
+
+# The SCIM collections the client speaks (it treats them alike: just resource names).
+Resource = Literal["Users", "Groups"]
 
 # The connection, from the environment.
 ENV_URL = "LOOM_SCIM_BRIDGE_URL"

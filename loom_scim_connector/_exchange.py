@@ -3,7 +3,9 @@
 What a response means (the JSON body, or the :class:`ApiError` its status maps to) and
 what a transport failure means (retryable; may the request have been applied?). The
 key is redacted (``_messages.redact``: raw, JSON-escaped, percent-encoded, whole or in
-part) from anything a server echoes, before any shortening could cut it.
+part) from anything a server echoes, before any shortening could cut it. Also the
+shapes of an answer: one JSON object (:func:`json_object`), or :class:`Recovered`, what
+a write's ``recover`` lookup found in place of sending again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,6 +29,17 @@ from .models.scim import is_scim_error, parse_error_body
 USER_AGENT = f"loom-scim-connector/{__version__}"
 SCIM_JSON = "application/scim+json"
 ACCEPT = "application/scim+json, application/json"
+
+Recover = Callable[[], Awaitable[Any]]
+"""Look up what an earlier attempt of a write may have created; ``None`` if nothing."""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A write's answer found by its ``recover`` lookup: an earlier attempt had landed."""
+
+    body: Any
+
 
 # httpx errors raised before a request left this machine: retrying them cannot duplicate.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -162,3 +176,10 @@ def json_of(method: str, path: str, response: httpx.Response, attempt: int) -> A
         raise ProtocolError(
             method, path, status=response.status_code, detail=detail, attempts=attempt
         ) from None
+
+
+def json_object(method: str, path: str, body: Any) -> dict[str, Any]:
+    """An answer that must be one JSON object (a resource, a config); else ProtocolError."""
+    if not isinstance(body, dict):
+        raise ProtocolError(method, path, status=200, detail="expected a JSON object")
+    return body

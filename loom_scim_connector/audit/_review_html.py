@@ -7,8 +7,8 @@ from html import escape
 
 from loom_scim_connector.store import Evidence
 
+from ._review_model import MemberRow, Review
 from ._review_svg import stacked_bars, waffle
-from .review import MemberRow, Review
 
 NO_ROLE_SHOWN = "no role"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .review import Review
+from ._review_model import Review
 
 MANAGED, UNMANAGED, RISK = "#2f6fde", "#f0a020", "#c62828"
 

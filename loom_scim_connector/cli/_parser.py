@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import difflib
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from loom_scim_connector._constants import (
     DEFAULT_PAGE_SIZE,
@@ -18,12 +15,12 @@ from loom_scim_connector._constants import (
 from loom_scim_connector._paths import default_config_path
 from loom_scim_connector._version import __version__
 
+from ._argparse import Parser, every_subparser, positive, timestamp
 from ._exit import (
     EPILOG,
     EXIT_BAD_INPUT,
     EXIT_BUSY,
     EXIT_KEY_EXPIRING,
-    UsageError,
 )
 from ._parser_audit import add_evidence_parser, add_offboard_parsers, add_reconcile_parser
 
@@ -41,7 +38,11 @@ def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         (("--token",), {"help": "the bearer token to accept (default: a random one, printed)"}),
         (
             ("--token-expires-at",),
-            {"type": _datetime, "metavar": "ISO", "help": "401 after this date (default: never)"},
+            {
+                "type": timestamp,
+                "metavar": "ISO",
+                "help": "401 after this date (default: never)",
+            },
         ),
         (("--seed-users",), {"type": int, "default": 25, "metavar": "N", "help": "users" + D}),
         (("--seed",), {"type": int, "default": 0, "help": "seed of ids, data and faults" + D}),
@@ -56,7 +57,7 @@ def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         (("--role-unmapped",), {"action": "store_true", "help": "silently ignore loomMemberRole"}),
         (
             ("--page-size-cap",),
-            {"type": _positive, "metavar": "N", "help": "serve at most N a page (default: no cap)"},
+            {"type": positive, "metavar": "N", "help": "serve at most N a page (default: no cap)"},
         ),
         (("--ignore-paging",), {"action": "store_true", "help": "ignore startIndex and count"}),
         (
@@ -107,7 +108,7 @@ def _sandbox_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="loom-scim",
         description="Provision and deprovision Loom accounts over SCIM 2.0.",
         epilog=EPILOG,
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument(
         "--warn-days",
-        type=_positive,
+        type=positive,
         default=EXPIRY_WARNING_DAYS,
         metavar="DAYS",
         help=f"exit {EXIT_KEY_EXPIRING} when the key expires within DAYS (default: %(default)s)",
@@ -136,14 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--page-size",
-        type=_positive,
+        type=positive,
         default=DEFAULT_PAGE_SIZE,
         metavar="N",
         help="users asked for per page (default: %(default)s)",
     )
     sync.add_argument(
         "--page-concurrency",
-        type=_positive,
+        type=positive,
         default=PAGE_CONCURRENCY,
         metavar="N",
         help="list pages in flight at once, planned from the first page; 1 walks them one "
@@ -169,14 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--wait-timeout",
-        type=_positive,
+        type=positive,
         default=600,
         metavar="SECONDS",
         help="how long --wait waits (default: %(default)s)",
     )
     sync.add_argument(
         "--release-held",
-        type=_positive,
+        type=positive,
         metavar="RUN_ID",
         help="after review, confirm each record a held run kept back and delete those "
         "the server says are gone",
@@ -240,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reconcile_parser(sub)
     add_offboard_parsers(sub)
     add_evidence_parser(sub)
-    for command in _every_subparser(parser):
+    for command in every_subparser(parser):
         _add_global_options(command, top=False)
     return parser
 
@@ -270,66 +271,3 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help=f"the connections file (default: {default_config_path()})",
         **unset,
     )
-
-
-def _every_subparser(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
-    """Every command's parser, nested ones (``fleet status``) included, each once."""
-    found: list[argparse.ArgumentParser] = []
-    for option in parser._actions:
-        if isinstance(option, argparse._SubParsersAction):
-            for child in option.choices.values():
-                if all(child is not seen for seen in found):
-                    found += [child, *_every_subparser(child)]
-    return found
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number of at least 1, not {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _datetime(text: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            parsed = datetime.combine(date.fromisoformat(text), time())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be a date such as 2027-03-31 or 2027-03-31T09:00:00+00:00, not {text!r}"
-            ) from None
-    return parsed if parsed.tzinfo else parsed.astimezone()
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the command and its --help, and an
-    unknown option is refused by the command that does not know it, with the option it
-    most looks like (``--dryrun``: did you mean ``--dry-run``?)."""
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        parsed, extras = super().parse_known_args(args, namespace)
-        if extras:
-            self.error(_unrecognized(extras, self._option_string_actions))
-        return parsed, extras
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def _unrecognized(extras: list[str], known: Iterable[str]) -> str:
-    first = extras[0].split("=", 1)[0]
-    if first.startswith("--"):
-        options = sorted(option for option in known if option.startswith("--"))
-        close = difflib.get_close_matches(first, options, n=1, cutoff=0.75)
-        if close:
-            return f"unknown option {first}: did you mean {close[0]}?"
-    return f"unrecognized arguments: {' '.join(extras)}"

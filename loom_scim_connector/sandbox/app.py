@@ -19,11 +19,11 @@ import secrets
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from scim2_models import (
     ResourceType,
@@ -43,7 +43,8 @@ from scim2_server.utils import load_default_resource_types, load_default_service
 from ._loom import operations as _operations
 from ._loom import sets_inactive as _sets_inactive
 from ._loom import without_role as _without_role
-from .profiles import PROFILE_SETTINGS, PROFILES, Profile, VendorKnobs, VendorLayer
+from ._vendor import VendorLayer
+from .profiles import SandboxSettings
 from .schema import ROLE_EXTENSION, loom_schema_documents
 
 if TYPE_CHECKING:
@@ -52,45 +53,6 @@ if TYPE_CHECKING:
 MOUNT = "/scim"
 ADMIN = "/_sandbox"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
-@dataclass
-class SandboxSettings(VendorKnobs):
-    """Every knob (a vendor profile's too, :class:`VendorKnobs`). Change them at any time,
-    from Python or ``PATCH /_sandbox/settings``; ``role_location`` only at the start."""
-
-    deprovisioning: Literal["deactivate", "delete"] = "deactivate"
-    role_mapped: bool = True
-    page_size_cap: int | None = None
-    ignore_paging: bool = False
-    latency: float = 0.0
-    fault_rate: float = 0.0
-    fault_status: int = 429
-    # How a 429/503 says when to come back: Retry-After in seconds or as an HTTP date,
-    # Atlassian's X-RateLimit-Reset (an ISO time), the IETF draft's RateLimit-Reset, none.
-    retry_after: Literal["seconds", "date", "x-ratelimit-reset", "ratelimit-reset", "none"] = (
-        "seconds"
-    )
-    retry_after_seconds: int = 1
-    fail_next: list[int] = field(default_factory=list)
-    profile: Profile = "rfc"
-
-    @classmethod
-    def for_profile(cls, profile: Profile, **changes: Any) -> SandboxSettings:
-        """A profile's settings (``rfc``, ``atlassian``, ``workos``), with ``changes``."""
-        if profile not in PROFILE_SETTINGS:
-            raise ValueError(f"unknown profile {profile!r}: one of {', '.join(PROFILES)}")
-        settings = cls(profile=profile)
-        settings.update({**PROFILE_SETTINGS[profile], **changes})
-        return settings
-
-    def update(self, changes: dict[str, Any]) -> None:
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        for key, value in changes.items():
-            setattr(self, key, value)
 
 
 class TokenStore:

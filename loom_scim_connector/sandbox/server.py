@@ -12,8 +12,8 @@ from scim2_server.requests import ScimRequest
 from scim2_server.testserver.cli import ThreadingWSGIServer
 
 from ._threaded import ThreadedServer
-from .app import MOUNT, LoomApplication, SandboxSettings, TokenStore
-from .profiles import Profile
+from .app import MOUNT, LoomApplication, TokenStore
+from .profiles import Profile, SandboxSettings
 from .seed import role_groups, role_of, seed_users
 
 

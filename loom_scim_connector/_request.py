@@ -1,0 +1,199 @@
+"""The one way a request is sent: the retry loop, recovery, one HTTP exchange.
+
+The base of :class:`~loom_scim_connector.client.LoomScimClient`: one
+``httpx.AsyncClient`` with the key, the one retry policy, the counters. Layers, outermost
+first: the retry loop (:meth:`Requester.request`) -> recovery (a write whose earlier
+attempt may have landed looks first) -> one HTTP exchange, read by :mod:`._exchange`.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from ._exchange import (
+    ACCEPT,
+    SCIM_JSON,
+    USER_AGENT,
+    Recover,
+    Recovered,
+    read_answer,
+    transport_error,
+)
+from ._messages import redact
+from .config import LoomConnection
+from .errors import ApiError
+from .pagination import Throttle
+from .retry import RetryEvent, RetryPolicy
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+logger = logging.getLogger("loom_scim_connector")
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    pages: int = 0
+    total: int | None = None  # totalResults of the last list page: a hint, for progress only
+
+
+@dataclass
+class _MaybeLanded:
+    """Whether an attempt of this request failed in a way that may have been applied."""
+
+    maybe: bool = False
+
+
+class Requester:
+    """The one way a request is sent, under the SCIM operations of
+    :class:`~loom_scim_connector.client.LoomScimClient` (its base class)."""
+
+    def __init__(
+        self,
+        connection: LoomConnection,
+        *,
+        retry: RetryPolicy | None,
+        timeout: httpx.Timeout,
+        transport: httpx.AsyncBaseTransport | None,
+        log: logging.Logger | None,
+    ) -> None:
+        self.connection = connection
+        self.retry = retry or RetryPolicy()
+        # 429s seen, and until when the server asked to wait: the planned walk slows down.
+        self.throttle = Throttle(sleep=self.retry.sleep)
+        self.stats = ClientStats()
+        self._log = log or logger
+        self._secret = connection.api_key.get_secret_value()
+        self._http = httpx.AsyncClient(
+            base_url=connection.base_url + "/",
+            headers={
+                "Authorization": f"Bearer {self._secret}",
+                "Accept": ACCEPT,
+                "User-Agent": USER_AGENT,
+            },
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.connection.base_url
+
+    def on_response(self, hook: Callable[[httpx.Response], Awaitable[None]]) -> None:
+        """Call ``hook`` with every response this client receives (retries included):
+        how offboarding evidence lists the exchanges it made. Never given a request's
+        headers by this client's own code; a hook must not log them (the key is there)."""
+        self._http.event_hooks["response"].append(hook)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: Method,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        recover: Recover | None = None,
+    ) -> Any:
+        """Send a request: the one retry loop every request goes through.
+
+        Returns the JSON body, or ``None``. Layers, outermost first: the retry loop
+        (here) -> recovery (:meth:`_send_recovering`) -> one HTTP exchange
+        (:meth:`_send_once`). With ``recover``, a write whose earlier attempt may have
+        landed looks first, and what it finds is returned as :class:`Recovered`.
+        """
+        result: Any = None
+        landed = _MaybeLanded()
+        async for attempt in self.retry.retrying(self._on_retry):
+            with attempt:
+                result = await self._send_recovering(
+                    method, path, params, json, recover, landed, attempt.retry_state.attempt_number
+                )
+        return result
+
+    async def _send_recovering(
+        self,
+        method: Method,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        recover: Recover | None,
+        landed: _MaybeLanded,
+        attempt: int,
+    ) -> Any:
+        """Before sending a write again, look for what an earlier attempt may have made."""
+        if recover is not None and landed.maybe:
+            found = await recover()
+            if found is not None:
+                return Recovered(found)
+        try:
+            return await self._send_once(method, path, params, body, attempt)
+        except ApiError as exc:
+            landed.maybe = landed.maybe or exc.may_have_applied
+            raise
+
+    def _on_retry(self, event: RetryEvent) -> None:
+        self.stats.retries += 1
+        error = event.error
+        if error.status == 429:
+            self.throttle.note(event.wait)
+        why = f"HTTP {error.status}" if error.status else (error.detail or error.kind)
+        self._log.warning(
+            "retrying %s %s in %.1f s after %s (attempt %d of %d)",
+            error.method,
+            error.path,
+            event.wait,
+            why,
+            event.attempt,
+            min(self.retry.max_attempts, error.retry_limit or self.retry.max_attempts),
+        )
+
+    async def _send_once(
+        self,
+        method: Method,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        attempt: int,
+    ) -> Any:
+        self.stats.requests += 1
+        headers = {"Content-Type": SCIM_JSON} if body is not None else None
+        content = jsonlib.dumps(body).encode() if body is not None else None
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, path.lstrip("/"), params=params, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(method, path, exc, attempt, self._redact) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
+        return read_answer(method, path, response, attempt, self._secret)
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secret)
