@@ -92,7 +92,13 @@ def add_fleet_parser(sub: Any) -> None:
     now = commands.add_parser("sync-now", help="queue syncs now")
     now.add_argument("ids", nargs="*", metavar="ID", help="connection ids")
     now.add_argument("--all", action="store_true", help="every connection")
-    now.add_argument("--model", default="users", help="users or groups (default: %(default)s)")
+    now.add_argument(
+        "--model",
+        action="append",
+        metavar="SYNC",
+        help="a sync of the manifest, e.g. users or groups; repeat it for several "
+        "(--model users --model groups); default: users",
+    )
     now.add_argument("--wait", action="store_true", help="wait for the reports and print them")
     now.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
 
@@ -211,10 +217,27 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
     return EXIT_OK
 
 
+def _models(asked: list[str] | None) -> list[str]:
+    """The syncs asked for, each one the manifest has; else one line naming those it has."""
+    from loom_scim_connector.manifest import load_manifest
+
+    known = list(load_manifest().syncs)
+    models = list(dict.fromkeys(asked or ["users"]))
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ConfigError(
+            "--model",
+            f"no sync named {', '.join(map(repr, unknown))}: the manifest's syncs are "
+            f"{', '.join(known)} (repeat --model for several)",
+        )
+    return models
+
+
 def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO) -> int:
     from .app import make_app
     from .connections import ConnectionRegistry
 
+    models = _models(args.model)  # before anything is looked up or queued
     with ConnectionRegistry(database) as registry:
         known = [c.id for c in registry.list()]
         ids: list[str] = known if args.all else list(args.ids)
@@ -226,14 +249,16 @@ def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO)
     app = make_app()
     sync_task = app.fleet_tasks[0]
     queued_at = time.time()  # before sending: a run may begin before it is recorded
-    sent = [(cid, sync_task.apply_async(args=[cid, args.model])) for cid in ids]
-    _watch(database, args.model, sent, queued_at)
-    for cid, result in sent:
-        err.write(f"loom-scim: {args.model} sync of {cid} queued (task {result.id})\n")
+    sent = [
+        (cid, model, sync_task.apply_async(args=[cid, model])) for cid in ids for model in models
+    ]
+    _watch(database, sent, queued_at)
+    for cid, model, result in sent:
+        err.write(f"loom-scim: {model} sync of {cid} queued (task {result.id})\n")
     if not args.wait:
         return EXIT_OK
     code = EXIT_OK
-    for cid, result in sent:
+    for cid, _model, result in sent:
         try:
             report = result.get(timeout=args.timeout, propagate=True)
         except Exception as exc:  # the task's error, rebuilt by Celery
@@ -246,19 +271,19 @@ def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO)
     return code
 
 
-def _watch(database: str, model: str, sent: list[tuple[str, Any]], at: float) -> None:
+def _watch(database: str, sent: list[tuple[str, str, Any]], at: float) -> None:
     """Record the queued syncs in the schedule, where the dispatch's sweep queues them
     again should their messages be lost (:mod:`.schedule`)."""
     from loom_scim_connector.manifest import load_manifest
 
     from .schedule import Dispatcher, frequencies
 
-    interval = frequencies(load_manifest()).get(model)
-    if interval is None:  # not a scheduled sync: nothing watches it
-        return
+    every = frequencies(load_manifest())
     with Dispatcher(database) as dispatcher:
-        for cid, result in sent:
-            dispatcher.record_queued(cid, model, str(result.id), interval, at=at)
+        for cid, model, result in sent:
+            interval = every.get(model)
+            if interval is not None:  # else not a scheduled sync: nothing watches it
+                dispatcher.record_queued(cid, model, str(result.id), interval, at=at)
 
 
 def _worker(args: argparse.Namespace) -> int:
