@@ -141,3 +141,39 @@ def test_status_shows_what_runs_what_is_queued_and_what_never_ran(
         assert syncs["users"]["state"] == "idle" and syncs["users"]["running"] is None
     finally:
         store.close()
+
+
+def test_fleet_help_is_written_for_operators() -> None:
+    code, text, _ = fleet("--help")
+    assert code == 0
+    assert "``" not in text and ":mod:" not in text and ":meth:" not in text  # no reST
+    for needed in (
+        "sync-now",
+        "status",
+        "health",
+        "LOOM_SCIM_FLEET_DATABASE_URL",
+        "LOOM_SCIM_FLEET_BROKER_URL",
+        "LOOM_SCIM_FLEET_FERNET_KEY",
+        "search_path",  # the fleet's tables in a schema of their own
+        "Running a fleet",  # where to read more
+    ):
+        assert needed in text, needed
+
+
+def test_health_says_in_one_line_what_is_not_ready(
+    env: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@nowhere"
+    code, out, err = fleet("health", "--hostname", nobody, "--timeout", "0.5")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        f"loom-scim: fleet not ready: worker {nobody} did not answer a ping within 0.5 s"
+    ]
+    monkeypatch.setenv(settings.ENV_BROKER, "redis://:Secret-Pw@127.0.0.1:1/0")
+    code, _, err = fleet("health", "--timeout", "0.5")
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert "broker does not answer" in err and "Secret-Pw" not in err
+    monkeypatch.setenv(settings.ENV_DATABASE, "postgresql://u:Secret-Pw@127.0.0.1:1/x")
+    code, _, err = fleet("health", "--timeout", "0.5")
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert "database does not answer" in err and "Secret-Pw" not in err
