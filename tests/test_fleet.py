@@ -472,6 +472,8 @@ def test_the_fleet_cli(fleet: Fleet, worker: Worker, monkeypatch: pytest.MonkeyP
     fleet.sent.append(err.split("queued (task ")[1].split(")")[0])
 
     assert cli("sync-now", fleet.cid("nobody"))[0] == 4  # not found
+    code, _, err = cli("health", "--timeout", "5")  # the worker answers a ping
+    assert code == 0 and "fleet ready" in err, err
     assert cli("remove", cid)[0] == 0
     code, _, err = cli("remove", cid)
     assert code == 4 and "no fleet connection" in err

@@ -66,18 +66,19 @@ def test_status_per_connection(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Non
     assert users["held"] == [{"runId": held.run_id, "records": 2}]
     assert groups["lastSuccess"] is None
     assert groups["lastError"] == "AuthenticationError: the key was refused"
-    assert globex["syncs"] == {
-        "users": {
-            "lastSuccess": None,
-            "lastFailure": None,
-            "lastError": None,
-            "lastErrorClass": None,
-            "lastErrorKind": None,
-            "nextRun": "2027-01-15T08:30:00+00:00",
-            "held": [],
-        }
+    assert globex["syncs"]["users"] == {
+        "state": "queued",  # by the dispatch, and no run has started since
+        "running": None,
+        "queued": {"since": "2027-01-15T08:00:00+00:00", "taskId": "globex-users"},
+        "lastSuccess": None,
+        "lastFailure": None,
+        "lastError": None,
+        "lastErrorClass": None,
+        "lastErrorKind": None,
+        "nextRun": "2027-01-15T08:30:00+00:00",
+        "held": [],
     }
-    assert new["syncs"] == {} and new["daysUntilKeyExpiry"] is None
+    assert set(new["syncs"]) == {"users", "groups"} and new["daysUntilKeyExpiry"] is None
 
     monkeypatch.setenv(settings.ENV_DATABASE, dsn)
     monkeypatch.setenv(ENV_FERNET_KEY, fernet_key)

@@ -271,3 +271,48 @@ def test_control_characters_never_reach_the_output(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert read_roster(path).entries[0].name == "Ann  [31mLee"
+
+
+OKTA_API = [
+    {
+        "id": "00u1abcd",
+        "status": "ACTIVE",
+        "profile": {
+            "login": "ana@example.com",
+            "email": "ana@example.com",
+            "firstName": "Ana",
+            "lastName": "Lima",
+        },
+    },
+    {
+        "id": "00u2efgh",
+        "status": "DEPROVISIONED",
+        "profile": {"login": "bo.login@example.com", "email": "bo@example.com"},
+    },
+]
+
+
+def test_okta_users_api_json_with_the_email_under_profile(tmp_path: Path) -> None:
+    path = tmp_path / "okta-users.json"
+    path.write_text(json.dumps(OKTA_API))
+    roster = read_roster(path)
+    assert roster.format == "okta"
+    ana, bo = roster.entries
+    assert (ana.email, ana.name, ana.external_id, ana.active) == (
+        "ana@example.com",
+        "Ana Lima",
+        "00u1abcd",
+        True,
+    )
+    assert (bo.email, bo.active, bo.aliases) == ("bo@example.com", False, ("bo.login@example.com",))
+    # A dotted path names a field of a nested object, for --map too.
+    mapped = read_roster(path, parse_map("email=profile.login"))
+    assert [e.email for e in mapped.entries] == ["ana@example.com", "bo.login@example.com"]
+
+
+def test_entra_account_disabled_reads_as_disabled_in_the_idp() -> None:
+    from loom_scim_connector.audit.roster_formats import status_phrase
+
+    assert status_phrase("False") == "disabled in the IdP"
+    assert status_phrase("false") == "disabled in the IdP"
+    assert status_phrase("DEPROVISIONED") == "the roster says DEPROVISIONED (gone from the IdP)"

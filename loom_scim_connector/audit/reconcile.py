@@ -24,6 +24,7 @@ from loom_scim_connector._constants import RECONCILE_MIN_ROSTER_FRACTION
 from loom_scim_connector.identity import email_key
 
 from .roster import RosterEntry
+from .roster_formats import status_phrase
 
 CATEGORIES = ("orphaned", "unmanaged", "role_drift", "missing", "duplicates")
 # When several roster groups map to different roles, the highest wins.
@@ -252,7 +253,7 @@ def _judge(
     if entry is None:
         found.append(finding("orphaned", "not in the roster"))
     elif not entry.active:
-        found.append(finding("orphaned", f"the roster says {entry.status} (gone from the IdP)"))
+        found.append(finding("orphaned", status_phrase(entry.status)))
     if member.external_id is None:
         where = " (and not in the roster)" if entry is None else ""
         reason = "no externalId: joined by domain capture, so the IdP cannot deprovision them"

@@ -174,9 +174,21 @@ def _object_rows(
     for number, item in items:
         if not isinstance(item, dict):
             raise RosterError(f"{name} {unit} {number}", "is not an object")
-        headers.update(dict.fromkeys(_clean(str(k)) for k in item))
-        rows.append((number, {_clean(str(k)): _cell(v) for k, v in item.items()}))
+        row = dict(_flat(item))
+        headers.update(dict.fromkeys(row))
+        rows.append((number, row))
     return list(headers), rows
+
+
+def _flat(item: dict[Any, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """A JSON object's fields as columns; a nested object's by their dotted path
+    (Okta's API: ``profile.email``)."""
+    for key, value in item.items():
+        column = prefix + _clean(str(key))
+        if isinstance(value, dict):
+            yield from _flat(value, column + ".")
+        else:
+            yield column, _cell(value)
 
 
 def _json_lines(text: str) -> bool:

@@ -56,6 +56,14 @@ FORMATS = (
         full_name=("firstName", "lastName"),
         role=("group", "groups"),
     ),
+    Format(  # Okta's users API JSON (/api/v1/users): the profile nested, by dotted path.
+        "okta",
+        frozenset({"profile.login", "status"}),
+        email=("profile.email", "profile.login"),
+        external_id=("id",),
+        status=("status",),
+        full_name=("profile.firstName", "profile.lastName"),
+    ),
     Format(  # Entra ID (Azure AD) "Download users": property names since ever...
         "entra",
         frozenset({"userprincipalname", "accountenabled"}),
@@ -97,3 +105,14 @@ def status_active(raw: str) -> bool | None:
     if not word or word in ACTIVE_WORDS:
         return True
     return False if word in INACTIVE_WORDS else None
+
+
+_SWITCHED_OFF = frozenset({"false", "no", "0", "n"})  # a yes/no column: accountEnabled
+
+
+def status_phrase(raw: str) -> str:
+    """Why the roster counts someone gone, as a person would say it: a yes/no column
+    (Entra's ``accountEnabled: false``) is "disabled in the IdP", a status word is quoted."""
+    if raw.strip().lower() in _SWITCHED_OFF:
+        return "disabled in the IdP"
+    return f"the roster says {raw} (gone from the IdP)"

@@ -1,49 +1,25 @@
-"""``loom-scim fleet``: manage the fleet's connections, queue syncs, run a worker.
+"""``loom-scim fleet``: the parser of the fleet's commands, and their dispatch.
 
-* ``add-connection ID --url URL`` reads the API key from ``LOOM_SCIM_API_KEY`` or, with
-  ``--api-key-stdin``, from standard input: never from the command line, which other
-  users of the machine can read in the process list.
-* ``list [--json]``, ``remove ID``, ``rotate-keys`` (after putting a new Fernet key
-  first in ``LOOM_SCIM_FLEET_FERNET_KEY``: see :mod:`.connections`).
-* ``status [--json]``: per connection, key expiry and, per sync, the last success, the
-  last failure and its error with the error's class and kind (``AuthenticationError``,
-  ``auth``), the next run, and the held runs awaiting review.
-* ``sync-now [ID ...] [--all] [--model users|groups] [--wait]``: queue syncs (each task
-  carries the connection id only); ``--wait`` waits for their reports.
-* ``release-held ID SYNC RUN_ID``: after review, apply the deletions a held run kept back
-  (each record is looked up again first; only those gone are deleted).
-* ``worker``: Celery's own worker (``celery -A loom_scim_connector.fleet.app worker``).
-* ``beat``: Celery's own beat, which queues the dispatch task every
-  ``LOOM_SCIM_FLEET_DISPATCH_SECONDS`` (60 s); run exactly one.
-
-A command given a connection id that does not exist exits 4 (not found), in one line.
-``sync-now`` records what it queues in the schedule, whose dispatch queues a sync again
-if its message is lost (:mod:`.schedule`).
-
-The database is ``--database`` or ``LOOM_SCIM_FLEET_DATABASE_URL``; the broker
-``LOOM_SCIM_FLEET_BROKER_URL``; the Fernet key ``LOOM_SCIM_FLEET_FERNET_KEY``. This
-module imports Celery, psycopg and cryptography only when a command runs, so the core
-install (without the ``fleet`` extra) can still build the CLI's parser.
+Its ``--help`` is written for operators (:mod:`._help`). ``sync-now`` is in
+:mod:`.sync_now`, ``health`` in :mod:`.health`. This module imports Celery, psycopg
+and cryptography only when a command runs, so the core install (without the ``fleet``
+extra) can still build the CLI's parser.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from typing import Any, TextIO
 
 from loom_scim_connector._constants import ENV_KEY
 from loom_scim_connector.errors import ConfigError
 
 from . import settings
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_NOT_FOUND = 4
-EXIT_HELD = 5
+from ._help import DESCRIPTION
+from ._output import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK
+from ._output import print_json as _print
 
 
 def add_fleet_parser(sub: Any) -> None:
@@ -51,7 +27,7 @@ def add_fleet_parser(sub: Any) -> None:
     fleet = sub.add_parser(
         "fleet",
         help="many workspaces: connections in PostgreSQL, syncs as Celery tasks on Redis",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fleet.add_argument(
@@ -81,7 +57,9 @@ def add_fleet_parser(sub: Any) -> None:
     listing = commands.add_parser("list", help="the connections (never their keys)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    status = commands.add_parser("status", help="last success and error, next run, held runs")
+    status = commands.add_parser(
+        "status", help="running, queued, last success and error, next run, held runs"
+    )
     status.add_argument("--json", action="store_true", help="one JSON object per connection")
 
     commands.add_parser("rotate-keys", help="re-encrypt every API key with the newest Fernet key")
@@ -92,7 +70,13 @@ def add_fleet_parser(sub: Any) -> None:
     now = commands.add_parser("sync-now", help="queue syncs now")
     now.add_argument("ids", nargs="*", metavar="ID", help="connection ids")
     now.add_argument("--all", action="store_true", help="every connection")
-    now.add_argument("--model", default="users", help="users or groups (default: %(default)s)")
+    now.add_argument(
+        "--model",
+        action="append",
+        metavar="SYNC",
+        help="a sync of the manifest, e.g. users or groups; repeat it for several "
+        "(--model users --model groups); default: users",
+    )
     now.add_argument("--wait", action="store_true", help="wait for the reports and print them")
     now.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
 
@@ -114,6 +98,14 @@ def add_fleet_parser(sub: Any) -> None:
     worker.add_argument("--concurrency", type=int, metavar="N")
     worker.add_argument("--loglevel", default="INFO")
     worker.add_argument("--hostname", metavar="NAME@HOST")
+
+    health = commands.add_parser(
+        "health", help="exit 0 when the database, the broker and a worker answer"
+    )
+    health.add_argument("--hostname", metavar="NAME@HOST", help="this worker must answer")
+    health.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="(default: %(default)s)"
+    )
 
     beat = commands.add_parser("beat", help="run Celery beat: queues the due syncs")
     beat.add_argument("--loglevel", default="INFO")
@@ -156,7 +148,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
         return _beat(args)
     database = args.database or settings.database_url()
     if command == "sync-now":
-        return _sync_now(args, database, out, err)
+        from .sync_now import sync_now
+
+        return sync_now(args, database, out, err)
+    if command == "health":
+        return _health(args, database, err)
     if command == "release-held":
         return _release_held(args, database, out)
 
@@ -211,54 +207,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> i
     return EXIT_OK
 
 
-def _sync_now(args: argparse.Namespace, database: str, out: TextIO, err: TextIO) -> int:
+def _health(args: argparse.Namespace, database: str, err: TextIO) -> int:
     from .app import make_app
-    from .connections import ConnectionRegistry
+    from .health import health
 
-    with ConnectionRegistry(database) as registry:
-        known = [c.id for c in registry.list()]
-        ids: list[str] = known if args.all else list(args.ids)
-        if not ids:
-            raise ConfigError("sync-now", "name at least one connection id, or pass --all")
-        for connection_id in ids:
-            if connection_id not in known:
-                registry.get(connection_id)  # raises ConnectionNotFoundError
-    app = make_app()
-    sync_task = app.fleet_tasks[0]
-    queued_at = time.time()  # before sending: a run may begin before it is recorded
-    sent = [(cid, sync_task.apply_async(args=[cid, args.model])) for cid in ids]
-    _watch(database, args.model, sent, queued_at)
-    for cid, result in sent:
-        err.write(f"loom-scim: {args.model} sync of {cid} queued (task {result.id})\n")
-    if not args.wait:
-        return EXIT_OK
-    code = EXIT_OK
-    for cid, result in sent:
-        try:
-            report = result.get(timeout=args.timeout, propagate=True)
-        except Exception as exc:  # the task's error, rebuilt by Celery
-            err.write(f"loom-scim: {cid}: {type(exc).__name__}: {exc}\n")
-            code = EXIT_FAILURE
-            continue
-        _print(out, report)
-        if report.get("status") == "held" and code == EXIT_OK:
-            code = EXIT_HELD
-    return code
-
-
-def _watch(database: str, model: str, sent: list[tuple[str, Any]], at: float) -> None:
-    """Record the queued syncs in the schedule, where the dispatch's sweep queues them
-    again should their messages be lost (:mod:`.schedule`)."""
-    from loom_scim_connector.manifest import load_manifest
-
-    from .schedule import Dispatcher, frequencies
-
-    interval = frequencies(load_manifest()).get(model)
-    if interval is None:  # not a scheduled sync: nothing watches it
-        return
-    with Dispatcher(database) as dispatcher:
-        for cid, result in sent:
-            dispatcher.record_queued(cid, model, str(result.id), interval, at=at)
+    problem = health(database, make_app(), timeout=args.timeout, hostname=args.hostname)
+    if problem:
+        err.write(f"loom-scim: fleet not ready: {problem}\n")
+        return EXIT_FAILURE
+    err.write("loom-scim: fleet ready: database, broker and a worker answer\n")
+    return EXIT_OK
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -293,11 +251,6 @@ def _beat(args: argparse.Namespace) -> int:
     settings.database_url()  # the dispatch task needs it; say so now
     make_app().start(["beat", f"--loglevel={args.loglevel}", f"--schedule={args.state}"])
     return EXIT_OK
-
-
-def _print(out: TextIO, data: Any) -> None:
-    out.write(json.dumps(data, default=str) + "\n")
-    out.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
