@@ -31,6 +31,7 @@ from ._messages import redact
 from .config import LoomConnection
 from .errors import (
     ApiError,
+    AuthenticationError,
     ConflictError,
     InputError,
     InvalidRequestError,
@@ -268,7 +269,12 @@ class LoomScimClient:
             raise transport_error(method, path, exc, attempt, self._redact) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        return read_answer(method, path, response, attempt, self._secret)
+        try:
+            return read_answer(method, path, response, attempt, self._secret)
+        except AuthenticationError as exc:  # names where the key came from, and any flaw
+            exc.key_origin = self.connection.key_origin
+            exc.key_flaw = self.connection.key_flaw
+            raise
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secret)

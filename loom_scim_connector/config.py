@@ -8,6 +8,7 @@ trailing slashes; the client only ever appends ``/Users``, ``/Groups`` or
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +16,15 @@ from datetime import date
 from urllib.parse import SplitResult, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ._constants import (
     DISCOVERY_PREFIXES,
@@ -39,6 +48,10 @@ __all__ = [
     "normalize_bridge_url",
 ]
 
+
+log = logging.getLogger("loom_scim_connector")
+
+_QUOTES = ('"', "'")
 
 _FIELD_TO_ENV = {
     "scimBridgeUrl": ENV_URL,
@@ -146,6 +159,29 @@ class LoomConnection(BaseModel):
     scim_bridge_url: str = Field(alias="scimBridgeUrl")
     api_key: SecretStr = Field(alias="apiKey")
     api_key_expires_at: date | None = Field(default=None, alias="apiKeyExpiresAt")
+    # Where the key came from (never the key): the environment variable, or a named
+    # connection's key_command/key_keyring in its file. Messages name it as the place to fix.
+    key_origin: str = Field(default=ENV_KEY, alias="keyOrigin")
+    # How the key as given was mangled and repaired (a pair of surrounding quotes), or
+    # None: a refused key that was mangled must not be "regenerated", but copied again.
+    key_flaw: str | None = Field(default=None, alias="keyFlaw")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unquote_key(cls, data: object) -> object:
+        """A key pasted with its quotes (``"abc..."``, ``'abc...'``): one pair of matching
+        quotes around it is removed, and the repair is kept in ``key_flaw``."""
+        if not isinstance(data, dict):
+            return data
+        name = "apiKey" if "apiKey" in data else "api_key"
+        raw = data.get(name)
+        raw = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+        if not isinstance(raw, str):
+            return data
+        key = raw.strip()
+        if len(key) >= 2 and key[0] == key[-1] and key[0] in _QUOTES:
+            return {**data, name: key[1:-1], "keyFlaw": "it was given in quotes (removed)"}
+        return data
 
     @field_validator("scim_bridge_url", mode="before")
     @classmethod
@@ -165,6 +201,11 @@ class LoomConnection(BaseModel):
             raise ValueError("is empty; paste the bearer token shown once by Loom")
         if key.lower().startswith("bearer "):
             raise ValueError("should be the token alone, without the 'Bearer ' prefix")
+        if key[0] in _QUOTES or key[-1] in _QUOTES:
+            raise ValueError(
+                "starts or ends with a quote mark that has no pair; copy it again from Loom "
+                "(a key in a matching pair of quotes is taken without them)"
+            )
         if any(ch.isspace() or (ch.isascii() and not ch.isprintable()) for ch in key):
             raise ValueError("contains spaces or control characters; copy it again from Loom")
         if not key.isascii():
@@ -182,13 +223,16 @@ class LoomConnection(BaseModel):
         scim_bridge_url: str,
         api_key: str,
         api_key_expires_at: date | str | None = None,
+        key_origin: str = ENV_KEY,
     ) -> LoomConnection:
-        """Build a connection, turning a validation failure into a :class:`ConfigError`."""
+        """Build a connection, turning a validation failure into a :class:`ConfigError`.
+        ``key_origin`` says where the key came from, for messages."""
         return _build(
             {
                 "scimBridgeUrl": scim_bridge_url,
                 "apiKey": api_key,
                 "apiKeyExpiresAt": api_key_expires_at,
+                "keyOrigin": key_origin,
             },
             names=None,
         )
@@ -245,10 +289,17 @@ _ENV_HELP = {
 
 def _build(values: dict[str, object], names: Mapping[str, str] | None) -> LoomConnection:
     try:
-        return LoomConnection.model_validate(values)
+        connection = LoomConnection.model_validate(values)
     except ValidationError as exc:
         error = exc.errors(include_input=False)[0]
         field = str(error["loc"][0]) if error["loc"] else "connection"
         shown = names.get(field, field) if names else field
         _, message = plain(error, _FIELD_TO_ENV)
         raise ConfigError(shown, message) from None
+    if connection.key_flaw is not None:
+        log.warning(
+            "the API key from %s: %s; it is sent without them",
+            connection.key_origin,
+            connection.key_flaw,
+        )
+    return connection

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ._constants import MANIFEST_NAME
+from ._constants import ENV_KEY, MANIFEST_NAME
 
 
 class LoomScimError(Exception):
@@ -138,19 +138,42 @@ class ApiError(LoomScimError):
         if self.gave_up:
             parts.append(self.gave_up)
         message = "; ".join(parts) + "."
-        return f"{message} {self.hint}" if self.hint else message
+        hint = self.advice()
+        return f"{message} {hint}" if hint else message
+
+    def advice(self) -> str:
+        """What the admin should do: the class's hint (a subclass may say more)."""
+        return self.hint
 
 
 class AuthenticationError(ApiError):
+    """The key was refused. The client sets ``key_origin`` (where the key came from: the
+    environment variable, or a connection's key_command/key_keyring in its file) and
+    ``key_flaw`` (how the key as given was mangled, when it was): a mangled key is to be
+    copied again, never regenerated, which would break every other identity provider
+    that shares it."""
+
     kind = "authentication"
     hint = (
         "The SCIM API key was refused: it is invalid, expired (Loom keys expire one year "
         "after creation, with no grace period) or was rotated (regenerating a key "
         "invalidates the old one at once). Regenerate it in Loom under Workspace Settings > "
         "Security > Directory Sync (or admin.atlassian.com > Security > Identity providers "
-        "> your directory > Regenerate API key), then update LOOM_SCIM_API_KEY and every "
+        "> your directory > Regenerate API key), then update {origin} and every "
         "identity provider that shares the key."
     )
+    key_origin: str = ENV_KEY
+    key_flaw: str | None = None
+
+    def advice(self) -> str:
+        if self.key_flaw:
+            return (
+                f"The SCIM API key from {self.key_origin} was refused, and it looked mangled: "
+                f"{self.key_flaw}. Copy the key again, whole and alone, into {self.key_origin}; "
+                "do not regenerate it in Loom first: that would invalidate it for every "
+                "identity provider that shares it."
+            )
+        return self.hint.format(origin=self.key_origin)
 
 
 class PermissionDeniedError(ApiError):
