@@ -244,8 +244,18 @@ class LoomConnection(BaseModel):
         env = os.environ if environ is None else environ
         for name in (ENV_URL, ENV_KEY):
             if not env.get(name, "").strip():
+                alike = _look_alike(env, name)
+                if alike is not None:
+                    raise ConfigError(name, f"is not set; {alike} is set: did you mean {name}?")
                 raise ConfigError(name, "is not set" + _ENV_HELP[name])
         expires = env.get(ENV_EXPIRES, "").strip() or None
+        alike = None if expires else _look_alike(env, ENV_EXPIRES)
+        if alike is not None:
+            log.warning(
+                "%s is set but not read: did you mean %s? The key's expiry stays unknown",
+                alike,
+                ENV_EXPIRES,
+            )
         return _build(
             {"scimBridgeUrl": env[ENV_URL], "apiKey": env[ENV_KEY], "apiKeyExpiresAt": expires},
             names=_FIELD_TO_ENV,
@@ -285,6 +295,34 @@ _ENV_HELP = {
         "(regenerate one there if it was lost)"
     ),
 }
+
+
+# The words a misspelt variable is told by (LOOM_SCIM_URL, LOOM_SCIM_TOKEN,
+# LOOM_SCIM_KEY_EXPIRES_AT...), the first that matches deciding which variable it meant.
+_MEANT = (
+    (("EXPIR",), ENV_EXPIRES),
+    (("URL", "BRIDGE", "ENDPOINT", "HOST"), ENV_URL),
+    (("KEY", "TOKEN", "SECRET", "BEARER"), ENV_KEY),
+)
+# LOOM_SCIM_* variables read elsewhere: never taken for a misspelling.
+_OTHER_VARIABLES = ("LOOM_SCIM_CONFIG", "LOOM_SCIM_FLEET_")
+
+
+def _look_alike(env: Mapping[str, str], wanted: str) -> str | None:
+    """A set ``LOOM_SCIM_*`` variable that nothing reads and that looks meant as ``wanted``."""
+    for name in sorted(env):
+        if (
+            not name.startswith("LOOM_SCIM_")
+            or name in (ENV_URL, ENV_KEY, ENV_EXPIRES)
+            or name.startswith(_OTHER_VARIABLES)
+            or not env[name].strip()
+        ):
+            continue
+        rest = name.removeprefix("LOOM_SCIM_")
+        meant = next((var for words, var in _MEANT if any(w in rest for w in words)), None)
+        if meant == wanted:
+            return name
+    return None
 
 
 def _build(values: dict[str, object], names: Mapping[str, str] | None) -> LoomConnection:

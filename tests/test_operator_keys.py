@@ -104,3 +104,32 @@ def test_one_bad_entry_leaves_the_others_usable(env: Sandbox, tmp_path: Path) ->
     errors = [line for line in err.splitlines() if "error" in line]
     assert errors == [line for line in err.splitlines()]
     assert len(errors) == 1 and "connections.bad" in errors[0] and "key_comand" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [("LOOM_SCIM_URL", "LOOM_SCIM_BRIDGE_URL"), ("LOOM_SCIM_TOKEN", "LOOM_SCIM_API_KEY")],
+)
+def test_a_misspelt_variable_is_named_in_the_error(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch, wrong: str, right: str
+) -> None:
+    import os
+
+    value = os.environ[right]
+    monkeypatch.delenv(right)
+    monkeypatch.setenv(wrong, value)
+    code, _, err = cli("sync", "users")
+    assert code == EXIT_BAD_INPUT
+    assert err.strip().splitlines() == [
+        f"loom-scim: error: {right}: is not set; {wrong} is set: did you mean {right}?"
+    ]
+
+
+def test_a_misspelt_expiry_variable_is_warned_of(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOM_SCIM_KEY_EXPIRES_AT", "2020-01-01")
+    code, _, err = cli("check")
+    assert code == EXIT_OK, err
+    assert "LOOM_SCIM_KEY_EXPIRES_AT is set but not read: did you mean" in err
+    assert "LOOM_SCIM_API_KEY_EXPIRES_AT?" in err
