@@ -49,3 +49,9 @@ GUARD_MAX_FRACTION = 0.10
 # matched, than this share of Loom's active members).
 RECONCILE_MAX_CHANGES = 10
 RECONCILE_MIN_ROSTER_FRACTION = 0.5
+
+# The headers a server may say "wait" with, first found first: RFC 9110's Retry-After
+# (delta seconds or an HTTP date); X-RateLimit-Reset (Atlassian: an ISO 8601 time;
+# others: epoch seconds); the IETF draft's RateLimit-Reset (delta seconds). Kept on the
+# error as sent; retry.server_wait is the one place that reads what they mean.
+RATE_LIMIT_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")

@@ -29,7 +29,7 @@ from ._exchange import (
 )
 from ._messages import redact
 from .config import LoomConnection
-from .errors import ApiError
+from .errors import ApiError, AuthenticationError
 from .pagination import Throttle
 from .retry import RetryEvent, RetryPolicy
 
@@ -193,7 +193,12 @@ class Requester:
             raise transport_error(method, path, exc, attempt, self._redact) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
-        return read_answer(method, path, response, attempt, self._secret)
+        try:
+            return read_answer(method, path, response, attempt, self._secret)
+        except AuthenticationError as exc:  # names where the key came from, and any flaw
+            exc.key_origin = self.connection.key_origin
+            exc.key_flaw = self.connection.key_flaw
+            raise
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secret)

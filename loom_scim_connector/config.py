@@ -8,14 +8,21 @@ trailing slashes; the client only ever appends ``/Users``, ``/Groups`` or
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 from collections.abc import Mapping
 from datetime import date
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ._constants import (
     DISCOVERY_PREFIXES,
@@ -26,6 +33,7 @@ from ._constants import (
     LOOPBACK_HOSTS,
 )
 from ._messages import plain
+from ._url import normalize_bridge_url
 from .errors import ConfigError
 
 __all__ = [
@@ -40,97 +48,15 @@ __all__ = [
 ]
 
 
+log = logging.getLogger("loom_scim_connector")
+
+_QUOTES = ('"', "'")
+
 _FIELD_TO_ENV = {
     "scimBridgeUrl": ENV_URL,
     "apiKey": ENV_KEY,
     "apiKeyExpiresAt": ENV_EXPIRES,
 }
-
-
-def normalize_bridge_url(raw: str) -> str:
-    """Check a SCIM bridge URL and return it without trailing slashes.
-
-    Raises ``ValueError`` with a message meant for the admin; the message never repeats
-    the URL, which could hold a password in its user-info.
-    """
-    url = raw.strip()
-    if not url:
-        raise ValueError("is empty; paste the SCIM endpoint URL shown by Loom")
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise ValueError(
-            "contains spaces or control characters; copy the SCIM endpoint URL again from Loom"
-        )
-    parts = _split(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
-            "must be an absolute URL such as https://scim.example.com/scim/v2 "
-            "(the SCIM endpoint shown in Loom under Security > Directory Sync)"
-        )
-    if "@" in parts.netloc:
-        raise ValueError("must not contain a user name or password; put the key in the API key")
-    if parts.query or "?" in url:
-        raise ValueError("must not contain a query string ('?...')")
-    if parts.fragment or "#" in url:
-        raise ValueError("must not contain a fragment ('#...')")
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise ValueError("has no host name")
-    _check_port(parts)
-    if not parts.netloc.startswith("[") and _BAD_HOST_CHAR.search(host):
-        raise ValueError(
-            "has a host name with characters a host name cannot have "
-            "(only letters, digits, '-' and '.')"
-        )
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise ValueError(
-            "must use https; plain http is only allowed for a local sandbox "
-            "(127.0.0.1, localhost or [::1])"
-        )
-    # The last word is httpx's, which sends the requests: a URL it cannot parse (a bad
-    # IPv4 or IPv6 address, a host that is not a valid international domain name, a URL
-    # too long) fails here with a reason, not later with a traceback. Its message is not
-    # shown: it may quote the URL.
-    try:
-        httpx.URL(url)
-    except httpx.InvalidURL:
-        raise ValueError(
-            "is not a URL that can be used (its host is not a valid domain name or IP "
-            "address, or the URL is too long); copy the SCIM endpoint URL again from Loom"
-        ) from None
-    return url.rstrip("/")
-
-
-# ASCII characters a DNS name (or an IPv4 address) never has; non-ASCII letters are left
-# to httpx's IDNA check. IPv6 addresses in [brackets] are checked by urlsplit and httpx.
-_BAD_HOST_CHAR = re.compile(r"[\x00-\x2c/:-@\[-\^`{-\x7f]")
-
-
-def _split(url: str) -> SplitResult:
-    """``urlsplit``, whose ``ValueError`` (unbalanced or invalid [IPv6] brackets, odd
-    Unicode in the host) may quote the URL's user-info: replaced by a reason that does not."""
-    try:
-        return urlsplit(url)
-    except ValueError:
-        if "[" in url or "]" in url:
-            raise ValueError(
-                "has a malformed IPv6 address: write it in brackets, as in "
-                "https://[2001:db8::1]/scim/v2 (or use the host name)"
-            ) from None
-        raise ValueError(
-            "is not a valid URL: its host cannot be read; copy the SCIM endpoint URL "
-            "again from Loom"
-        ) from None
-
-
-def _check_port(parts: SplitResult) -> None:
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
-        raise ValueError(
-            "has an invalid port: the number after the host name's ':' must be from 1 to 65535"
-        )
 
 
 class LoomConnection(BaseModel):
@@ -146,6 +72,29 @@ class LoomConnection(BaseModel):
     scim_bridge_url: str = Field(alias="scimBridgeUrl")
     api_key: SecretStr = Field(alias="apiKey")
     api_key_expires_at: date | None = Field(default=None, alias="apiKeyExpiresAt")
+    # Where the key came from (never the key): the environment variable, or a named
+    # connection's key_command/key_keyring in its file. Messages name it as the place to fix.
+    key_origin: str = Field(default=ENV_KEY, alias="keyOrigin")
+    # How the key as given was mangled and repaired (a pair of surrounding quotes), or
+    # None: a refused key that was mangled must not be "regenerated", but copied again.
+    key_flaw: str | None = Field(default=None, alias="keyFlaw")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unquote_key(cls, data: object) -> object:
+        """A key pasted with its quotes (``"abc..."``, ``'abc...'``): one pair of matching
+        quotes around it is removed, and the repair is kept in ``key_flaw``."""
+        if not isinstance(data, dict):
+            return data
+        name = "apiKey" if "apiKey" in data else "api_key"
+        raw = data.get(name)
+        raw = raw.get_secret_value() if isinstance(raw, SecretStr) else raw
+        if not isinstance(raw, str):
+            return data
+        key = raw.strip()
+        if len(key) >= 2 and key[0] == key[-1] and key[0] in _QUOTES:
+            return {**data, name: key[1:-1], "keyFlaw": "it was given in quotes (removed)"}
+        return data
 
     @field_validator("scim_bridge_url", mode="before")
     @classmethod
@@ -165,6 +114,11 @@ class LoomConnection(BaseModel):
             raise ValueError("is empty; paste the bearer token shown once by Loom")
         if key.lower().startswith("bearer "):
             raise ValueError("should be the token alone, without the 'Bearer ' prefix")
+        if key[0] in _QUOTES or key[-1] in _QUOTES:
+            raise ValueError(
+                "starts or ends with a quote mark that has no pair; copy it again from Loom "
+                "(a key in a matching pair of quotes is taken without them)"
+            )
         if any(ch.isspace() or (ch.isascii() and not ch.isprintable()) for ch in key):
             raise ValueError("contains spaces or control characters; copy it again from Loom")
         if not key.isascii():
@@ -182,13 +136,16 @@ class LoomConnection(BaseModel):
         scim_bridge_url: str,
         api_key: str,
         api_key_expires_at: date | str | None = None,
+        key_origin: str = ENV_KEY,
     ) -> LoomConnection:
-        """Build a connection, turning a validation failure into a :class:`ConfigError`."""
+        """Build a connection, turning a validation failure into a :class:`ConfigError`.
+        ``key_origin`` says where the key came from, for messages."""
         return _build(
             {
                 "scimBridgeUrl": scim_bridge_url,
                 "apiKey": api_key,
                 "apiKeyExpiresAt": api_key_expires_at,
+                "keyOrigin": key_origin,
             },
             names=None,
         )
@@ -200,8 +157,18 @@ class LoomConnection(BaseModel):
         env = os.environ if environ is None else environ
         for name in (ENV_URL, ENV_KEY):
             if not env.get(name, "").strip():
+                alike = _look_alike(env, name)
+                if alike is not None:
+                    raise ConfigError(name, f"is not set; {alike} is set: did you mean {name}?")
                 raise ConfigError(name, "is not set" + _ENV_HELP[name])
         expires = env.get(ENV_EXPIRES, "").strip() or None
+        alike = None if expires else _look_alike(env, ENV_EXPIRES)
+        if alike is not None:
+            log.warning(
+                "%s is set but not read: did you mean %s? The key's expiry stays unknown",
+                alike,
+                ENV_EXPIRES,
+            )
         return _build(
             {"scimBridgeUrl": env[ENV_URL], "apiKey": env[ENV_KEY], "apiKeyExpiresAt": expires},
             names=_FIELD_TO_ENV,
@@ -243,12 +210,47 @@ _ENV_HELP = {
 }
 
 
+# The words a misspelt variable is told by (LOOM_SCIM_URL, LOOM_SCIM_TOKEN,
+# LOOM_SCIM_KEY_EXPIRES_AT...), the first that matches deciding which variable it meant.
+_MEANT = (
+    (("EXPIR",), ENV_EXPIRES),
+    (("URL", "BRIDGE", "ENDPOINT", "HOST"), ENV_URL),
+    (("KEY", "TOKEN", "SECRET", "BEARER"), ENV_KEY),
+)
+# LOOM_SCIM_* variables read elsewhere: never taken for a misspelling.
+_OTHER_VARIABLES = ("LOOM_SCIM_CONFIG", "LOOM_SCIM_FLEET_")
+
+
+def _look_alike(env: Mapping[str, str], wanted: str) -> str | None:
+    """A set ``LOOM_SCIM_*`` variable that nothing reads and that looks meant as ``wanted``."""
+    for name in sorted(env):
+        if (
+            not name.startswith("LOOM_SCIM_")
+            or name in (ENV_URL, ENV_KEY, ENV_EXPIRES)
+            or name.startswith(_OTHER_VARIABLES)
+            or not env[name].strip()
+        ):
+            continue
+        rest = name.removeprefix("LOOM_SCIM_")
+        meant = next((var for words, var in _MEANT if any(w in rest for w in words)), None)
+        if meant == wanted:
+            return name
+    return None
+
+
 def _build(values: dict[str, object], names: Mapping[str, str] | None) -> LoomConnection:
     try:
-        return LoomConnection.model_validate(values)
+        connection = LoomConnection.model_validate(values)
     except ValidationError as exc:
         error = exc.errors(include_input=False)[0]
         field = str(error["loc"][0]) if error["loc"] else "connection"
         shown = names.get(field, field) if names else field
         _, message = plain(error, _FIELD_TO_ENV)
         raise ConfigError(shown, message) from None
+    if connection.key_flaw is not None:
+        log.warning(
+            "the API key from %s: %s; it is sent without them",
+            connection.key_origin,
+            connection.key_flaw,
+        )
+    return connection

@@ -51,10 +51,16 @@ class NamedConnection:
     key_source: str
     key_expires_at: date | None
     spec: Mapping[str, Any]
+    path: Path | None = None
+    # Why the entry cannot be used (a bad entry does not break the others): None when fine.
+    problem: ConfigError | None = None
 
     def connect(self) -> LoomConnection:
+        if self.problem is not None:
+            raise self.problem
         key = _key_of(self.name, self.spec)
-        return _build(self.name, self.url, key, self.key_expires_at)
+        origin = f"connection {self.name!r}'s {self.key_source} in {self.path}"
+        return _build(self.name, self.url, key, self.key_expires_at, origin)
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def load(path: Path) -> ConnectionsFile:
     table = data.get("connections", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: connections", "must be a table of named connections")
-    entries = {name: _entry(path, name, spec) for name, spec in table.items()}
+    entries = {name: _checked(path, name, spec) for name, spec in table.items()}
     default = data.get("default")
     if default is not None and (not isinstance(default, str) or default not in entries):
         raise ConfigError(f"{path}: default", f"names no connection of the file: {default!r}")
@@ -146,6 +152,17 @@ def resolve(
     return choose(name, config, environ).connection
 
 
+def _checked(path: Path, name: str, spec: Any) -> NamedConnection:
+    """The entry, or one that carries its problem: listed, and refused only when picked."""
+    try:
+        return _entry(path, name, spec)
+    except ConfigError as exc:
+        url = spec.get("url") if isinstance(spec, dict) else None
+        return NamedConnection(
+            name, url if isinstance(url, str) else "?", "?", None, {}, path, problem=exc
+        )
+
+
 def _entry(path: Path, name: str, spec: Any) -> NamedConnection:
     where = f"{path}: connections.{name}"
     if not isinstance(spec, dict):
@@ -166,7 +183,7 @@ def _entry(path: Path, name: str, spec: Any) -> NamedConnection:
     expires = spec.get("key_expires_at")
     if expires is not None and not isinstance(expires, date):
         raise ConfigError(f"{where}.key_expires_at", "must be a date such as 2027-03-31")
-    return NamedConnection(name, url, sources[0], expires, spec)
+    return NamedConnection(name, url, sources[0], expires, spec, path)
 
 
 def _key_of(name: str, spec: Mapping[str, Any]) -> str:
@@ -200,9 +217,9 @@ def _key_of(name: str, spec: Mapping[str, Any]) -> str:
     return str(key)
 
 
-def _build(name: str, url: str, key: str, expires: date | None) -> LoomConnection:
+def _build(name: str, url: str, key: str, expires: date | None, origin: str) -> LoomConnection:
     try:
-        return LoomConnection.create(url, key, expires)
+        return LoomConnection.create(url, key, expires, key_origin=origin)
     except ConfigError as exc:
         field = {"scimBridgeUrl": "url", "apiKey": "key", "apiKeyExpiresAt": "key_expires_at"}
         raise ConfigError(

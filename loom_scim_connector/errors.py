@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ._constants import MANIFEST_NAME
+from ._constants import ENV_KEY, MANIFEST_NAME, RATE_LIMIT_HEADERS
 
 
 class LoomScimError(Exception):
@@ -61,22 +61,15 @@ class IncompleteSyncError(LoomScimError):
     """A sync could not prove it saw every record, so it must not track deletions."""
 
 
-# The headers a server may say "wait" with, first found first: RFC 9110's Retry-After
-# (delta seconds or an HTTP date); X-RateLimit-Reset (Atlassian: an ISO 8601 time;
-# others: epoch seconds); the IETF draft's RateLimit-Reset (delta seconds). Kept on the
-# error as sent; retry.server_wait is the one place that reads what they mean.
-RATE_LIMIT_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")
+class IncompleteWalkError(IncompleteSyncError):
+    """The walk over a collection did not read all of it, and knows it (how many of how
+    many, what was tried): what it read is saved, nothing is deleted (exit 11)."""
 
 
 def rate_limit_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The rate-limit headers of an answer, by lower-case name, as sent."""
     found = {name.lower(): value for name, value in headers.items()}
     return {name: found[name] for name in RATE_LIMIT_HEADERS if name in found}
-
-
-class IncompleteWalkError(IncompleteSyncError):
-    """The walk over a collection did not read all of it, and knows it (how many of how
-    many, what was tried): what it read is saved, nothing is deleted (exit 11)."""
 
 
 class ApiError(LoomScimError):
@@ -138,19 +131,42 @@ class ApiError(LoomScimError):
         if self.gave_up:
             parts.append(self.gave_up)
         message = "; ".join(parts) + "."
-        return f"{message} {self.hint}" if self.hint else message
+        hint = self.advice()
+        return f"{message} {hint}" if hint else message
+
+    def advice(self) -> str:
+        """What the admin should do: the class's hint (a subclass may say more)."""
+        return self.hint
 
 
 class AuthenticationError(ApiError):
+    """The key was refused. The client sets ``key_origin`` (where the key came from: the
+    environment variable, or a connection's key_command/key_keyring in its file) and
+    ``key_flaw`` (how the key as given was mangled, when it was): a mangled key is to be
+    copied again, never regenerated, which would break every other identity provider
+    that shares it."""
+
     kind = "authentication"
     hint = (
         "The SCIM API key was refused: it is invalid, expired (Loom keys expire one year "
         "after creation, with no grace period) or was rotated (regenerating a key "
         "invalidates the old one at once). Regenerate it in Loom under Workspace Settings > "
         "Security > Directory Sync (or admin.atlassian.com > Security > Identity providers "
-        "> your directory > Regenerate API key), then update LOOM_SCIM_API_KEY and every "
+        "> your directory > Regenerate API key), then update {origin} and every "
         "identity provider that shares the key."
     )
+    key_origin: str = ENV_KEY
+    key_flaw: str | None = None
+
+    def advice(self) -> str:
+        if self.key_flaw:
+            return (
+                f"The SCIM API key from {self.key_origin} was refused, and it looked mangled: "
+                f"{self.key_flaw}. Copy the key again, whole and alone, into {self.key_origin}; "
+                "do not regenerate it in Loom first: that would invalidate it for every "
+                "identity provider that shares it."
+            )
+        return self.hint.format(origin=self.key_origin)
 
 
 class PermissionDeniedError(ApiError):

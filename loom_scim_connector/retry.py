@@ -20,7 +20,8 @@ from email.utils import parsedate_to_datetime
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from .errors import RATE_LIMIT_HEADERS, ApiError, rate_limit_headers
+from ._constants import RATE_LIMIT_HEADERS
+from .errors import ApiError, rate_limit_headers
 
 Sleep = Callable[[float], Awaitable[None]]
 OnRetry = Callable[["RetryEvent"], None]

@@ -21,6 +21,7 @@ LAYERS = {
     "filters": 0,
     "identity": 0,
     "models": 0,
+    "_url": 0.5,  # the bridge URL: below config, above errors
     "config": 1,
     "connections": 2,
     "retry": 1,

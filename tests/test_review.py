@@ -132,6 +132,7 @@ def test_a_roster_adds_status_and_orphans(env: Sandbox, tmp_path: Path) -> None:
 
 
 def test_no_sync_uses_the_store_as_it_is(env: Sandbox, tmp_path: Path) -> None:
+    SQLiteStore("loom-scim.sqlite3", env.url).close()  # an empty store
     served = env.app.requests_served
     code, _, err = cli("review", "--no-sync", "--html", "empty.html")
     assert code == EXIT_OK, err
@@ -141,6 +142,7 @@ def test_no_sync_uses_the_store_as_it_is(env: Sandbox, tmp_path: Path) -> None:
 
 
 def test_bad_review_arguments_are_one_line_exit_2(env: Sandbox, tmp_path: Path) -> None:
+    SQLiteStore("loom-scim.sqlite3", env.url).close()  # an empty store
     code, _, err = cli("review", "--no-sync", "--map", "email=Mail")
     assert code == EXIT_BAD_INPUT and "--map" in err and err.count("\n") == 1
     code, _, err = cli("review", "--no-sync", "--html", str(tmp_path / "no" / "r.html"))

@@ -181,6 +181,9 @@ def _connections(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{path}\n")
     for name, entry in sorted(listed.entries.items()):
         mark = " (default)" if name == listed.default else ""
+        if entry.problem is not None:
+            out.write(f"  {name}{mark}: UNUSABLE: {entry.problem}\n")
+            continue
         if entry.key_expires_at is None:
             expiry = "key expiry unknown"
         else:

@@ -105,7 +105,10 @@ def _from_roster(path: Path) -> list[tuple[str, str]]:
 async def offboard_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     emails = read_emails(args.emails, args.file)
     connection = connect(args)
-    host = LocalHost(connection, store=args.store)
+    # A dry run writes nothing: an existing store is opened for reading (an auditor's
+    # read-only copy will do).
+    read_only = args.dry_run and Path(args.store).is_file()  # noqa: ASYNC240 (once, first)
+    host = LocalHost(connection, store=args.store, read_only=read_only)
     # One live line on a terminal (a log line every few seconds elsewhere), as a sync has.
     progress = Progress(
         err, "people done", lambda: len(emails), live=err.isatty(), one="person done", look_every=1
@@ -212,7 +215,8 @@ async def review_command(args: argparse.Namespace, out: TextIO) -> int:
 
     connection = connect(args)
     html_path = args.html or Path(f"loom-access-review-{date.today().isoformat()}.html")
-    host = LocalHost(connection, store=args.store)
+    # Without a sync, the review only reads the store: a read-only copy will do.
+    host = LocalHost(connection, store=args.store, read_only=args.no_sync)
     try:
         if not args.no_sync:
             report = await host.run_sync("users")

@@ -31,9 +31,10 @@ ClientFactory = Callable[[LoomConnection], LoomScimClient]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def open_store(store: Path | str | Store, connection_key: str) -> Store:
+def open_store(store: Path | str | Store, connection_key: str, *, read_only: bool = False) -> Store:
     """A store from what a user gives: a ``postgresql://`` URL (needs the ``fleet``
-    extra), a SQLite file path, or a :class:`Store` already made."""
+    extra), a SQLite file path (opened for reading only when ``read_only``: SQLite then
+    refuses any write), or a :class:`Store` already made."""
     if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
         try:
             from loom_scim_connector.store.postgres import PostgresStore
@@ -44,7 +45,7 @@ def open_store(store: Path | str | Store, connection_key: str) -> Store:
             ) from None
         return PostgresStore(store, connection_key)
     if isinstance(store, str | Path):
-        return SQLiteStore(store, connection_key)
+        return SQLiteStore(store, connection_key, read_only=read_only)
     return store
 
 
@@ -64,6 +65,7 @@ class LocalHost:
         lease: float = LEASE_SECONDS,
         confirm_concurrency: int = CONFIRM_CONCURRENCY,
         sleep: Sleep = asyncio.sleep,
+        read_only: bool = False,
     ) -> None:
         self.connection = connection
         self.manifest = manifest or load_manifest()
@@ -74,7 +76,7 @@ class LocalHost:
         self.lease = lease
         self.confirm_concurrency = confirm_concurrency
         self.sleep = sleep
-        self.store: Store = open_store(store, connection.base_url)
+        self.store: Store = open_store(store, connection.base_url, read_only=read_only)
 
     def close(self) -> None:
         self.store.close()

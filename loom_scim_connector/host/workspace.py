@@ -66,6 +66,13 @@ async def ensure_workspace(
         if bound is not None and bound.matches(key):
             return None
         proof = await _prove(store, manifest, RunContextImpl(connection, client, logger))
+        if getattr(store, "read_only", False):  # a review or dry run of a read-only copy
+            return (
+                None
+                if bound is None
+                else f"a new API key: it reads this store's workspace ({proof}); the store "
+                "is read-only, so it still names the old key"
+            )
         in_force = store.bind(
             Binding.of(key, now_iso()), replaces=None if bound is None else bound.key_mac
         )

@@ -62,13 +62,17 @@ class SQLiteBase:
         *,
         owner: str | None = None,
         clock: Callable[[], float] = time.time,
+        read_only: bool = False,
     ) -> None:
         self.path = path
+        # Opened for reading only (a review or a dry run from an auditor's copy): SQLite
+        # refuses every write, and nothing on the way tries one (no schema upgrade).
+        self.read_only = read_only
         self.where = str(path)
         self.key = connection_key
         self.owner = owner or default_owner()
         self.clock = clock
-        self.db = open_db(path)
+        self.db = open_read_only(path) if read_only else open_db(path)
 
     def close(self) -> None:
         self.db.close()
@@ -117,6 +121,41 @@ def _add_columns(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def open_read_only(path: Path | str) -> sqlite3.Connection:
+    """Open an existing store for reading only (``mode=ro``, ``query_only``): no schema
+    made or upgraded, no journal mode set. A file in a read-only folder, whose WAL index
+    cannot be made beside it, is read as immutable (nobody may write it meanwhile)."""
+    where = str(path)
+    target = Path(path)
+    if not target.is_file():
+        raise StoreError(where, "does not exist (a read-only store must be an existing store)")
+    uri = target.resolve().as_uri()
+    for query in ("?mode=ro", "?mode=ro&immutable=1"):
+        try:
+            db = sqlite3.connect(uri + query, uri=True, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA query_only = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            if "unable to open" in str(exc) and "immutable" not in query:
+                continue  # a read-only folder: no WAL index can be made there
+            reason = str(exc)
+            if "not a database" in reason:
+                reason = "is not a SQLite database (give the store's own file)"
+            raise StoreError(where, f"cannot be read: {reason}") from None
+        break
+    if "records" not in tables:
+        raise StoreError(where, "is not a loom-scim store (it has no records table)")
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise StoreError(
+            where,
+            f"is a store of schema {version}, not {SCHEMA_VERSION}, and is opened read-only, "
+            "so it cannot be upgraded: run any writing command on a writable copy first",
+        )
+    return db
 
 
 def open_db(path: Path | str) -> sqlite3.Connection:
