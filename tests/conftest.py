@@ -3,6 +3,7 @@ sandbox on 127.0.0.1, or cassettes replayed with recording off."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from loom_scim_connector import LoomConnection, LoomScimClient, RetryPolicy
+from loom_scim_connector.cli import run
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.sandbox import Sandbox
 
@@ -217,3 +219,20 @@ def _register_hypothesis_profiles() -> None:
 
 
 _register_hypothesis_profiles()
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """The CLI run in-process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = run(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
+    """The CLI pointed at a fresh sandbox by the environment, working in ``tmp_path``."""
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox.url)
+    monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox.token)
+    monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return sandbox

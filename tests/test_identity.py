@@ -7,7 +7,6 @@ seen from outside: ``offboard`` and ``reconcile`` through the CLI against the sa
 from __future__ import annotations
 
 import ast
-import io
 import json
 import unicodedata
 from pathlib import Path
@@ -17,9 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loom_scim_connector.cli import EXIT_NOT_FOUND, EXIT_OK, run
+from loom_scim_connector.cli import EXIT_NOT_FOUND, EXIT_OK
 from loom_scim_connector.identity import email_key, same_email
 from loom_scim_connector.sandbox import Sandbox
+
+from .conftest import cli
 
 PACKAGE = Path(__file__).resolve().parents[1] / "loom_scim_connector"
 
@@ -76,21 +77,6 @@ def test_nothing_else_compares_people() -> None:
 
 
 # -- from outside ----------------------------------------------------------------------
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
-    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox.url)
-    monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox.token)
-    monkeypatch.delenv("LOOM_SCIM_API_KEY_EXPIRES_AT", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return sandbox
 
 
 def add_user(sandbox: Sandbox, email: str, **extra: Any) -> dict[str, Any]:

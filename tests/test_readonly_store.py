@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sqlite3
 import subprocess
@@ -15,25 +14,12 @@ from typing import Any
 
 import pytest
 
-from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_OK, run
+from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_OK
 from loom_scim_connector.host.local import open_store
 from loom_scim_connector.sandbox import Sandbox
 from loom_scim_connector.store import SQLiteStore
 
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
-    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", sandbox.url)
-    monkeypatch.setenv("LOOM_SCIM_API_KEY", sandbox.token)
-    monkeypatch.delenv("LOOM_SCIM_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return sandbox
+from .conftest import cli
 
 
 @contextlib.contextmanager
