@@ -69,7 +69,7 @@ def reconcile_and_offboard(readme: str) -> dict[str, str]:
             exit_code=2,
         )
         apply = f"loom-scim -q reconcile {ROSTER} --apply --apply-roles"
-        found["apply"] = sh(f"{apply} | grep ^applied:")
+        found["apply"] = sh(f"{apply} | grep '^applied:'")
         again = sh.output(apply)  # the README: running it again finds nothing to change
         assert again.endswith("\napplied: nothing to change\n"), again
         leavers = "chloe.park@acme.example eli.novak@acme.example"
