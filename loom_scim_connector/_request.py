@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 
@@ -34,6 +34,7 @@ from .pagination import Throttle
 from .retry import RetryEvent, RetryPolicy
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+E = TypeVar("E", bound=ApiError)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -190,15 +191,23 @@ class Requester:
                 method, path.lstrip("/"), params=params, content=content, headers=headers
             )
         except httpx.TransportError as exc:
-            raise transport_error(method, path, exc, attempt, self._redact) from None
+            raise self.named(transport_error(method, path, exc, attempt, self._redact)) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
         try:
             return read_answer(method, path, response, attempt, self._secret)
-        except AuthenticationError as exc:  # names where the key came from, and any flaw
-            exc.key_origin = self.connection.key_origin
-            exc.key_flaw = self.connection.key_flaw
+        except ApiError as exc:
+            self.named(exc)
             raise
+
+    def named(self, error: E) -> E:
+        """``error``, its advice naming where this connection's settings came from (the
+        TOML entry or the environment variable), and a refused key's flaw, if any."""
+        if error.origins is None:
+            error.origins = self.connection.origins
+        if isinstance(error, AuthenticationError):
+            error.key_flaw = self.connection.key_flaw
+        return error
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secret)

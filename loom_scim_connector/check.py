@@ -48,7 +48,7 @@ def _expiry_warnings(
     days = connection.days_until_expiry(today)
     if days is None:
         return None, [
-            f"{EXPIRY_UNKNOWN}: set LOOM_SCIM_API_KEY_EXPIRES_AT (Loom keys expire one year "
+            f"{EXPIRY_UNKNOWN}: set {connection.origins.expiry} (Loom keys expire one year "
             "after creation; see admin.atlassian.com > Security > Identity providers)"
         ]
     if days < 0:
@@ -94,7 +94,7 @@ async def check_connection(
             except ApiError:  # a hint only: a check that listed users has passed
                 capabilities = None
         if len(candidates) > 1:
-            warnings.append(f"SCIM answered at {base}: set LOOM_SCIM_BRIDGE_URL to it")
+            warnings.append(f"SCIM answered at {base}: set {connection.origins.url} to it")
         # The server answered, but a key past its expiry date is not OK: it may stop at
         # any moment (the date is the one the admin set for it).
         report = CheckReport(
@@ -133,6 +133,8 @@ async def discover(
         _DISCOVERED[connection.base_url] = base
         return connection.with_base_url(base)
     prefixes = " or ".join(DISCOVERY_PREFIXES)
-    raise WrongUrlError(
+    error = WrongUrlError(
         "GET", "/Users", status=404, detail=f"no SCIM endpoint at {prefixes} on this host"
     )
+    error.origins = connection.origins
+    raise error

@@ -111,13 +111,15 @@ class LoomScimClient(Requester):
             return await self.get(resource, resource_id)
         except NotFoundError as exc:
             if not exc.scim_body:
-                raise ProtocolError(
-                    "GET",
-                    exc.path,
-                    status=404,
-                    detail="a 404 whose body is not a SCIM error (its schemas do not list "
-                    "the SCIM Error URN), as a gateway or proxy sends: the resource's "
-                    "absence is not confirmed",
+                raise self.named(
+                    ProtocolError(
+                        "GET",
+                        exc.path,
+                        status=404,
+                        detail="a 404 whose body is not a SCIM error (its schemas do not "
+                        "list the SCIM Error URN), as a gateway or proxy sends: the "
+                        "resource's absence is not confirmed",
+                    )
                 ) from None
             return None
 
@@ -139,12 +141,12 @@ class LoomScimClient(Requester):
         try:
             body = await self.request("GET", path, params=params)
         except NotFoundError as exc:  # a collection that is not there: the URL is wrong
-            raise WrongUrlError("GET", path, status=404, detail=exc.detail) from None
+            raise self.named(WrongUrlError("GET", path, status=404, detail=exc.detail)) from None
         self.stats.pages += 1
         try:
             page = parse_list_response(body)
         except WireFormatError as exc:
-            raise ProtocolError("GET", path, status=200, detail=str(exc)) from None
+            raise self.named(ProtocolError("GET", path, status=200, detail=str(exc))) from None
         self.stats.total = page.total_results
         return page
 

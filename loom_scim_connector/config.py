@@ -33,6 +33,7 @@ from ._constants import (
     LOOPBACK_HOSTS,
 )
 from ._messages import plain
+from ._origins import FROM_ENV, Origins
 from ._url import normalize_bridge_url
 from .errors import ConfigError
 
@@ -72,9 +73,9 @@ class LoomConnection(BaseModel):
     scim_bridge_url: str = Field(alias="scimBridgeUrl")
     api_key: SecretStr = Field(alias="apiKey")
     api_key_expires_at: date | None = Field(default=None, alias="apiKeyExpiresAt")
-    # Where the key came from (never the key): the environment variable, or a named
-    # connection's key_command/key_keyring in its file. Messages name it as the place to fix.
-    key_origin: str = Field(default=ENV_KEY, alias="keyOrigin")
+    # Where the URL, the key and its expiry came from (never a value): the environment
+    # variables, a named connection's entry in its file, or the fleet. Advice names them.
+    origins: Origins = Field(default=FROM_ENV)
     # How the key as given was mangled and repaired (a pair of surrounding quotes), or
     # None: a refused key that was mangled must not be "regenerated", but copied again.
     key_flaw: str | None = Field(default=None, alias="keyFlaw")
@@ -136,16 +137,16 @@ class LoomConnection(BaseModel):
         scim_bridge_url: str,
         api_key: str,
         api_key_expires_at: date | str | None = None,
-        key_origin: str = ENV_KEY,
+        origins: Origins = FROM_ENV,
     ) -> LoomConnection:
         """Build a connection, turning a validation failure into a :class:`ConfigError`.
-        ``key_origin`` says where the key came from, for messages."""
+        ``origins`` says where the settings came from, for messages."""
         return _build(
             {
                 "scimBridgeUrl": scim_bridge_url,
                 "apiKey": api_key,
                 "apiKeyExpiresAt": api_key_expires_at,
-                "keyOrigin": key_origin,
+                "origins": origins,
             },
             names=None,
         )
@@ -250,7 +251,7 @@ def _build(values: dict[str, object], names: Mapping[str, str] | None) -> LoomCo
     if connection.key_flaw is not None:
         log.warning(
             "the API key from %s: %s; it is sent without them",
-            connection.key_origin,
+            connection.origins.key,
             connection.key_flaw,
         )
     return connection

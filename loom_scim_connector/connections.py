@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ._constants import ENV_CONFIG, ENV_EXPIRES, ENV_KEY, ENV_URL
+from ._origins import Origins
 from ._paths import default_config_path
 from .config import LoomConnection
 from .errors import ConfigError
@@ -59,8 +60,8 @@ class NamedConnection:
         if self.problem is not None:
             raise self.problem
         key = _key_of(self.name, self.spec)
-        origin = f"connection {self.name!r}'s {self.key_source} in {self.path}"
-        return _build(self.name, self.url, key, self.key_expires_at, origin)
+        origins = Origins.of_entry(self.name, self.path, self.key_source)
+        return _build(self.name, self.url, key, self.key_expires_at, origins)
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,9 @@ def _key_of(name: str, spec: Mapping[str, Any]) -> str:
     return str(key)
 
 
-def _build(name: str, url: str, key: str, expires: date | None, origin: str) -> LoomConnection:
+def _build(name: str, url: str, key: str, expires: date | None, origins: Origins) -> LoomConnection:
     try:
-        return LoomConnection.create(url, key, expires, key_origin=origin)
+        return LoomConnection.create(url, key, expires, origins=origins)
     except ConfigError as exc:
         field = {"scimBridgeUrl": "url", "apiKey": "key", "apiKeyExpiresAt": "key_expires_at"}
         raise ConfigError(

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ._constants import ENV_KEY, MANIFEST_NAME, RATE_LIMIT_HEADERS
+from ._constants import MANIFEST_NAME, RATE_LIMIT_HEADERS
+from ._origins import FROM_ENV, Origins
 
 
 class LoomScimError(Exception):
@@ -113,6 +114,9 @@ class ApiError(LoomScimError):
         # Set by the client: the error body was a SCIM error (RFC 7644 3.12: its schemas
         # list the Error URN). A gateway's JSON, HTML, plain text or nothing is not.
         self.scim_body = False
+        # Set by the client or the host: where the connection's settings came from, so
+        # that the advice names the place to fix them (None: the environment's names).
+        self.origins: Origins | None = None
         # args = (method, path) so that copy and pickle can rebuild the error (the other
         # attributes travel in __dict__): hosts may pass errors between processes.
         super().__init__(method, path)
@@ -135,12 +139,14 @@ class ApiError(LoomScimError):
         return f"{message} {hint}" if hint else message
 
     def advice(self) -> str:
-        """What the admin should do: the class's hint (a subclass may say more)."""
-        return self.hint
+        """What the admin should do: the class's hint, naming each setting where it came
+        from (``{url}``, ``{key}``); a subclass may say more."""
+        where = self.origins or FROM_ENV
+        return self.hint.format(url=where.url, key=where.key)
 
 
 class AuthenticationError(ApiError):
-    """The key was refused. The client sets ``key_origin`` (where the key came from: the
+    """The key was refused. The client sets ``origins`` (where the key came from: the
     environment variable, or a connection's key_command/key_keyring in its file) and
     ``key_flaw`` (how the key as given was mangled, when it was): a mangled key is to be
     copied again, never regenerated, which would break every other identity provider
@@ -152,21 +158,21 @@ class AuthenticationError(ApiError):
         "after creation, with no grace period) or was rotated (regenerating a key "
         "invalidates the old one at once). Regenerate it in Loom under Workspace Settings > "
         "Security > Directory Sync (or admin.atlassian.com > Security > Identity providers "
-        "> your directory > Regenerate API key), then update {origin} and every "
+        "> your directory > Regenerate API key), then update {key} and every "
         "identity provider that shares the key."
     )
-    key_origin: str = ENV_KEY
     key_flaw: str | None = None
 
     def advice(self) -> str:
         if self.key_flaw:
+            key = (self.origins or FROM_ENV).key
             return (
-                f"The SCIM API key from {self.key_origin} was refused, and it looked mangled: "
-                f"{self.key_flaw}. Copy the key again, whole and alone, into {self.key_origin}; "
+                f"The SCIM API key from {key} was refused, and it looked mangled: "
+                f"{self.key_flaw}. Copy the key again, whole and alone, into {key}; "
                 "do not regenerate it in Loom first: that would invalidate it for every "
                 "identity provider that shares it."
             )
-        return self.hint.format(origin=self.key_origin)
+        return super().advice()
 
 
 class PermissionDeniedError(ApiError):
@@ -217,24 +223,21 @@ class ServerError(ApiError):
 
 class TransportError(ApiError):
     kind = "network"
-    hint = "The SCIM bridge could not be reached: check LOOM_SCIM_BRIDGE_URL and the network."
+    hint = "The SCIM bridge could not be reached: check {url} and the network."
 
 
 class NotTlsError(TransportError):
     """An https:// URL on a port that does not speak TLS: never retried."""
 
     kind = "not TLS"
-    hint = (
-        "Check the scheme and port of LOOM_SCIM_BRIDGE_URL (or of the connection's URL): "
-        "https:// needs a port that speaks TLS."
-    )
+    hint = "Check the scheme and port of {url}: https:// needs a port that speaks TLS."
 
 
 class ProtocolError(ApiError):
     kind = "not SCIM"
     hint = (
-        "The answer is not the SCIM the request expects: check that LOOM_SCIM_BRIDGE_URL "
-        "is the SCIM base URL from Loom (the one that ends before /Users)."
+        "The answer is not the SCIM the request expects: check that {url} is the SCIM "
+        "base URL from Loom (the one that ends before /Users)."
     )
 
 
@@ -244,9 +247,9 @@ class WrongUrlError(ProtocolError):
 
     kind = "no SCIM here"
     hint = (
-        "LOOM_SCIM_BRIDGE_URL (or the connection's URL) is not the SCIM base URL: it must "
-        "end just before /Users, as Loom shows it (e.g. https://scim.example.com/scim/v2). "
-        "Run `loom-scim check`: given a bare host, it finds the prefix."
+        "{url} is not the SCIM base URL: it must end just before /Users, as Loom shows it "
+        "(e.g. https://scim.example.com/scim/v2). Run `loom-scim check`: given a bare "
+        "host, it finds the prefix."
     )
 
 

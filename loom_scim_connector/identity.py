@@ -20,6 +20,13 @@ The rule:
    ``ı`` and ``i`` distinct, while ``Bob`` and ``bob``, ``JOSÉ`` and ``josé`` match.
 3. **Whitespace around the address is not part of it**; nothing inside it is changed.
 
+An Entra ID guest's user principal name (``jane.doe_example.com#EXT#@tenant.onmicrosoft.com``)
+is not an address of its own but Entra's encoding of the address the guest was invited
+with: :func:`guest_address` decodes it exactly (the last ``_`` before ``#EXT#`` was the
+``@``; a domain has no ``_``), and nothing more. Rosters read it so (a guest shows and
+matches as ``jane.doe@example.com``, or as the row's own ``mail``); two addresses are
+still compared by the rule above alone.
+
 Two addresses that differ after this are different people, even when a human might guess
 otherwise (``bob+loom@`` and ``bob@``, punycode and Unicode domains): the connector acts
 only on the person asked for, or no one.
@@ -27,7 +34,11 @@ only on the person asked for, or no one.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# local_domain#EXT#@tenant: the local part up to the last "_", then a domain (no "_").
+_GUEST_UPN = re.compile(r"^(?P<local>[^@]+)_(?P<domain>[^_@#]+\.[^_@#]+)#ext#@[^@]+$")
 
 
 def email_key(email: str) -> str:
@@ -38,3 +49,10 @@ def email_key(email: str) -> str:
 def same_email(a: object, b: object) -> bool:
     """Whether ``a`` and ``b`` are both addresses and name the same person."""
     return isinstance(a, str) and isinstance(b, str) and email_key(a) == email_key(b)
+
+
+def guest_address(upn: str) -> str | None:
+    """The address an Entra guest's UPN encodes (under :func:`email_key`), or None when
+    ``upn`` is not a guest's UPN."""
+    found = _GUEST_UPN.match(email_key(upn))
+    return f"{found['local']}@{found['domain']}" if found else None

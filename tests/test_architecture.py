@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "loom_scim_connector"
 LAYERS = {
     "_version": 0,
     "_constants": -1,  # imports nothing of ours; everything may import it
+    "_origins": -0.5,  # where a setting came from, for advice: imports _constants only
     "_paths": 1,
     "_messages": 0,
     "errors": 0,

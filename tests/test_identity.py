@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loom_scim_connector.cli import EXIT_NOT_FOUND, EXIT_OK
-from loom_scim_connector.identity import email_key, same_email
+from loom_scim_connector.identity import email_key, guest_address, same_email
 from loom_scim_connector.sandbox import Sandbox
 
 from .conftest import cli
@@ -118,3 +118,20 @@ def test_a_roster_in_nfd_matches_loom_in_nfc(env: Sandbox, tmp_path: Path) -> No
     assert code == EXIT_OK, err
     assert env.call("GET", f"/Users/{jose['id']}")["active"] is True
     assert "jos" not in json.dumps(json.loads(out)["orphaned"])
+
+
+@pytest.mark.parametrize(
+    ("upn", "address"),
+    [
+        ("jane.doe_example.com#EXT#@tenant.onmicrosoft.com", "jane.doe@example.com"),
+        ("Jane_Doe_Example.COM#ext#@t.onmicrosoft.com", "jane_doe@example.com"),  # last _
+        ("jane.doe@example.com", None),  # a member's UPN is an address of its own
+        ("jane#EXT#@tenant.onmicrosoft.com", None),  # no encoded address in it
+        ("jane_localhost#EXT#@tenant.onmicrosoft.com", None),  # no domain
+        ("a_b.example#EXT#@x@y.example", None),
+    ],
+)
+def test_an_entra_guest_upn_decodes_to_the_address_it_encodes(
+    upn: str, address: str | None
+) -> None:
+    assert guest_address(upn) == address

@@ -102,3 +102,30 @@ def test_a_read_only_review_of_no_store_is_one_line(env: Sandbox, tmp_path: Path
     code, _, err = cli("review", "--no-sync", "--store", str(tmp_path / "none.sqlite3"))
     assert code == EXIT_BAD_INPUT
     assert "does not exist" in err and not (tmp_path / "none.sqlite3").exists()
+
+
+ROSTER = str(Path(__file__).parent / "data" / "roster.csv")
+
+
+def test_reconcile_no_sync_works_from_a_read_only_folder(env: Sandbox, tmp_path: Path) -> None:
+    """``reconcile --no-sync`` (without --apply) writes nothing, so, like ``review
+    --no-sync``, it opens the store read-only (issue 20's leftovers)."""
+    source = tmp_path / "copy"
+    source.mkdir()
+    store = source / "store.sqlite3"
+    assert cli("sync", "users", "--store", str(store))[0] == EXIT_OK
+    before = stat_of(source)
+    with read_only_folder(source, tmp_path / "ro") as folder:
+        code, out, err = cli(
+            "reconcile", "--no-sync", "--roster", ROSTER, "--store", str(folder / store.name)
+        )
+        assert code == EXIT_OK, err
+        assert "orphaned (" in out and "Loom: " in out
+    assert stat_of(source) == before
+
+
+def test_reconcile_no_sync_of_no_store_creates_none(env: Sandbox, tmp_path: Path) -> None:
+    missing = tmp_path / "none.sqlite3"
+    code, _, err = cli("reconcile", "--no-sync", "--roster", ROSTER, "--store", str(missing))
+    assert code == EXIT_BAD_INPUT
+    assert "the store has no synced users" in err and not missing.exists()

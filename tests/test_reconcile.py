@@ -18,7 +18,7 @@ import pytest
 
 from loom_scim_connector import LoomConnection
 from loom_scim_connector.audit.reconcile import CATEGORIES, implied_role, reconcile
-from loom_scim_connector.audit.roster import RosterEntry
+from loom_scim_connector.audit.roster import RosterEntry, read_roster
 from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, build_parser, run
 from loom_scim_connector.cli._exit import EPILOG, EXIT_FINDINGS, EXIT_HELD
 from loom_scim_connector.host import LocalHost
@@ -572,3 +572,24 @@ def test_apply_no_sync_leaves_an_orphan_the_roster_now_has(loom: Workspace, tmp_
     assert state(loom)["dev.iyer@acme.example"] == (False, "creator")
     [line] = [x for x in result.out.splitlines() if "eli.novak" in x and "applied" in x]
     assert "-> skipped" in line and "hana.sato@acme.example" in line
+
+
+def test_an_entra_guest_matches_loom_by_her_own_address(tmp_path: Path) -> None:
+    """A guest's #EXT# UPN in the roster is the person ``jane.doe@example.com``: her Loom
+    account matches her (by either address), and a missing guest is listed by it."""
+    roster = tmp_path / "entra.csv"
+    roster.write_text(
+        "userPrincipalName,displayName,mail,objectId,accountEnabled\n"
+        "jane.doe_example.com#EXT#@tenant.onmicrosoft.com,Jane Doe,,g1,True\n"
+        "raj_partner.example#EXT#@tenant.onmicrosoft.com,Raj,,g2,True\n"
+        "kim_partner.example#EXT#@tenant.onmicrosoft.com,Kim,,g3,True\n"
+    )
+    entries = read_roster(roster).entries
+    loom = [
+        _user("u1", "Jane.Doe@example.com"),
+        _user("u2", "raj_partner.example#EXT#@tenant.onmicrosoft.com"),
+    ]
+    result = reconcile(loom, entries)
+    assert result.orphaned == () and result.matched_active == 2
+    assert [f.email for f in result.missing] == ["kim@partner.example"]
+    assert [f.matched_by for f in result.unmanaged] == ["email", "email"]

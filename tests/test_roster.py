@@ -67,8 +67,23 @@ def test_entra_mail_is_an_alias_of_the_upn(tmp_path: Path) -> None:
         "ada_acme.example#EXT#@acme.onmicrosoft.example,Ada,Ada.Okafor@acme.example,x1,True\n"
     )
     entry = read_roster(path).entries[0]
-    assert entry.email == "ada_acme.example#ext#@acme.onmicrosoft.example"
-    assert entry.aliases == ("ada.okafor@acme.example",)
+    # A guest's UPN is no address of hers: her mail is her email; the address the UPN
+    # encodes, and the UPN itself, are aliases (a Loom account may carry either).
+    assert entry.email == "ada.okafor@acme.example"
+    assert entry.aliases == ("ada@acme.example", "ada_acme.example#ext#@acme.onmicrosoft.example")
+
+
+def test_an_entra_guest_shows_as_the_address_her_upn_encodes(tmp_path: Path) -> None:
+    path = tmp_path / "entra.csv"
+    path.write_text(
+        "userPrincipalName,displayName,mail,objectId,accountEnabled\n"
+        "jane.doe_example.com#EXT#@tenant.onmicrosoft.com,Jane Doe,,g1,True\n"
+        "ben.marsh@acme.example,Ben Marsh,ben.marsh@acme.example,m1,True\n"
+    )
+    guest, member = read_roster(path).entries
+    assert guest.email == "jane.doe@example.com"
+    assert guest.aliases == ("jane.doe_example.com#ext#@tenant.onmicrosoft.com",)
+    assert (member.email, member.aliases) == ("ben.marsh@acme.example", ())
 
 
 def test_entra_newer_column_labels_and_id(tmp_path: Path) -> None:

@@ -178,3 +178,15 @@ async def test_ipv6_loopback_and_service_provider_config() -> None:
         async with LoomScimClient(LoomConnection.create(sandbox.url, sandbox.token)) as client:
             config = await client.service_provider_config()
     assert config["patch"]["supported"] is True
+
+
+def test_a_stopped_clock_makes_the_server_s_times_reproducible() -> None:
+    """The README's samples stop the sandbox's clock: what it writes and what it checks
+    (meta times, a token's expiry) read that clock, not the machine's."""
+    stopped = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with Sandbox(seed_users=1, token="t0123456789", clock=lambda: stopped) as sb:
+        (user,) = sb.call("GET", "/Users")["Resources"]
+        assert user["meta"]["created"] == user["meta"]["lastModified"] == "2026-11-23T09:00:00Z"
+        sb.rotate_token(expires_at=stopped + timedelta(seconds=1))  # not yet expired then
+        headers = {"Authorization": f"Bearer {sb.token}"}
+        assert httpx.get(sb.url + "/Users", headers=headers).status_code == 200

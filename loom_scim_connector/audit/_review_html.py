@@ -79,8 +79,8 @@ def _key_banner(review: Review) -> str:
     days, status = review.key_days_left, review.key_status
     if days is None:
         text = (
-            "SCIM key expiry unknown: set LOOM_SCIM_API_KEY_EXPIRES_AT (or key_expires_at "
-            "in the connection) so an expired key cannot silently stop deprovisioning."
+            f"SCIM key expiry unknown: set {review.expiry_origin} so an expired key cannot "
+            "silently stop deprovisioning."
         )
     elif days < 0:
         text = (

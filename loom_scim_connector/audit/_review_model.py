@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from loom_scim_connector._origins import FROM_ENV
 from loom_scim_connector.store import Evidence
 
 NO_ROLE = "(none)"
@@ -54,6 +55,7 @@ class Review:
     roster: str | None = None  # the roster file's name and format
     roster_counts: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # roster people without Loom access
+    expiry_origin: str = FROM_ENV.expiry  # where the key's expiry is set (the one to advise)
 
     @property
     def live(self) -> list[MemberRow]:

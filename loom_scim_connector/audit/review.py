@@ -65,6 +65,7 @@ def build_review(
         key_status=key_status(days),
         members=[],
         evidence=evidence,
+        expiry_origin=connection.origins.expiry,
     )
     status: dict[str, str] = {}
     findings: dict[str, list[str]] = defaultdict(list)

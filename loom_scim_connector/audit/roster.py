@@ -22,7 +22,7 @@ import yaml
 from loom_scim_connector.errors import ConfigError
 from loom_scim_connector.identity import email_key
 
-from .roster_formats import FORMATS, status_active
+from .roster_formats import FORMATS, own_first, status_active
 
 FIELDS = ("email", "externalId", "status", "name", "role")
 LOOM_ROLES = ("creator", "viewer", "admin")
@@ -273,7 +273,7 @@ def _entries(
     for number, row in rows:
         where = f"{name} {unit} {number}"
         given = [(c, email_key(row[c])) for c in columns["email"] if row.get(c)]
-        emails = [e for _, e in given if _EMAIL.match(e)]
+        emails = own_first([e for _, e in given if _EMAIL.match(e)])
         if not given:
             raise RosterError(where, f'no email in column "{columns["email"][0]}"')
         if not emails:

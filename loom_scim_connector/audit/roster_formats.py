@@ -9,7 +9,10 @@ and, for the newer admin center's download, on their labels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from loom_scim_connector.identity import guest_address
 
 # Status words, compared lower-cased. Okta's API states and its console labels, Entra's
 # accountEnabled, Google's Status [READ ONLY], and what HR systems usually write.
@@ -116,3 +119,12 @@ def status_phrase(raw: str) -> str:
     if raw.strip().lower() in _SWITCHED_OFF:
         return "disabled in the IdP"
     return f"the roster says {raw} (gone from the IdP)"
+
+
+def own_first(emails: Sequence[str]) -> list[str]:
+    """A row's addresses, the person's own first: an Entra guest's UPN (``..#EXT#@..``)
+    comes after the row's other addresses and the address it encodes (see
+    :func:`~loom_scim_connector.identity.guest_address`), which come before it."""
+    decoded = {e: guest_address(e) for e in emails}
+    own = [e for e in emails if decoded[e] is None]
+    return [*own, *(d for d in decoded.values() if d), *(e for e in emails if decoded[e])]

@@ -42,7 +42,9 @@ def add_reconcile_parser(sub: Any) -> None:
         "the monthly cost of the orphaned seats")  # fmt: skip
     add("--store", default=str(DEFAULT_STORE), help="a SQLite file, or a postgresql:// URL "
         "(default: %(default)s)")  # fmt: skip
-    add("--no-sync", action="store_true", help="reuse the store's users instead of syncing")
+    add("--no-sync", action="store_true",
+        help="reuse the store's users instead of syncing (without --apply, the store is "
+        "only read: a read-only copy will do)")  # fmt: skip
     add("--apply", action="store_true", help="carry out the plan (default: a dry run)")
     add("--delete", action="store_true", help="orphans: DELETE instead of deactivate")
     add("--apply-roles", action="store_true", help="also fix role drift")

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import json
 import logging
+from pathlib import Path
 from typing import Any, TextIO
 
 from loom_scim_connector.audit.offboard import default_actor
@@ -36,8 +37,12 @@ def run_reconcile(args: argparse.Namespace, out: TextIO) -> int:
     mapping = parse_map(args.map) if args.map else None
     roster = read_roster(args.roster, mapping)  # a bad file fails before any request
     role_map = read_role_map(args.role_map) if args.role_map else None
+    # Nothing is written without a sync or --apply: an auditor's read-only copy will do.
+    read_only = args.no_sync and not args.apply
+    if read_only and "://" not in args.store and not Path(args.store).exists():
+        raise ConfigError("--no-sync", "the store has no synced users: run without it")
     connection = connect(args)
-    host = LocalHost(connection, store=args.store)
+    host = LocalHost(connection, store=args.store, read_only=read_only)
     try:
         held = False
         if not args.no_sync:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from psycopg.rows import tuple_row
 
+from loom_scim_connector._origins import Origins
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.errors import ConfigError, LoomScimError
 
@@ -212,7 +213,9 @@ class ConnectionRegistry(Tables):
             raise ConnectionNotFoundError(connection_id)
         info = _info(row)
         key = self.cipher.decrypt(bytes(row[5]), what=f"fleet connection {connection_id!r}")
-        loom = LoomConnection.create(info.bridge_url, key, info.api_key_expires_at)
+        loom = LoomConnection.create(
+            info.bridge_url, key, info.api_key_expires_at, Origins.of_fleet(connection_id)
+        )
         return FleetConnection(info, loom)
 
     def remove(self, connection_id: str) -> None:

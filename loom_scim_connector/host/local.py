@@ -17,7 +17,7 @@ from loom_scim_connector._constants import DEFAULT_STORE as _DEFAULT_STORE
 from loom_scim_connector.check import discover
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
-from loom_scim_connector.errors import InputError, NotFoundError
+from loom_scim_connector.errors import ApiError, InputError, NotFoundError
 from loom_scim_connector.manifest import Manifest, ResolvedSync, load_manifest
 from loom_scim_connector.store import Run, SQLiteStore, Store, StoreError, SyncBusyError
 
@@ -202,6 +202,9 @@ class LocalHost:
             except NotFoundError:
                 # A missing id, or a URL that is not SCIM at all? The collection says.
                 await client.list_page("Users", 1, 1)  # WrongUrlError when the URL is wrong
+                raise
+            except ApiError as exc:  # one an action raised itself (a record it cannot read)
+                client.named(exc)
                 raise
         if not isinstance(output, action.output_model):
             raise TypeError(f"{name} returned {type(output).__name__}, not {action.output_model}")

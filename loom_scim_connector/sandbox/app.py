@@ -18,7 +18,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -33,7 +33,7 @@ from scim2_models import (
     UnauthorizedException,
 )
 from scim2_server.applications.wsgi import WSGIApplication
-from scim2_server.memory import InMemoryStorage
+from scim2_server.memory import InMemoryStorage, utcnow
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.service import ScimService
@@ -78,8 +78,8 @@ class TokenStore:
 class SeededStorage(InMemoryStorage):
     """Ids drawn from a seeded generator, so the same run gives the same ids."""
 
-    def __init__(self, seed: int) -> None:
-        super().__init__()
+    def __init__(self, seed: int, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(clock or utcnow)
         self._ids = random.Random(seed)
         self._id_lock = threading.Lock()
 
@@ -106,11 +106,13 @@ class LoomApplication(WSGIApplication):
         settings: SandboxSettings | None = None,
         tokens: TokenStore | None = None,
         seed: int = 0,
-        clock: Any = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock``: the time the server reads (token expiry, ``meta.created`` and
+        ``lastModified``); a stopped one makes a run's output reproducible."""
         self.settings = settings or SandboxSettings()
         provider = build_provider(self.settings.role_location)
-        storage = self.memory = SeededStorage(seed)
+        storage = self.memory = SeededStorage(seed, clock)
         super().__init__(storage, provider, ScimService(provider, secret=secrets.token_hex(16)))
         self.vendor = VendorLayer(self)
         self.tokens = tokens or TokenStore()

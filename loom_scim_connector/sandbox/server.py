@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -44,13 +45,15 @@ class Sandbox(ThreadedServer):
         seed: int = 0,
         settings: SandboxSettings | None = None,
         profile: Profile | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """``profile`` (``rfc``, ``atlassian``, ``workos``): that profile's settings, when
-        ``settings`` are not given."""
+        ``settings`` are not given. ``clock``: the server's time (the README's samples
+        stop it, so they read the same every run)."""
         if settings is None and profile is not None:
             settings = SandboxSettings.for_profile(profile)
         self.tokens = TokenStore(token, token_expires_at)
-        self.app = LoomApplication(settings=settings, tokens=self.tokens, seed=seed)
+        self.app = LoomApplication(settings=settings, tokens=self.tokens, seed=seed, clock=clock)
         server_class = _IPv6Server if ":" in host else ThreadingWSGIServer
         self._server = make_server(
             host, port, self.app, server_class=server_class, handler_class=_QuietHandler
