@@ -22,8 +22,9 @@ from pydantic_core import from_json
 
 from ._constants import LOOPBACK_HOSTS
 from ._messages import redact
+from ._status import error_for_status
 from ._version import __version__
-from .errors import ApiError, NotTlsError, ProtocolError, TransportError, error_for_status
+from .errors import ApiError, NotTlsError, ProtocolError, TransportError
 from .models.scim import is_scim_error, parse_error_body
 
 USER_AGENT = f"loom-scim-connector/{__version__}"

@@ -1,15 +1,15 @@
-"""Error classes and the one table that maps an HTTP status to an error.
+"""Error classes: what went wrong, classified, with what to do about it.
 
 Every failure the connector reports is a :class:`LoomScimError`. Failures that came back
-from the server are :class:`ApiError` subclasses chosen by :data:`STATUS_TABLE`: the
-only place that decides which status is retried and what the admin should do about it.
+from the server are :class:`ApiError` subclasses chosen by ``_status.STATUS_TABLE``: the
+only place that decides which status is retried; each class here says what the admin
+should do about it.
 No error ever carries the API key: the client redacts it from anything the server echoes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import ClassVar
 
 from ._constants import MANIFEST_NAME, RATE_LIMIT_HEADERS
@@ -250,72 +250,6 @@ class WrongUrlError(ProtocolError):
         "{url} is not the SCIM base URL: it must end just before /Users, as Loom shows it "
         "(e.g. https://scim.example.com/scim/v2). Run `loom-scim check`: given a bare "
         "host, it finds the prefix."
-    )
-
-
-@dataclass(frozen=True)
-class StatusRule:
-    """What a status means: which error, and whether trying again may help."""
-
-    error: type[ApiError]
-    retry: bool
-
-
-STATUS_TABLE: dict[int, StatusRule] = {
-    400: StatusRule(InvalidRequestError, retry=False),
-    401: StatusRule(AuthenticationError, retry=False),
-    403: StatusRule(PermissionDeniedError, retry=False),
-    404: StatusRule(NotFoundError, retry=False),
-    408: StatusRule(ServerError, retry=True),
-    409: StatusRule(ConflictError, retry=False),
-    412: StatusRule(ConflictError, retry=False),
-    422: StatusRule(InvalidRequestError, retry=False),
-    429: StatusRule(RateLimitedError, retry=True),
-    501: StatusRule(NotSupportedError, retry=False),
-    500: StatusRule(ServerError, retry=True),
-    502: StatusRule(ServerError, retry=True),
-    503: StatusRule(ServerError, retry=True),
-    504: StatusRule(ServerError, retry=True),
-}
-
-
-def rule_for(status: int) -> StatusRule:
-    """The rule for any status; statuses outside the table are never retried."""
-    if status in STATUS_TABLE:
-        return STATUS_TABLE[status]
-    if 400 <= status < 500:
-        return StatusRule(InvalidRequestError, retry=False)
-    if status >= 500:
-        return StatusRule(ServerError, retry=False)
-    return StatusRule(ProtocolError, retry=False)
-
-
-# A 400 with one of these scimTypes says the server cannot do this kind of request at
-# all (a filter it does not support, a path it does not know, an attribute it will not
-# change): the same as 501 for the person who reads it.
-UNSUPPORTED_SCIM_TYPES = frozenset({"invalidfilter", "invalidpath", "mutability"})
-
-
-def error_for_status(
-    method: str,
-    path: str,
-    status: int,
-    *,
-    scim_type: str | None = None,
-    detail: str | None = None,
-    rate_limit: Mapping[str, str] | None = None,
-) -> ApiError:
-    rule = rule_for(status)
-    if status == 400 and (scim_type or "").lower() in UNSUPPORTED_SCIM_TYPES:
-        rule = StatusRule(NotSupportedError, retry=False)
-    return rule.error(
-        method,
-        path,
-        status=status,
-        scim_type=scim_type,
-        detail=detail,
-        retryable=rule.retry,
-        rate_limit=rate_limit,
     )
 
 

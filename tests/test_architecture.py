@@ -23,6 +23,7 @@ LAYERS = {
     "identity": 0,
     "models": 0,
     "_url": 0.5,  # the bridge URL: below config, above errors
+    "_status": 0.5,  # the status table: above errors, whose classes it picks
     "config": 1,
     "connections": 2,
     "retry": 1,

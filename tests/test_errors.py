@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from loom_scim_connector import errors
+from loom_scim_connector import _status, errors
 from loom_scim_connector.models.scim import parse_error_body
 
 
@@ -27,25 +27,25 @@ from loom_scim_connector.models.scim import parse_error_body
     ],
 )
 def test_the_status_table(status: int, cls: type[errors.ApiError], retry: bool) -> None:
-    error = errors.error_for_status("GET", "/Users", status)
+    error = _status.error_for_status("GET", "/Users", status)
     assert type(error) is cls
     assert error.retryable is retry
     assert error.status == status
 
 
 def test_401_says_what_to_do() -> None:
-    text = str(errors.error_for_status("GET", "/Users", 401, detail="Invalid token"))
+    text = str(_status.error_for_status("GET", "/Users", 401, detail="Invalid token"))
     assert "expired" in text and "rotated" in text and "one year" in text
     assert "Regenerate" in text and "LOOM_SCIM_API_KEY" in text
     assert text.startswith("GET /Users failed (HTTP 401, authentication)")
 
 
 def test_403_mentions_the_plan() -> None:
-    assert "Enterprise" in str(errors.error_for_status("GET", "/Users", 403))
+    assert "Enterprise" in str(_status.error_for_status("GET", "/Users", 403))
 
 
 def test_conflict_carries_scim_type() -> None:
-    error = errors.error_for_status("POST", "/Users", 409, scim_type="uniqueness", detail="taken")
+    error = _status.error_for_status("POST", "/Users", 409, scim_type="uniqueness", detail="taken")
     assert error.scim_type == "uniqueness"
     assert "scimType=uniqueness" in str(error)
 
@@ -98,7 +98,7 @@ def test_errors_survive_pickle_and_copy() -> None:
     import copy
     import pickle
 
-    error = errors.error_for_status("POST", "/Users", 409, scim_type="uniqueness", detail="dup")
+    error = _status.error_for_status("POST", "/Users", 409, scim_type="uniqueness", detail="dup")
     for clone in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):  # noqa: S301
         assert type(clone) is errors.ConflictError
         assert str(clone) == str(error)
