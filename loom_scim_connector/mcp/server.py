@@ -21,6 +21,7 @@ from mcp.server.lowlevel import Server
 from mcp_types import (
     CallToolRequestParams,
     CallToolResult,
+    InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
     TextContent,
@@ -33,7 +34,7 @@ from loom_scim_connector.errors import InputError, UnknownNameError
 from loom_scim_connector.host import LocalHost, validate_input
 from loom_scim_connector.manifest import Manifest, load_manifest
 
-from ._confirm import actor_of, ask_person
+from ._confirm import actor_of, answered, ask_person, question
 from ._errors import Secrets, error_result
 from ._reads import READS
 from ._sync import run_sync
@@ -81,7 +82,7 @@ class LoomTools:
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: CallToolRequestParams
-    ) -> CallToolResult:
+    ) -> CallToolResult | InputRequiredResult:
         try:
             spec = self.tools.get(params.name)
             if spec is None:
@@ -98,11 +99,13 @@ class LoomTools:
                 read_only=self.options.read_only,
             )
             try:
-                data = await self._run(ctx, spec, host, name, args)
+                data = await self._run(ctx, params, spec, host, name, args)
             finally:
                 host.close()
         except Exception as exc:  # every failure is a tool error, never a protocol one
             return error_result(exc, self.secrets)
+        if isinstance(data, InputRequiredResult):
+            return data
         data = self.secrets.clean_data(data)
         return CallToolResult(
             content=[TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
@@ -122,11 +125,12 @@ class LoomTools:
     async def _run(
         self,
         ctx: ServerRequestContext[Any],
+        params: CallToolRequestParams,
         spec: ToolSpec,
         host: LocalHost,
         name: str,
         args: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | InputRequiredResult:
         where = {CONNECTION_FIELD: name, "workspace": host.connection.base_url}
         if spec.kind == "read":
             read = READS[spec.target]
@@ -143,19 +147,23 @@ class LoomTools:
             output = await host.run_action(spec.target, args)
             where["workspace"] = host.connection.base_url
             return {**where, "result": output.model_dump(mode="json", by_alias=True)}
-        return await self._write(ctx, spec, host, name, args)
+        return await self._write(ctx, params, spec, host, name, args)
 
     async def _write(
         self,
         ctx: ServerRequestContext[Any],
+        params: CallToolRequestParams,
         spec: ToolSpec,
         host: LocalHost,
         name: str,
         args: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | InputRequiredResult:
         token = args.pop(CONFIRM_FIELD, None)
         if token is not None and not isinstance(token, str):
             raise InputError(spec.name, {CONFIRM_FIELD: "must be the token a plan returned"})
+        answer, state = answered(params)
+        if token is None and answer is not None:  # the person answered the question asked
+            token = state or ""  # no state: refused, as any token not issued
         action = self.options.manifest.action(spec.target)
         validated = validate_input(spec.name, action.input_model, args)
         max_changes = self.options.max_changes
@@ -163,14 +171,17 @@ class LoomTools:
             plan = await plan_of(host, client, action, validated, name, max_changes)
             base = {CONNECTION_FIELD: name, "workspace": host.connection.base_url, "plan": plan}
             if token is None:
+                issued, expires = self.options.confirmations.issue(plan)
+                asked = question(ctx, plan, issued)
+                if asked is not None:
+                    return asked
                 answer = await ask_person(ctx, plan)
-                if answer == "declined":
-                    return _reply(base, "declined")
                 if answer is None:  # no one to ask: the agent must come back with the token
-                    issued, expires = self.options.confirmations.issue(plan)
                     return _reply(base, "planned", confirm=issued, expires=expires)
             else:
                 self.options.confirmations.redeem(spec.name, token, plan)
+            if answer == "declined":
+                return _reply(base, "declined")
             output, ids = await act(host, client, witness, action, args, plan, actor_of(ctx))
         return _reply(base, "done", output.model_dump(mode="json", by_alias=True), ids=ids)
 
