@@ -70,6 +70,7 @@ record: $(STAMP) ## re-record the cassettes (sandbox, or a workspace from the en
 # Regenerate the README's sample output from the commands it shows.
 docs: $(STAMP) ## regenerate the README's sample output (a test fails when it is stale)
 	$(BIN)/python -m tests.readme_samples --write
+	$(BIN)/python -m tests.mcp_tools_doc --write
 
 # Regenerate the JSON Schemas of the models inside integrations.yaml.
 models: $(STAMP) ## regenerate the model schemas in integrations.yaml

@@ -1,19 +1,35 @@
 """No secret reaches the model: every message on the wire of ``loom-scim mcp`` (stdio
 and Streamable HTTP), and its log, scanned for the Loom key and the MCP token, while a
-SCIM server echoes the key (JSON-escaped, deep in a long error detail) in its errors."""
+SCIM server echoes the key (JSON-escaped, deep in a long error detail) in its errors,
+and even in a record (a user whose given name is the key)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
-from .loopback import Loopback
+from .loopback import Handler, Loopback
 from .mcp_wire import Tapped, error, http, http_server, server_env, stdio
 from .test_mcp_http import TOKEN
 from .test_secrets import ECHOED, _echo_server, leaks
+
+
+def _echoing(handler: Handler) -> Handler:
+    """The echo server, whose user u1 also carries the key in a field the model reads."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        response = handler(request)
+        if request.method == "GET" and request.url.path.endswith("/Users/u1"):
+            body = json.loads(response.read()) | {"name": {"givenName": ECHOED}}
+            return httpx.Response(200, json=body, headers={"Content-Type": "application/json"})
+        return response
+
+    return serve
 
 
 async def _calls(client: Client) -> list[dict[str, Any]]:
@@ -23,7 +39,7 @@ async def _calls(client: Client) -> list[dict[str, Any]]:
     for name, args in [
         ("sync-users", {}),
         ("find-user", {"email": "leaver@example.com"}),
-        ("get-user", {"id": "u1"}),
+        ("get-user", {"id": "u1"}),  # a record echoing the key: redacted too
         ("key-expiry", {}),
         ("create-user", {"email": "not an email"}),
         ("no-such-tool", {}),
@@ -55,7 +71,7 @@ async def test_no_message_on_the_wire_carries_the_loom_key_or_the_mcp_token(
 ) -> None:
     log = tmp_path / "server.log"
     args = ("--store", str(tmp_path / "store.sqlite3"), "--debug")
-    with Loopback(_echo_server(400)) as server:
+    with Loopback(_echoing(_echo_server(400))) as server:
         env = server_env(server.url, ECHOED, LOOM_SCIM_MCP_TOKEN=TOKEN)
         if transport == "stdio":
             async with stdio(env, *args, errlog=log) as (client, tap):

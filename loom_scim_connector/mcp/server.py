@@ -11,6 +11,7 @@ the connection and workspace it acted on. Every failure is a structured tool err
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from ._token import CONFIRM_FIELD, Confirmations
 from ._writes import act, plan_of
 from .tools import CONNECTION_FIELD, ToolSpec, generate
 
+log = logging.getLogger("loom_scim_connector")
 INSTRUCTIONS = """\
 Loom workspace administration over SCIM. Read tools answer from the server's store:
 run sync-users first for a fresh view. Every write (an action that is not read-only)
@@ -103,7 +105,10 @@ class LoomTools:
             finally:
                 host.close()
         except Exception as exc:  # every failure is a tool error, never a protocol one
-            return error_result(exc, self.secrets)
+            failed = error_result(exc, self.secrets)
+            said = (failed.structured_content or {}).get("error", {})
+            log.warning("%s: %s (%s)", params.name, said.get("message"), said.get("class"))
+            return failed
         if isinstance(data, InputRequiredResult):
             return data
         data = self.secrets.clean_data(data)
