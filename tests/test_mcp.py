@@ -6,7 +6,6 @@ tests/test_mcp_http.py (Streamable HTTP) and tests/test_mcp_secrets.py.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from mcp import Client
 
 from loom_scim_connector import LoomConnection
-from loom_scim_connector.cli import run
 from loom_scim_connector.errors import ManifestError
 from loom_scim_connector.host.local import open_store
 from loom_scim_connector.manifest import load_manifest, manifest_text, parse_manifest
@@ -22,6 +20,7 @@ from loom_scim_connector.mcp import Options, build_server
 from loom_scim_connector.mcp._token import Confirmations
 from loom_scim_connector.sandbox import Sandbox
 
+from .conftest import cli
 from .mcp_wire import CLIENT, data, error, server_env, stdio
 
 READS = {"find-members", "get-member", "key-expiry", "reconcile-roster", "access-review"}
@@ -49,12 +48,6 @@ def write_roster(path: Path, emails: list[str], leaver: str) -> None:
     lines = ["email,status"]
     lines += [f"{email},{'terminated' if email == leaver else 'active'}" for email in emails]
     path.write_text("\n".join(lines) + "\n")
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(list(argv), out=out, err=err, stdin=io.StringIO(""))
-    return code, out.getvalue(), err.getvalue()
 
 
 # -- over stdio, a subprocess ---------------------------------------------------------------
