@@ -389,3 +389,36 @@ def test_http_is_refused_off_loopback_without_a_token_or_with_the_loom_key(
     code, _, err = cli("mcp", *argv)
     assert code == 2 and said in err and len(err.strip().splitlines()) == 1, err
     assert "the-loom-key-0123456789" not in err
+
+
+async def test_an_answer_confirms_only_the_plan_it_was_asked_about(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """2026-07-28: the question carries the plan's token as its requestState; a retry
+    that answers yes for another account, or with no state, changes nothing."""
+    from mcp_types import ElicitResult, InputRequiredResult
+
+    server = _server(tmp_path, {"demo": LoomConnection.create(sandbox.url, sandbox.token)})
+    asked_about, other = sandbox.seeded["all"][3], sandbox.seeded["all"][4]
+
+    async def person(context: Any, params: Any) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    yes = {"loom-scim/confirm": ElicitResult(action="accept", content={"confirm": True})}
+    async with Client(server, client_info=CLIENT, elicitation_callback=person) as client:
+        question = await client.session.call_tool(
+            "deactivate-user", {"id": asked_about}, allow_input_required=True
+        )
+        assert isinstance(question, InputRequiredResult) and question.request_state
+        for args, state in [({"id": other}, question.request_state), ({"id": asked_about}, None)]:
+            retried = await client.session.call_tool(
+                "deactivate-user",
+                args,
+                input_responses=yes,  # type: ignore[arg-type]
+                request_state=state,
+                allow_input_required=True,
+            )
+            refused = error(retried)  # type: ignore[arg-type]
+            assert "nothing was changed" in refused["fields"]["confirm"]
+    assert user_in(sandbox, other)["active"] is True
+    assert user_in(sandbox, asked_about)["active"] is True
