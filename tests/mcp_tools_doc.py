@@ -64,8 +64,9 @@ def stale(text: str) -> bool | None:
 
 def write() -> None:
     text = README.read_text(encoding="utf-8")
-    if BLOCK.search(text) is None:
-        raise SystemExit("README.md has no <!-- mcp-tools --> block")
+    if BLOCK.search(text) is None:  # the section is not written yet: nothing to refresh
+        sys.stderr.write("README.md has no <!-- mcp-tools --> block: nothing written\n")
+        return
     README.write_text(
         BLOCK.sub(lambda m: m.group(1) + render() + m.group(3), text), encoding="utf-8"
     )
