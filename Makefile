@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed
 
-.PHONY: help demo test system-deps lint typecheck unit properties record models docs bench faults fleet-load clean
+.PHONY: help demo mcp-demo test system-deps lint typecheck unit properties record models docs bench faults fleet-load clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -33,6 +33,11 @@ $(DEMO_STAMP): pyproject.toml | $(DEMO_VENV)/bin/python
 
 demo: $(DEMO_STAMP) ## the main job (sync, onboard, offboard, reconcile, review) on a local sandbox
 	$(DEMO_VENV)/bin/python examples/demo.py
+
+# An assistant's exchange with `loom-scim mcp` over stdio, driven by the official MCP SDK's
+# client: "who left but still has access?", then each offboarded with its plan confirmed.
+mcp-demo: $(STAMP) ## an AI assistant's MCP exchange with the sandbox (reconcile, confirm, offboard)
+	$(BIN)/python examples/mcp_assistant.py
 
 test: $(STAMP) system-deps lint typecheck unit ## ruff, mypy --strict and every test, offline
 
@@ -65,6 +70,7 @@ record: $(STAMP) ## re-record the cassettes (sandbox, or a workspace from the en
 # Regenerate the README's sample output from the commands it shows.
 docs: $(STAMP) ## regenerate the README's sample output (a test fails when it is stale)
 	$(BIN)/python -m tests.readme_samples --write
+	$(BIN)/python -m tests.mcp_tools_doc --write
 
 # Regenerate the JSON Schemas of the models inside integrations.yaml.
 models: $(STAMP) ## regenerate the model schemas in integrations.yaml

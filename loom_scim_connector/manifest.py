@@ -94,6 +94,16 @@ class ActionSpec(_Spec):
     entrypoint: str
 
 
+class HintsSpec(_Spec):
+    """A tool's MCP annotations (what an agent's client shows and may ask a person about)."""
+
+    # The MCP spec's names, as the table in the manifest writes them.
+    readOnlyHint: bool
+    destructiveHint: bool
+    idempotentHint: bool
+    openWorldHint: bool
+
+
 class ModelSpec(_Spec):
     python: str
     json_schema: dict[str, Any] = Field(alias="schema")
@@ -103,6 +113,7 @@ class ManifestSpec(_Spec):
     provider: ProviderSpec
     syncs: dict[str, SyncSpec]
     actions: dict[str, ActionSpec]
+    tool_annotations: dict[str, HintsSpec]
     models: dict[str, ModelSpec]
 
 
@@ -235,6 +246,9 @@ def parse_manifest(text: str) -> Manifest:
         )
         for name, a in spec.actions.items()
     }
+    for key in [*spec.actions, *(f"sync-{name}" for name in spec.syncs)]:
+        if key not in spec.tool_annotations:
+            raise ManifestError(f"tool_annotations.{key}", "is missing: every tool needs its row")
     verify = _async_function(
         "provider.verification.entrypoint", spec.provider.verification.entrypoint
     )

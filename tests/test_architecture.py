@@ -47,6 +47,8 @@ LAYERS = {
     "describe": 6,
     "fleet": 7,
     "audit": 7,
+    "exits": 2,  # the exit codes and the error classification the CLI and MCP share
+    "mcp": 7.5,  # a host like the CLI, which starts it
     "cli": 8,
     "__init__": 8,
     "__main__": 9,

@@ -41,6 +41,7 @@ __all__ = [
     "default_actor",
     "offboard_emails",
     "offboard_user",
+    "record_intent",
     "resolve_pending",
     "session",
     "unresolved",

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from loom_scim_connector.errors import LoomScimError, ManifestError
+from loom_scim_connector.errors import ConfigError, LoomScimError, ManifestError
 
 from ._exit import (
     EPILOG,
@@ -111,6 +111,8 @@ def run(
             from ._evidence import evidence_command
 
             return evidence_command(args, out)
+        if args.command == "mcp":
+            return _mcp(args, err)
         if args.command == "fleet":
             from loom_scim_connector.fleet.cli import run_fleet
 
@@ -142,6 +144,18 @@ def run(
             "the traceback: please report it)\n"
         )
         return EXIT_FAILURE
+
+
+def _mcp(args: argparse.Namespace, err: TextIO) -> int:
+    try:
+        from loom_scim_connector.mcp.cli import run_mcp
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in ("mcp", "mcp_types", "uvicorn"):
+            raise
+        raise ConfigError(
+            "mcp", "needs the mcp extra: pip install 'loom-scim-connector[mcp]'"
+        ) from None
+    return run_mcp(args, err)
 
 
 def main() -> NoReturn:

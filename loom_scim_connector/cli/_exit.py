@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from loom_scim_connector.errors import (
-    AuthenticationError,
-    ConfigError,
-    IncompleteWalkError,
-    InputError,
-    LoomScimError,
-    NotFoundError,
-    NotSupportedError,
-    NotTlsError,
-    PermissionDeniedError,
-    UnknownNameError,
-    WrongUrlError,
+from loom_scim_connector.exits import (
+    EXIT_AUTH,
+    EXIT_BAD_INPUT,
+    EXIT_BUSY,
+    EXIT_FAILURE,
+    EXIT_FINDINGS,
+    EXIT_HELD,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_KEY_EXPIRED,
+    EXIT_KEY_EXPIRING,
+    EXIT_NOT_FOUND,
+    EXIT_NOT_SUPPORTED,
+    EXIT_OK,
+    HELD_SHOWN,
+    UsageError,
+    exit_code_for,
 )
-from loom_scim_connector.store import StoreError, SyncBusyError
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-EXIT_AUTH = 3
-EXIT_NOT_FOUND = 4
-EXIT_HELD = 5
-EXIT_BUSY = 6
-EXIT_NOT_SUPPORTED = 7
-EXIT_KEY_EXPIRED = 8
-EXIT_KEY_EXPIRING = 9
-EXIT_FINDINGS = 10
-EXIT_INCOMPLETE = 11
-EXIT_INTERRUPTED = 130
-HELD_SHOWN = 20
 
 EPILOG = f"""\
 connection (--connection NAME, else from the environment, else the file's default):
@@ -67,26 +56,22 @@ exit codes:
      (the next offboard or reconcile --apply, or evidence resolve, reads it and records it)
 """
 
-
-def exit_code_for(exc: BaseException) -> int:
-    if isinstance(
-        exc, ConfigError | InputError | UnknownNameError | WrongUrlError | NotTlsError | UsageError
-    ):
-        return EXIT_BAD_INPUT
-    if isinstance(exc, AuthenticationError | PermissionDeniedError):
-        return EXIT_AUTH
-    if isinstance(exc, NotFoundError):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, NotSupportedError):
-        return EXIT_NOT_SUPPORTED
-    if isinstance(exc, SyncBusyError):
-        return EXIT_BUSY
-    if isinstance(exc, IncompleteWalkError):
-        return EXIT_INCOMPLETE
-    if isinstance(exc, StoreError):
-        return EXIT_BAD_INPUT
-    return EXIT_FAILURE
-
-
-class UsageError(LoomScimError):
-    """A command line argparse refused: reported as one line, exit 2."""
+__all__ = [
+    "EPILOG",
+    "EXIT_AUTH",
+    "EXIT_BAD_INPUT",
+    "EXIT_BUSY",
+    "EXIT_FAILURE",
+    "EXIT_FINDINGS",
+    "EXIT_HELD",
+    "EXIT_INCOMPLETE",
+    "EXIT_INTERRUPTED",
+    "EXIT_KEY_EXPIRED",
+    "EXIT_KEY_EXPIRING",
+    "EXIT_NOT_FOUND",
+    "EXIT_NOT_SUPPORTED",
+    "EXIT_OK",
+    "HELD_SHOWN",
+    "UsageError",
+    "exit_code_for",
+]

@@ -23,6 +23,7 @@ from ._exit import (
     EXIT_KEY_EXPIRING,
 )
 from ._parser_audit import add_evidence_parser, add_offboard_parsers, add_reconcile_parser
+from ._parser_mcp import OWN_OPTIONS, add_mcp_parser
 
 D = " (default: %(default)s)"
 
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reconcile_parser(sub)
     add_offboard_parsers(sub)
     add_evidence_parser(sub)
+    add_mcp_parser(sub)
     for command in every_subparser(parser):
         _add_global_options(command, top=False)
     return parser
@@ -257,13 +259,18 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument(
         "-q", "--quiet", action="store_true", help="only warnings and errors", **unset
     )
-    group.add_argument(
-        "--connection",
-        metavar="NAME",
-        help="a named connection of the config file; it wins over LOOM_SCIM_BRIDGE_URL and "
-        "LOOM_SCIM_API_KEY (used when it is not given)",
-        **unset,
-    )
+    if top or not OWN_OPTIONS & set(parser._option_string_actions):
+        group.add_argument(
+            "--connection",
+            metavar="NAME",
+            help="a named connection of the config file; it wins over LOOM_SCIM_BRIDGE_URL "
+            "and LOOM_SCIM_API_KEY (used when it is not given)",
+            **unset,
+        )
+    _add_config_option(group, unset)
+
+
+def _add_config_option(group: Any, unset: dict[str, Any]) -> None:
     group.add_argument(
         "--config",
         type=Path,
