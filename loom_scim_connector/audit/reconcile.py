@@ -1,8 +1,8 @@
 """Loom's members against the identity provider's roster: a pure function, no I/O.
 
-Each Loom account is matched to a roster entry (:mod:`.roster_match`) on ``externalId``, then email
-(case-insensitively, the roster's aliases included); each finding says which rule
-matched. The findings fall in five categories, each with its reason:
+Each Loom account is matched to a roster entry (:mod:`.roster_match`) on ``externalId``
+first, then on email (case-insensitively, the roster's aliases included); each finding
+says which rule matched. The findings fall in five categories, each with its reason:
 
 * ``orphaned``: active in Loom, and absent from the roster or marked as gone there;
 * ``unmanaged``: active in Loom with no ``externalId`` (domain capture): the identity
