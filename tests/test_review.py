@@ -63,9 +63,10 @@ def test_the_report_covers_members_evidence_and_the_key(env: Sandbox, tmp_path: 
     html_path = tmp_path / f"loom-access-review-{date.today().isoformat()}.html"
     assert out.splitlines() == [html_path.name, "members.csv"]
     page = html_path.read_text()
+    shown = page.replace("<wbr>", "")  # an email may break after its @
     # Every member, escaped; nothing the server sent becomes markup.
     for user in users(env):
-        assert user["userName"] in page
+        assert user["userName"] in shown
     assert EVIL not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
     # Self-contained: no script, no link, no external reference.
     assert not re.search(r"<(script|link|iframe|img)\b|<[^>]*\b(src|href)\s*=|@import|url\(", page)
@@ -125,9 +126,9 @@ def test_a_roster_adds_status_and_orphans(env: Sandbox, tmp_path: Path) -> None:
     assert "Orphaned members at a glance: 2 of" in page
     assert '<div class="card risk" id="count-orphaned"><b>2</b>' in page
     rows = {r["email"]: r for r in csv.DictReader((tmp_path / "r.csv").open(newline=""))}
-    assert rows[absent["userName"]]["rosterStatus"] == "not in roster"
+    assert rows[absent["userName"]]["rosterStatus"] == "not in the roster"
     assert "terminated" in rows[gone["userName"]]["rosterStatus"]
-    assert rows[stays[0]["userName"]]["rosterStatus"] == "in roster"
+    assert rows[stays[0]["userName"]]["rosterStatus"] == "in the roster"
     assert rows[absent["userName"]]["findings"].startswith("orphaned")
 
 

@@ -51,7 +51,8 @@ def add_reconcile_parser(sub: Any) -> None:
     add("--max-changes", type=_count, default=RECONCILE_MAX_CHANGES, metavar="N",
         help="refuse an --apply of more changes (default: %(default)s)")  # fmt: skip
     add("--force", action="store_true", help="apply even if the roster looks truncated")
-    add("--actor", metavar="NAME", help="who applies, for the evidence (default: user@host:pid)")
+    add("--actor", metavar="NAME", help="who applies, for the evidence (default: your full "
+        "name and login@host, e.g. 'Jane Doe (jane@laptop)')")  # fmt: skip
     add("--fail-on-findings", action="store_true",
         help=f"exit {EXIT_FINDINGS} when anything is found (for monitors)")  # fmt: skip
 
@@ -109,6 +110,12 @@ def add_offboard_parsers(sub: Any) -> None:
         "--map", metavar="FIELD=COLUMN,...", help="the roster's columns, for other exports"
     )
     review.add_argument(
+        "--reviewer",
+        metavar="NAME",
+        help="who signs the review off, printed in the page's sign-off block and the CSV's "
+        "reviewer column (default: left blank, to be filled in by hand)",
+    )
+    review.add_argument(
         "--no-sync", action="store_true", help="use the store as it is; do not sync users first"
     )
     review.add_argument(
@@ -127,7 +134,8 @@ def _store_and_actor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--actor",
         metavar="NAME",
-        help="who is offboarding, for the evidence (default: your user@host:pid)",
+        help="who acts, for the evidence (default: your full name and login@host, as in "
+        "'Jane Doe (jane@laptop)', or login@host when the account has no name)",
     )
 
 
