@@ -35,6 +35,7 @@ th{background:#f0f2f6;font-weight:600}
 .id{overflow-wrap:anywhere}
 .nw{white-space:nowrap}
 code{font:12px/1.4 ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace}
+table.log td:nth-child(2){min-width:110px}
 table.log td.email{min-width:160px}table.log td.uid{min-width:100px}
 .scroll{overflow-x:auto}
 tr.risk td{background:#fdecec}tr.gone td{color:#7b8494}
@@ -44,7 +45,7 @@ white-space:nowrap}
 .risklist li{margin:2px 0}.muted{color:#6b7383}
 .decide td:nth-child(3){white-space:nowrap}.decide td:last-child{width:28%}
 td.roster{min-width:140px}
-.decide label{margin-right:12px}
+.decide label{margin-right:12px}.decide input[type=radio]{margin:0 4px 0 0;vertical-align:-2px}
 input[type=text]{font:inherit;border:0;border-bottom:1px solid #9aa2b1;width:100%;
 background:transparent;padding:2px 0}
 .sign{display:flex;flex-wrap:wrap;gap:16px 32px;margin-top:16px}

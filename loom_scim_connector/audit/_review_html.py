@@ -182,10 +182,12 @@ def _members(review: Review) -> str:
     if review.removed:
         gone = len(review.removed)
         notes.append(
-            f"{gone} {'account' if gone == 1 else 'accounts'} deleted by offboarding "
-            f"{'is' if gone == 1 else 'are'} no longer counted as members: see the evidence."
+            "1 account deleted by offboarding is no longer a member"
+            if gone == 1
+            else f"{gone} accounts deleted by offboarding are no longer members"
         )
-    note = "".join(f'<p class="muted">{_e(n)}</p>' for n in notes)
+        notes[-1] += " (see the offboarding evidence)."
+    note = f'<p class="muted">{_e(" ".join(notes))}</p>'
     return (
         f'<section id="members" data-count="{len(review.members)}">'
         f"<h2>Members ({len(review.members)})</h2>{note}"
