@@ -92,6 +92,13 @@ def add_offboard_parsers(sub: Any) -> None:
     review = sub.add_parser(
         "review",
         help="the access review: a self-contained HTML report (and CSV) from the store",
+        description="Sync users (unless --no-sync), then write the access review: one HTML "
+        "page that opens offline, and with --csv one row a member. A member is an account "
+        "the workspace still has, active or not, managed or not; an account deleted by "
+        "offboarding is counted apart and shown in the evidence. The page, the CSV and the "
+        "summary printed count the same members. The page ends with a sign-off block: a "
+        "decision for each member with a finding (keep, remove or investigate), a note, the "
+        "reviewer, the date and a signature.",
     )
     review.add_argument(
         "--html",
@@ -99,7 +106,13 @@ def add_offboard_parsers(sub: Any) -> None:
         metavar="FILE",
         help="where to write the report (default: loom-access-review-YYYY-MM-DD.html)",
     )
-    review.add_argument("--csv", type=Path, metavar="FILE", help="also write the members as CSV")
+    review.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="also write the members as CSV, one row each; its decision and decidedOn "
+        "columns are left empty for the reviewer",
+    )
     review.add_argument(
         "--roster",
         type=Path,
