@@ -1,7 +1,8 @@
 """What the access review holds: one row an account, the review with its counts, and the
 one definition of a member (:func:`is_member`) that every count and list of it uses.
 
-Built by :mod:`.review`, drawn by :mod:`._review_html` and :mod:`._review_svg`.
+Built by :mod:`.review`, drawn by :mod:`._review_html`, :mod:`._review_svg` and
+:mod:`._review_signoff`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ with role, managed or not, status in the roster, the offboarding evidence, and t
 expiry (the rows and the review: :mod:`._review_model`). Written as one self-contained
 HTML page (:mod:`._review_html`) and as CSV.
 
-It reads the store only; the roster, when given, is compared by :mod:`.reconcile`.
+It reads the store only; the roster, when given, is compared by :mod:`.reconcile`, and
+every member is matched to it (for their roster state, and a name Loom lacks) by
+:mod:`.roster_match`.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def _rows(
         if "_deletedAt" in record and not proofs:
             continue  # long gone, and not by an offboarding: nothing to review
         entry = matched.get(rid)
-        # Loom's name, else the roster's: Loom often has none for domain-captured people.
+        # Loom's name, else the roster's (for an account Loom holds no name for).
         name = Member.of(record).name
         rows.append(
             MemberRow(
