@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed
 
-.PHONY: help demo mcp-demo test system-deps lint typecheck unit properties record models docs bench faults fleet-load clean
+.PHONY: help demo mcp-demo test system-deps lint typecheck unit properties record models docs screenshot bench faults fleet-load clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
@@ -71,6 +71,12 @@ record: $(STAMP) ## re-record the cassettes (sandbox, or a workspace from the en
 docs: $(STAMP) ## regenerate the README's sample output (a test fails when it is stale)
 	$(BIN)/python -m tests.readme_samples --write
 	$(BIN)/python -m tests.mcp_tools_doc --write
+
+# The access review's screenshot in the README: the demo workspace's review, the whole page
+# at a laptop's width (1366 px) in headless Chromium (tests/test_review_layout.py fails when
+# its size no longer matches the page).
+screenshot: $(STAMP) system-deps ## regenerate docs/review-page.png (needs chromium, chromium-driver)
+	$(BIN)/python -m tests.review_demo docs/review-page.png
 
 # Regenerate the JSON Schemas of the models inside integrations.yaml.
 models: $(STAMP) ## regenerate the model schemas in integrations.yaml

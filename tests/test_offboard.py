@@ -166,8 +166,31 @@ async def test_a_dry_run_reads_only_and_records_nothing(host: LocalHost, sandbox
     assert host.store.evidence() == []
 
 
-def test_the_default_actor_names_user_host_and_process() -> None:
-    assert re.fullmatch(r"[^@\s]+@[^:\s]+:\d+", default_actor())
+def test_the_default_actor_is_a_name_a_person_recognises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20, point 11: not ``root@vm:18359``. The account's full name when it has
+    one, then login@host; never the process id."""
+    import getpass
+    import pwd
+    import socket
+
+    host = socket.gethostname()
+    assert re.fullmatch(r"[^@\s]+@[^:\s]+", default_actor())  # this machine's: no :pid
+    monkeypatch.setattr(getpass, "getuser", lambda: "jane")
+    gecos = {"jane": "Jane Doe,Room 4,,"}
+
+    def entry(user: str) -> pwd.struct_passwd:
+        if user not in gecos:
+            raise KeyError(user)
+        return pwd.struct_passwd((user, "x", 1000, 1000, gecos[user], "/home/j", "/bin/sh"))
+
+    monkeypatch.setattr(pwd, "getpwnam", entry)
+    assert default_actor() == f"Jane Doe (jane@{host})"
+    gecos["jane"] = "jane"  # a name that only repeats the login says nothing more
+    assert default_actor() == f"jane@{host}"
+    gecos["jane"] = "Jane\x1b[2J Doe"  # no control character reaches the evidence
+    assert default_actor() == f"Jane[2J Doe (jane@{host})"
+    del gecos["jane"]  # a login the password database does not know
+    assert default_actor() == f"jane@{host}"
 
 
 def test_an_older_store_file_gets_the_evidence_table(tmp_path: Path) -> None:

@@ -4,91 +4,32 @@ chromedriver's WebDriver protocol, spoken over loopback with httpx).
 
 Skipped when no Chromium is found (set ``LOOM_SCIM_CHROMIUM`` to its path; Debian:
 ``apt install chromium chromium-driver``), except under ``CI=true``, where it must run.
-
-``python -m tests.test_review_browser docs/review.png`` writes the README's screenshot.
+The browser is driven by :mod:`tests.browser`; the page at a laptop's width, and the
+README's screenshot, are tests/test_review_layout.py's.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
-import socket
-import struct
 import subprocess
-import sys
-import tempfile
-import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from loom_scim_connector.cli import run
 from loom_scim_connector.sandbox import Sandbox
 
-ENV_CHROMIUM = "LOOM_SCIM_CHROMIUM"
-ENV_CHROMEDRIVER = "LOOM_SCIM_CHROMEDRIVER"
+from .browser import WebDriver, png_pixels, png_size, webdriver
+from .browser import chromium as run_chromium
+
 EVIL_NAME = '<img src=x onerror="window.__pwned=1">'
 WIDTH, HEIGHT = 1100, 1250
 
 
-def _find(env: str, *names: str) -> str | None:
-    given = os.environ.get(env)
-    if given:
-        return given
-    for name in names:
-        found = shutil.which(name) or (
-            f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
-        )
-        if found:
-            return found
-    return None
-
-
-CHROMIUM = _find(ENV_CHROMIUM, "chromium", "chromium-browser", "google-chrome")
-CHROMEDRIVER = _find(ENV_CHROMEDRIVER, "chromedriver")
-
-
-def _need(tool: str | None, env: str, what: str) -> str:
-    if tool is not None and Path(tool).exists():
-        return tool
-    reason = f"no {what}: set {env} to its path (Debian: apt install chromium chromium-driver)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + "; under CI=true this test must run")
-    pytest.skip(reason)
-
-
-def _browser_args(profile: str) -> list[str]:
-    return [
-        "--headless",
-        "--disable-gpu",
-        "--no-sandbox",
-        "--hide-scrollbars",
-        "--no-first-run",
-        # Nothing of Chromium's own may reach for the network: tests never touch the internet.
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        f"--user-data-dir={profile}",
-        f"--window-size={WIDTH},{HEIGHT}",
-    ]
-
-
 def chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = _need(CHROMIUM, ENV_CHROMIUM, "Chromium")
-    with tempfile.TemporaryDirectory(prefix="loom-chromium-") as profile:
-        return subprocess.run(  # noqa: S603
-            [binary, *_browser_args(profile), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    return run_chromium(*args, width=WIDTH, height=HEIGHT)
 
 
 def write_demo_report(folder: Path, sandbox: Sandbox) -> Path:
@@ -153,24 +94,6 @@ def test_chromium_builds_the_page_we_meant(page: Path) -> None:
     assert "it-admin" in dom and "read back active=false" in dom
 
 
-def _png_size(data: bytes) -> tuple[int, int]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def _png_pixels(data: bytes) -> bytes:
-    """The decompressed image data (filter bytes included): enough to count colours."""
-    chunks, at = [], 8
-    while at < len(data):
-        (length,) = struct.unpack(">I", data[at : at + 4])
-        kind = data[at + 4 : at + 8]
-        if kind == b"IDAT":
-            chunks.append(data[at + 8 : at + 8 + length])
-        at += 12 + length
-    return zlib.decompress(b"".join(chunks))
-
-
 def test_the_screenshot_shows_a_page_not_a_blank(page: Path, tmp_path: Path) -> None:
     shot, blank = tmp_path / "review.png", tmp_path / "blank.png"
     empty = tmp_path / "empty.html"
@@ -179,73 +102,20 @@ def test_the_screenshot_shows_a_page_not_a_blank(page: Path, tmp_path: Path) -> 
         done = chromium(f"--screenshot={target}", source.as_uri())
         assert done.returncode == 0 and target.exists(), done.stderr[-2000:]
     data = shot.read_bytes()
-    assert _png_size(data) == (WIDTH, HEIGHT)
+    assert png_size(data) == (WIDTH, HEIGHT)
     # A blank page compresses to almost nothing; the report has text, bars and tables.
     assert len(data) > 20 * len(blank.read_bytes())
-    assert len(set(_png_pixels(data))) > 64
+    assert len(set(png_pixels(data))) > 64
 
 
 # -- layout, through WebDriver -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class WebDriver:
-    """Just enough of the W3C WebDriver protocol: a session, a page, a script."""
-
-    def __init__(self, driver: str, browser: str, profile: str) -> None:
-        port = _free_port()
-        self.process = subprocess.Popen(  # noqa: S603
-            [driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-        for _ in range(200):  # chromedriver starts in well under a second
-            try:
-                self.http.get("/status")
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        options = {"binary": browser, "args": _browser_args(profile)}
-        caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}}
-        self.session = self._send("POST", "/session", caps)["sessionId"]
-
-    def _send(self, method: str, path: str, body: Any = None) -> Any:
-        reply = self.http.request(method, path, json=body)
-        value = reply.json()["value"]
-        assert reply.status_code == 200, value
-        return value
-
-    def open(self, url: str) -> None:
-        self._send("POST", f"/session/{self.session}/url", {"url": url})
-
-    def script(self, source: str) -> Any:
-        return self._send(
-            "POST", f"/session/{self.session}/execute/sync", {"script": source, "args": []}
-        )
-
-    def close(self) -> None:
-        try:
-            self._send("DELETE", f"/session/{self.session}")
-        finally:
-            self.http.close()
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    binary = _need(CHROMIUM, ENV_CHROMIUM, "Chromium")
-    driver = _need(CHROMEDRIVER, ENV_CHROMEDRIVER, "chromedriver")
-    with tempfile.TemporaryDirectory(prefix="loom-webdriver-") as profile:
-        web = WebDriver(driver, binary, profile)
-        try:
-            yield web
-        finally:
-            web.close()
+    with webdriver() as web:
+        web.viewport(WIDTH, HEIGHT)
+        yield web
 
 
 LAYOUT = """
@@ -296,11 +166,3 @@ def test_the_browser_lays_out_charts_and_highlights(browser: WebDriver, page: Pa
     assert "The SCIM key expires in" in shown["keyBanner"]
     assert shown["evidenceRows"] == 3  # two offboarded, one not found
     assert shown["pageWidth"] <= WIDTH  # no sideways scrolling at this width
-
-
-if __name__ == "__main__":  # python -m tests.test_review_browser docs/review.png
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/review.png").resolve()
-    with tempfile.TemporaryDirectory() as folder, Sandbox(seed_users=25, seed=0) as demo:
-        report = write_demo_report(Path(folder), demo)
-        done = chromium(f"--screenshot={target}", report.as_uri())
-    print(f"{target}: {target.stat().st_size} bytes" if done.returncode == 0 else done.stderr)

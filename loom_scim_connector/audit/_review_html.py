@@ -1,5 +1,6 @@
-"""The access review as one HTML page that opens offline: inline CSS and SVG, no script,
-no external asset. Every piece of text is escaped (names and emails come from the server)."""
+"""The access review as one HTML page that opens offline: inline CSS (:mod:`._review_css`)
+and SVG, no script, no external asset. Every piece of text is escaped (names and emails
+come from the server). The sign-off block is :mod:`._review_signoff`'s."""
 
 from __future__ import annotations
 
@@ -7,41 +8,12 @@ from html import escape
 
 from loom_scim_connector.store import Evidence
 
+from ._review_css import CSS
 from ._review_model import MemberRow, Review
+from ._review_signoff import email_html, sign_off
 from ._review_svg import stacked_bars, waffle
 
 NO_ROLE_SHOWN = "no role"
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
-color:#1d2330;background:#f5f6f8}
-header{background:#1d2330;color:#fff;padding:18px 28px}
-header h1{margin:0;font-size:22px}header p{margin:4px 0 0;color:#c9cfdb}
-main{padding:18px 28px;max-width:1200px}
-section{background:#fff;border-radius:8px;padding:14px 18px;margin:0 0 16px;
-box-shadow:0 1px 2px rgba(0,0,0,.08)}
-h2{font-size:17px;margin:0 0 10px}
-.cards{display:flex;flex-wrap:wrap;gap:12px}
-section.bare{background:none;box-shadow:none;padding:0}
-.card{flex:1 1 150px;background:#fff;border-radius:8px;padding:12px 16px;
-box-shadow:0 1px 2px rgba(0,0,0,.08)}
-.card b{display:block;font-size:26px}.card span{color:#5b6475}
-.card.risk b{color:#c62828}
-.banner{padding:10px 14px;border-radius:6px;margin:0 0 16px;font-weight:600}
-.ok{background:#e3f4e6;color:#1f6b2c}.expiring{background:#fff4d6;color:#7a5200}
-.expired{background:#fde2e2;color:#a11}.unknown{background:#eceff4;color:#3b4252}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e6e8ee;vertical-align:top}
-table.log td{overflow-wrap:anywhere}
-th{background:#f0f2f6;font-weight:600}
-tr.risk td{background:#fdecec}tr.gone td{color:#7b8494}
-.tag{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;color:#fff;
-white-space:nowrap}
-.managed{background:#2f6fde}.unmanaged{background:#d98a00}
-.risklist li{margin:2px 0}.muted{color:#6b7383}
-footer{color:#6b7383;font-size:12px;padding:0 28px 24px}
-@media print{body{background:#fff}section,.card{box-shadow:none;border:1px solid #ddd}}
-"""
 
 
 def _e(value: object) -> str:
@@ -57,16 +29,18 @@ def render(review: Review) -> str:
         # No script, no request: the page shows what is written here and nothing else.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<header><h1>{_e(title)}</h1><p>{_e(review.base_url)} &middot; generated "
-        f"{_e(review.generated_at)} from the synced store</p></header><main>",
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+        f"<header><div><h1>{_e(title)}</h1><p>{_e(review.base_url)} &middot; generated "
+        f"{_e(review.generated_at)} from the synced store</p></div></header><main>",
         _key_banner(review),
+        _sync_note(review),
         _cards(review),
         _charts(review),
         _at_risk(review),
         _members(review),
         _evidence(review.evidence),
         _roster(review),
+        sign_off(review),
         "</main><footer>loom-scim review: managed means the identity provider created the "
         "account (it has an externalId) and can deprovision it; unmanaged accounts joined by "
         "domain capture and must be offboarded by hand (loom-scim offboard).</footer>",
@@ -95,21 +69,39 @@ def _key_banner(review: Review) -> str:
     )
 
 
+def _sync_note(review: Review) -> str:
+    if not review.sync_note:
+        return ""
+    return f'<div class="banner expiring" id="sync-note">{_e(review.sync_note)}</div>'
+
+
 def _cards(review: Review) -> str:
-    live = review.live
+    removed = len(review.removed)
     cards = [
-        ("members", len(live), "members in the store", False),
-        ("active", review.active, "active", False),
-        ("unmanaged", review.unmanaged_active, "active and unmanaged", review.unmanaged_active > 0),
+        (
+            "members",
+            len(review.members),
+            "members, active or not",
+            False,
+            f"and {removed} deleted by offboarding" if removed else "",
+        ),
+        ("active", review.active, "active", False, ""),
+        (
+            "unmanaged",
+            review.unmanaged_active,
+            "active and unmanaged",
+            review.unmanaged_active > 0,
+            "",
+        ),
     ]
     if review.roster is not None:
         orphaned = len(review.at_risk())
-        cards.append(("orphaned", orphaned, "orphaned (roster)", orphaned > 0))
-    cards.append(("evidence", len(review.evidence), "offboarding records", False))
+        cards.append(("orphaned", orphaned, "orphaned (roster)", orphaned > 0, ""))
+    cards.append(("evidence", len(review.evidence), "offboarding records", False, ""))
     shown = "".join(
         f'<div class="card{" risk" if risk else ""}" id="count-{key}"><b>{n}</b>'
-        f"<span>{_e(label)}</span></div>"
-        for key, n, label, risk in cards
+        f"<span>{_e(label)}</span>" + (f"<small>{_e(note)}</small>" if note else "") + "</div>"
+        for key, n, label, risk, note in cards
     )
     return f'<section class="cards bare" id="summary">{shown}</section>'
 
@@ -154,8 +146,14 @@ def _why(member: MemberRow, review: Review) -> str:
 
 def _members(review: Review) -> str:
     with_roster = review.roster is not None
+    # Unmanaged and orphaned have their own columns: the rest (role drift, duplicates) are
+    # findings, a column shown when there are any.
+    others = {m.id: [f for f in m.findings if not f.startswith(("unmanaged", "orphaned"))]
+              for m in review.members}  # fmt: skip
+    with_findings = any(others.values())
     head = ["Email", "Name", "Role", "Status", "Managed"]
-    head += ["Roster", "Findings"] if with_roster else []
+    head += ["Roster"] if with_roster else []
+    head += ["Findings"] if with_findings else []
     head += ["Last offboarding action (verified)"]
     rows = []
     risky = {m.id for m in review.at_risk()}
@@ -164,36 +162,53 @@ def _members(review: Review) -> str:
         status = m.status
         kind = "managed" if m.managed else "unmanaged"
         cells = [
-            _e(m.email),
-            _e(m.name or ""),
-            _e(m.role or "-"),
-            _e(status),
-            f'<span class="tag {kind}">{kind}</span>',
+            f'<td class="id">{email_html(m.email)}</td>',
+            f"<td>{_name(m)}</td>",
+            f"<td>{_e(m.role or '-')}</td>",
+            f"<td>{_e(status)}</td>",
+            f'<td><span class="tag {kind}">{kind}</span></td>',
         ]
-        if with_roster:
-            # Unmanaged and orphaned have their own columns: the rest (role drift, duplicates).
-            shown = [f for f in m.findings if not f.startswith(("unmanaged", "orphaned"))]
-            cells += [_e(m.roster_status or "-"), _e("; ".join(shown))]
-        cells.append(_last(m.evidence))
+        cells += [f'<td class="roster">{_e(m.roster_status or "-")}</td>'] if with_roster else []
+        cells += [f"<td>{_e('; '.join(others[m.id]))}</td>"] if with_findings else []
+        cells.append(f"<td>{_last(m.evidence)}</td>")
         css = "risk" if m.id in risky else "gone" if status != "active" else ""
-        rows.append(
-            f'<tr class="{css}" data-id="{_e(m.id)}">'
-            + "".join(f"<td>{c}</td>" for c in cells)
-            + "</tr>"
-        )
+        rows.append(f'<tr class="{css}" data-id="{_e(m.id)}">{"".join(cells)}</tr>')
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
-    note = (
-        f'<p class="muted">Roster: {_e(review.roster)}</p>'
+    notes = [
+        f"Roster: {review.roster}. A name marked (roster) is the roster's: Loom has none."
         if with_roster
-        else (
-            '<p class="muted">No roster given: --roster FILE adds each member\'s status '
-            "in the identity provider.</p>"
+        else "No roster given: --roster FILE adds each member's status in the identity provider."
+    ]
+    if review.removed:
+        gone = len(review.removed)
+        notes.append(
+            "1 account deleted by offboarding is no longer a member"
+            if gone == 1
+            else f"{gone} accounts deleted by offboarding are no longer members"
         )
-    )
+        notes[-1] += " (see the offboarding evidence)."
+    note = f'<p class="muted">{_e(" ".join(notes))}</p>'
     return (
-        f'<section id="members"><h2>Members ({len(review.members)})</h2>{note}'
-        f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+        f'<section id="members" data-count="{len(review.members)}">'
+        f"<h2>Members ({len(review.members)})</h2>{note}"
+        f'<div class="scroll"><table><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
+
+
+def _name(member: MemberRow) -> str:
+    if not member.name:
+        return ""
+    marked = ' <span class="muted">(roster)</span>' if member.name_from_roster else ""
+    return _e(member.name) + marked
+
+
+def _when(at: str) -> str:
+    """An evidence time (ISO 8601 UTC) as a date and a time, each never broken."""
+    day, _, clock = at.partition("T")
+    clock = clock.removesuffix("+00:00").removesuffix("Z")
+    shown = f'<span class="nw">{_e(day)}</span> <span class="nw">{_e(clock)}</span>'
+    return f'<time datetime="{_e(at)}">{shown}</time>' if clock else _e(at)
 
 
 def _last(evidence: tuple[Evidence, ...]) -> str:
@@ -201,31 +216,33 @@ def _last(evidence: tuple[Evidence, ...]) -> str:
         return '<span class="muted">-</span>'
     last = evidence[0]
     return (
-        f"<b>{_e(last.outcome)}</b> ({_e(last.action)})<br>"
-        f'<span class="muted">{_e(last.at)}, {_e(last.actor)}</span>'
+        f'<b>{_e(last.outcome)}</b> <span class="nw">({_e(last.action)})</span><br>'
+        f'<span class="muted">{_when(last.at)}, {_e(last.actor)}</span>'
     )
 
 
 def _evidence(evidence: list[Evidence]) -> str:
-    head = ["When (UTC)", "Who", "Source", "Email", "User id", "Action", "Outcome", "Verified by"]
-    rows = "".join(
-        f'<tr data-evidence="{e.evidence_id}"><td>{_e(e.at)}</td><td>{_e(e.actor)}</td>'
-        f"<td>{_e(e.source)}</td><td>{_e(e.email)}</td><td>{_e(e.user_id or '-')}</td>"
-        f"<td>{_e(e.action)}</td><td>{_e(e.outcome)}</td><td>{_e(e.request)}"
-        + (f'<br><span class="muted">{_e(e.detail)}</span>' if e.detail else "")
-        + "</td></tr>"
-        for e in evidence
-    )
     if not evidence:
         return (
             '<section id="evidence"><h2>Offboarding evidence</h2>'
             '<p class="muted">None recorded.</p></section>'
         )
+    head = ["When (UTC)", "Who", "Source", "Email", "User id", "Action", "Outcome", "Verified by"]
+    rows = "".join(
+        f'<tr data-evidence="{e.evidence_id}"><td>{_when(e.at)}</td><td>{_e(e.actor)}</td>'
+        f'<td class="nw">{_e(e.source)}</td><td class="id email">{email_html(e.email)}</td>'
+        f'<td class="id uid"><code>{_e(e.user_id or "-")}</code></td>'
+        f'<td class="nw">{_e(e.action)}</td><td class="nw">{_e(e.outcome)}</td>'
+        f'<td class="req"><code class="id">{_e(e.request)}</code>'
+        + (f'<br><span class="muted">{_e(e.detail)}</span>' if e.detail else "")
+        + "</td></tr>"
+        for e in evidence
+    )
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
     return (
         f'<section id="evidence"><h2>Offboarding evidence ({len(evidence)})</h2>'
-        f'<table class="log"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>'
-        "</section>"
+        f'<div class="scroll"><table class="log"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
     )
 
 

@@ -55,7 +55,7 @@ def stacked_bars(roles: dict[str, tuple[int, int]]) -> str:
 
 def waffle(review: Review, risky: set[str]) -> str:
     """One square per active member: at risk (red) first, then unmanaged, then managed."""
-    active = [m for m in review.live if m.active]
+    active = [m for m in review.members if m.active]
     if not active:
         return ""
     kinds = sorted(

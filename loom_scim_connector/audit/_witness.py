@@ -19,12 +19,30 @@ NO_REQUEST = "(no request sent)"
 
 
 def default_actor() -> str:
-    """Who is offboarding: the OS user, the host and the process id."""
+    """Who is acting, for the evidence, as a colleague would recognise them: the OS
+    account's full name when it has one, then ``login@host`` ("Jane Doe (jane@laptop)",
+    else "jane@laptop"). No process id: the evidence's time tells runs apart, and
+    ``--actor`` names someone else ("jane, ticket IT-42")."""
     try:
         user = getpass.getuser()
     except (OSError, KeyError):  # no login name in a bare container
         user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+    login = f"{user}@{socket.gethostname()}"
+    full = _full_name(user)
+    return f"{full} ({login})" if full else login
+
+
+def _full_name(user: str) -> str | None:
+    """The account's full name (the first field of its GECOS), unless it only repeats
+    the login ("root") or there is none."""
+    try:
+        import pwd
+
+        gecos = pwd.getpwnam(user).pw_gecos
+    except (ImportError, KeyError):  # Windows; or a login the password database lacks
+        return None
+    name = " ".join("".join(c for c in gecos.split(",")[0] if c.isprintable()).split())
+    return name if name and name.lower() != user.lower() else None
 
 
 @dataclass

@@ -30,8 +30,9 @@ from loom_scim_connector.store import Evidence, now_iso
 
 from ._intent import resolve_in
 from .offboard import Witness, offboard_id, session
-from .reconcile import Reconciliation, RosterCheck
+from .reconcile import Reconciliation
 from .roster import RosterEntry
+from .roster_match import RosterCheck
 
 Kind = Literal["deactivate-user", "delete-user", "set-user-role"]
 

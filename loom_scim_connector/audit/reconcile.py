@@ -1,8 +1,8 @@
 """Loom's members against the identity provider's roster: a pure function, no I/O.
 
-Each Loom account is matched to a roster entry on ``externalId`` first, then on email
-(case-insensitively, the roster's aliases included); each finding says which rule
-matched. The findings fall in five categories, each with its reason:
+Each Loom account is matched to a roster entry (:mod:`.roster_match`) on ``externalId``
+first, then on email (case-insensitively, the roster's aliases included); each finding
+says which rule matched. The findings fall in five categories, each with its reason:
 
 * ``orphaned``: active in Loom, and absent from the roster or marked as gone there;
 * ``unmanaged``: active in Loom with no ``externalId`` (domain capture): the identity
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,35 +24,11 @@ from loom_scim_connector._constants import RECONCILE_MIN_ROSTER_FRACTION
 from loom_scim_connector.identity import email_key
 
 from .roster import RosterEntry
-from .roster_formats import status_phrase
+from .roster_match import Member, RosterIndex, roster_state
 
 CATEGORIES = ("orphaned", "unmanaged", "role_drift", "missing", "duplicates")
 # When several roster groups map to different roles, the highest wins.
 _RANK = {"viewer": 0, "creator": 1, "admin": 2}
-
-
-@dataclass(frozen=True)
-class Member:
-    """A Loom account as the synced store keeps it (only what reconciling needs)."""
-
-    id: str
-    email: str
-    active: bool
-    role: str | None
-    external_id: str | None
-    name: str | None
-
-    @classmethod
-    def of(cls, record: Mapping[str, Any]) -> Member:
-        name = " ".join(filter(None, (record.get("firstName"), record.get("lastName"))))
-        return cls(
-            id=str(record["id"]),
-            email=str(record.get("email") or ""),
-            active=record.get("active") is True,  # only an account Loom says is active
-            role=record.get("role"),
-            external_id=record.get("externalId") or None,
-            name=name or None,
-        )
 
 
 @dataclass(frozen=True)
@@ -118,56 +94,6 @@ class Reconciliation:
         return None
 
 
-class _Index:
-    """The roster by externalId and by email; an active entry wins over an inactive
-    one of the same key (a rehire must never be offboarded by their old record)."""
-
-    def __init__(self, entries: Iterable[RosterEntry]) -> None:
-        self.by_id: dict[str, RosterEntry] = {}
-        self.by_email: dict[str, RosterEntry] = {}
-        for entry in entries:
-            if entry.external_id:
-                self._put(self.by_id, entry.external_id, entry)
-            for email in (entry.email, *entry.aliases):
-                self._put(self.by_email, email_key(email), entry)
-
-    @staticmethod
-    def _put(index: dict[str, RosterEntry], key: str, entry: RosterEntry) -> None:
-        if key not in index or (entry.active and not index[key].active):
-            index[key] = entry
-
-    def match(self, member: Member) -> tuple[RosterEntry | None, str | None]:
-        by_email = self.by_email.get(email_key(member.email))
-        if member.external_id and member.external_id in self.by_id:
-            by_id = self.by_id[member.external_id]
-            # A rehire: the old externalId's entry has left, the email's entry is active.
-            # The active one wins, across keys as within one.
-            if not by_id.active and by_email is not None and by_email.active:
-                return by_email, "email"
-            return by_id, "externalId"
-        return (by_email, "email") if by_email is not None else (None, None)
-
-
-class RosterCheck:
-    """The roster, to judge one account again as it reads now (just before ``--apply``
-    changes it): the store it was judged from may be older than the account."""
-
-    def __init__(self, roster: Iterable[RosterEntry]) -> None:
-        self._index = _Index(roster)
-
-    def not_orphaned(self, record: Mapping[str, Any]) -> str | None:
-        """Why this account (a record as the store keeps it) is no longer orphaned, or
-        None when it still is: in the roster under its current email or externalId,
-        as someone still there."""
-        entry, rule = self._index.match(Member.of(record))
-        if entry is None or not entry.active:
-            return None
-        return (
-            f"it is in the roster now, as {entry.email} (line {entry.line}, matched by "
-            f"{rule}), who is still there"
-        )
-
-
 def implied_role(groups: str | None, role_map: Mapping[str, str]) -> str | None:
     """The Loom role a roster's role or group text implies (several: the highest)."""
     if not groups:
@@ -186,7 +112,7 @@ def reconcile(
     role_map: Mapping[str, str] | None = None,
 ) -> Reconciliation:
     members = [Member.of(r) for r in records]
-    index = _Index(roster)
+    index = RosterIndex(roster)
     found: dict[str, list[Finding]] = {name: [] for name in CATEGORIES}
     covered: dict[int, list[Member]] = defaultdict(list)  # roster entry -> active accounts
     names: dict[int, str] = {}
@@ -250,10 +176,8 @@ def _judge(
         )
 
     found = []
-    if entry is None:
-        found.append(finding("orphaned", "not in the roster"))
-    elif not entry.active:
-        found.append(finding("orphaned", status_phrase(entry.status)))
+    if entry is None or not entry.active:
+        found.append(finding("orphaned", roster_state(entry)))
     if member.external_id is None:
         where = " (and not in the roster)" if entry is None else ""
         reason = "no externalId: joined by domain capture, so the IdP cannot deprovision them"

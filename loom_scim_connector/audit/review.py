@@ -3,7 +3,9 @@ with role, managed or not, status in the roster, the offboarding evidence, and t
 expiry (the rows and the review: :mod:`._review_model`). Written as one self-contained
 HTML page (:mod:`._review_html`) and as CSV.
 
-It reads the store only; the roster, when given, is compared by :mod:`.reconcile`.
+It reads the store only; the roster, when given, is compared by :mod:`.reconcile`, and
+every member is matched to it (for their roster state, and a name Loom lacks) by
+:mod:`.roster_match`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from loom_scim_connector.store import Evidence, Store
 
 from ._review_model import MemberRow, Review
 from .reconcile import CATEGORIES, reconcile
-from .roster import parse_map, read_roster
+from .roster import RosterEntry, parse_map, read_roster
+from .roster_match import Member, RosterIndex, roster_state
 
 CSV_COLUMNS = (
     "id",
@@ -39,6 +42,10 @@ CSV_COLUMNS = (
     "lastOutcome",
     "lastActionAt",
     "lastActor",
+    # For the reviewer to fill in: keep, remove or investigate, who decided, and when.
+    "decision",
+    "reviewer",
+    "decidedOn",
 )
 
 
@@ -49,6 +56,8 @@ def build_review(
     roster: Path | None = None,
     mapping: str | None = None,
     today: date | None = None,
+    reviewer: str | None = None,
+    sync_note: str | None = None,
 ) -> Review:
     records = store.records("User", include_deleted=True)
     # An intent its outcome settles says nothing more than the outcome; one unsettled is
@@ -63,11 +72,13 @@ def build_review(
         key_expires_at=connection.api_key_expires_at,
         key_days_left=days,
         key_status=key_status(days),
-        members=[],
+        accounts=[],
         evidence=evidence,
         expiry_origin=connection.origins.expiry,
+        reviewer=reviewer or None,
+        sync_note=sync_note,
     )
-    status: dict[str, str] = {}
+    matched: dict[str, RosterEntry | None] = {}
     findings: dict[str, list[str]] = defaultdict(list)
     if roster is not None:
         read = read_roster(roster, parse_map(mapping) if mapping else None)
@@ -80,27 +91,22 @@ def build_review(
             for finding in result.category(name):
                 if finding.id is not None and name != "missing":
                     findings[finding.id].append(f"{name}: {finding.reason}")
-        for record in live:
-            status[str(record["id"])] = _roster_status(record, findings[str(record["id"])])
+        # Every member, active or not, matched as reconcile matches the active ones.
+        index = RosterIndex(read.entries)
+        matched = {str(r["id"]): index.match(Member.of(r))[0] for r in live}
     elif mapping is not None:
         raise InputError("review", {"--map": "names the columns of --roster: give --roster too"})
-    review.members = _rows(records, evidence, status, findings)
+    review.accounts = _rows(records, evidence, matched, findings, with_roster=roster is not None)
     return review
-
-
-def _roster_status(record: Mapping[str, Any], findings: Sequence[str]) -> str:
-    for finding in findings:
-        if finding.startswith("orphaned"):
-            reason = finding.split(": ", 1)[1]
-            return "not in roster" if reason == "not in the roster" else reason
-    return "in roster" if record.get("active") is True else "-"
 
 
 def _rows(
     records: Sequence[Mapping[str, Any]],
     evidence: Sequence[Evidence],
-    status: Mapping[str, str],
+    matched: Mapping[str, RosterEntry | None],
     findings: Mapping[str, list[str]],
+    *,
+    with_roster: bool,
 ) -> list[MemberRow]:
     by_id: dict[str, list[Evidence]] = defaultdict(list)
     for item in evidence:  # newest first, so each list is too
@@ -112,19 +118,22 @@ def _rows(
         proofs = by_id.get(rid, [])
         if "_deletedAt" in record and not proofs:
             continue  # long gone, and not by an offboarding: nothing to review
-        name = " ".join(filter(None, (record.get("firstName"), record.get("lastName"))))
+        entry = matched.get(rid)
+        # Loom's name, else the roster's (for an account Loom holds no name for).
+        name = Member.of(record).name
         rows.append(
             MemberRow(
                 id=rid,
                 email=str(record.get("email") or ""),
-                name=name or None,
+                name=name or (entry.name if entry else None),
                 role=record.get("role"),
                 active=record.get("active"),
                 external_id=record.get("externalId") or None,
                 deleted_at=record.get("_deletedAt"),
-                roster_status=status.get(rid),
+                roster_status=roster_state(entry) if with_roster and rid in matched else None,
                 findings=tuple(findings.get(rid, ())),
                 evidence=tuple(proofs),
+                name_from_roster=not name and entry is not None and bool(entry.name),
             )
         )
     rows.sort(key=lambda m: (m.deleted_at is not None, email_key(m.email)))
@@ -132,6 +141,7 @@ def _rows(
 
 
 def csv_rows(review: Review) -> list[dict[str, str]]:
+    """One row a member (as the page counts them), the decision left empty to fill in."""
     rows = []
     for m in review.members:
         last = m.evidence[0] if m.evidence else None
@@ -150,6 +160,9 @@ def csv_rows(review: Review) -> list[dict[str, str]]:
                 "lastOutcome": last.outcome if last else "",
                 "lastActionAt": last.at if last else "",
                 "lastActor": last.actor if last else "",
+                "decision": "",
+                "reviewer": review.reviewer or "",
+                "decidedOn": "",
             }
         )
     return rows

@@ -217,6 +217,7 @@ async def review_command(args: argparse.Namespace, out: TextIO) -> int:
     html_path = args.html or Path(f"loom-access-review-{date.today().isoformat()}.html")
     # Without a sync, the review only reads the store: a read-only copy will do.
     host = LocalHost(connection, store=args.store, read_only=args.no_sync)
+    note = None
     try:
         if not args.no_sync:
             report = await host.run_sync("users")
@@ -227,7 +228,17 @@ async def review_command(args: argparse.Namespace, out: TextIO) -> int:
                     "may still list people Loom no longer has",
                     report.run_id,
                 )
-        review = build_review(host.store, host.connection, roster=args.roster, mapping=args.map)
+            note = report.quarantine_note()
+            if note:  # the page says it too: a review must not be silently partial
+                log.warning("%s", note)
+        review = build_review(
+            host.store,
+            host.connection,
+            roster=args.roster,
+            mapping=args.map,
+            reviewer=args.reviewer,
+            sync_note=note,
+        )
     finally:
         host.close()
     write_html(review, html_path)
@@ -235,11 +246,5 @@ async def review_command(args: argparse.Namespace, out: TextIO) -> int:
     if args.csv is not None:
         write_csv(review, args.csv)
         out.write(f"{args.csv}\n")
-    log.info(
-        "%d members (%d active, %d unmanaged), %d offboarding records",
-        len(review.members),
-        review.active,
-        review.unmanaged_active,
-        len(review.evidence),
-    )
+    log.info("%s", review.summary())
     return EXIT_OK

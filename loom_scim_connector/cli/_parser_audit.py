@@ -51,7 +51,8 @@ def add_reconcile_parser(sub: Any) -> None:
     add("--max-changes", type=_count, default=RECONCILE_MAX_CHANGES, metavar="N",
         help="refuse an --apply of more changes (default: %(default)s)")  # fmt: skip
     add("--force", action="store_true", help="apply even if the roster looks truncated")
-    add("--actor", metavar="NAME", help="who applies, for the evidence (default: user@host:pid)")
+    add("--actor", metavar="NAME", help="who applies, for the evidence (default: your full "
+        "name and login@host, e.g. 'Jane Doe (jane@laptop)')")  # fmt: skip
     add("--fail-on-findings", action="store_true",
         help=f"exit {EXIT_FINDINGS} when anything is found (for monitors)")  # fmt: skip
 
@@ -91,6 +92,13 @@ def add_offboard_parsers(sub: Any) -> None:
     review = sub.add_parser(
         "review",
         help="the access review: a self-contained HTML report (and CSV) from the store",
+        description="Sync users (unless --no-sync), then write the access review: one HTML "
+        "page that opens offline, and with --csv one row a member. A member is an account "
+        "the workspace still has, active or not, managed or not; an account deleted by "
+        "offboarding is counted apart and shown in the evidence. The page, the CSV and the "
+        "summary printed count the same members. The page ends with a sign-off block: a "
+        "decision for each member with a finding (keep, remove or investigate), a note, the "
+        "reviewer, the date and a signature.",
     )
     review.add_argument(
         "--html",
@@ -98,7 +106,13 @@ def add_offboard_parsers(sub: Any) -> None:
         metavar="FILE",
         help="where to write the report (default: loom-access-review-YYYY-MM-DD.html)",
     )
-    review.add_argument("--csv", type=Path, metavar="FILE", help="also write the members as CSV")
+    review.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="also write the members as CSV, one row each; its decision and decidedOn "
+        "columns are left empty for the reviewer",
+    )
     review.add_argument(
         "--roster",
         type=Path,
@@ -107,6 +121,12 @@ def add_offboard_parsers(sub: Any) -> None:
     )
     review.add_argument(
         "--map", metavar="FIELD=COLUMN,...", help="the roster's columns, for other exports"
+    )
+    review.add_argument(
+        "--reviewer",
+        metavar="NAME",
+        help="who signs the review off, printed in the page's sign-off block and the CSV's "
+        "reviewer column (default: left blank, to be filled in by hand)",
     )
     review.add_argument(
         "--no-sync", action="store_true", help="use the store as it is; do not sync users first"
@@ -127,7 +147,8 @@ def _store_and_actor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--actor",
         metavar="NAME",
-        help="who is offboarding, for the evidence (default: your user@host:pid)",
+        help="who acts, for the evidence (default: your full name and login@host, as in "
+        "'Jane Doe (jane@laptop)', or login@host when the account has no name)",
     )
 
 

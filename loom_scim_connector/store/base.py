@@ -170,7 +170,7 @@ class Evidence:
     """
 
     at: str  # ISO 8601 UTC, when the change was verified
-    actor: str  # who: user@host:pid (store/_owner.default_owner) or a name given with --actor
+    actor: str  # who: a name given with --actor, else audit/_witness.default_actor's
     source: str  # "offboard" | "reconcile"
     action: str  # "deactivate-user", "delete-user", "set-user-role"
     user_id: str | None
