@@ -144,7 +144,7 @@ async def access_review(host: LocalHost, q: ReviewInput) -> ReviewSummary:
         generated_at=review.generated_at,
         key_status=review.key_status,
         key_days_left=review.key_days_left,
-        members=len(review.live),
+        members=len(review.members),
         active=review.active,
         unmanaged_active=review.unmanaged_active,
         by_role={
