@@ -1,0 +1,263 @@
+"""``loom-scim mcp`` attacked from outside, as a hostile client or a careless agent would:
+confirmation tokens replayed, forged or outlived by a change in Loom, files read off
+the server's machine, a client name that forges the evidence, malformed input. Each
+test names the guarantee; the server is reached through the official SDK's client.
+See tests/test_mcp.py for the guarantees used as intended.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+from mcp_types import Implementation
+
+from loom_scim_connector import LoomConnection
+from loom_scim_connector.host.local import open_store
+from loom_scim_connector.mcp import Options, build_server
+from loom_scim_connector.sandbox import Sandbox
+
+from .conftest import cli
+from .mcp_wire import CLIENT, data, error, http_server, server_env
+
+SECRET_IN_FILE = "not-the-loom-key-SECRET-0123456789"
+
+
+def _server(sandbox: Sandbox, tmp_path: Path, **options: Any) -> Any:
+    connection = LoomConnection.create(sandbox.url, sandbox.token)
+    return build_server(Options({"demo": connection}, store=tmp_path / "store.sqlite3", **options))
+
+
+def _scim(sandbox: Sandbox, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    """A change made in Loom behind the MCP server's back (another admin, the IdP)."""
+    response = httpx.request(
+        method,
+        f"{sandbox.url}{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    )
+    response.raise_for_status()
+    return dict(response.json()) if response.content else {}
+
+
+def _active(sandbox: Sandbox, user_id: str) -> bool:
+    return bool(_scim(sandbox, "GET", f"/Users/{user_id}").get("active"))
+
+
+def _replace(sandbox: Sandbox, user_id: str, value: dict[str, Any]) -> None:
+    patch = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": value}],
+    }
+    _scim(sandbox, "PATCH", f"/Users/{user_id}", patch)
+
+
+# -- confirmation tokens ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "\u00b2.nonce.mac",  # a superscript two: str.isdigit() says yes, int() says no
+        "9" * 5000 + ".nonce.mac",  # past Python's int-from-text limit
+        "\u0661\u0662.nonce.mac",  # Arabic-Indic digits
+        "..",
+        "1." + "x" * 100_000 + ".mac",
+    ],
+)
+async def test_a_malformed_token_is_bad_input_naming_confirm(
+    sandbox: Sandbox, tmp_path: Path, token: str
+) -> None:
+    user_id = sandbox.seeded["all"][0]
+    async with Client(_server(sandbox, tmp_path), client_info=CLIENT) as client:
+        refused = error(
+            await client.call_tool("deactivate-user", {"id": user_id, "confirm": token})
+        )
+    assert refused["class"] == "bad_input" and set(refused["fields"]) == {"confirm"}
+    assert "nothing was changed" in refused["fields"]["confirm"]
+    assert _active(sandbox, user_id)
+
+
+async def test_a_token_from_another_server_process_confirms_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    user_id = sandbox.seeded["all"][0]
+    async with Client(_server(sandbox, tmp_path), client_info=CLIENT) as client:
+        token = data(await client.call_tool("deactivate-user", {"id": user_id}))["confirm"]
+    restarted = _server(sandbox, tmp_path)  # the same store and connection, a new process
+    async with Client(restarted, client_info=CLIENT) as client:
+        refused = error(
+            await client.call_tool("deactivate-user", {"id": user_id, "confirm": token})
+        )
+    assert "does not match" in refused["fields"]["confirm"] and _active(sandbox, user_id)
+
+
+async def test_a_token_is_refused_when_the_person_behind_the_id_changed(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Between plan and confirm, the account's email changes (the id now names someone
+    else), or a deactivated account is reactivated: the plan no longer describes it."""
+    renamed, reactivated = sandbox.seeded["all"][:2]
+    _replace(sandbox, reactivated, {"active": False})
+    async with Client(_server(sandbox, tmp_path), client_info=CLIENT) as client:
+        off = data(await client.call_tool("deactivate-user", {"id": renamed}))
+        gone = data(await client.call_tool("delete-user", {"id": reactivated}))
+        assert gone["plan"]["current"]["active"] is False
+        _replace(sandbox, renamed, {"userName": "someone.else@example.com"})
+        _replace(sandbox, reactivated, {"active": True})
+        for tool, user_id, token in [
+            ("deactivate-user", renamed, off["confirm"]),
+            ("delete-user", reactivated, gone["confirm"]),
+        ]:
+            refused = error(await client.call_tool(tool, {"id": user_id, "confirm": token}))
+            assert "changed since it was planned" in refused["fields"]["confirm"]
+    assert _active(sandbox, renamed) and _active(sandbox, reactivated)
+
+
+async def test_a_create_is_refused_when_an_account_with_the_email_appeared(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    email = "new.hire@example.com"
+    async with Client(_server(sandbox, tmp_path), client_info=CLIENT) as client:
+        plan = data(await client.call_tool("create-user", {"email": email}))
+        assert plan["plan"]["current"] == {"accountsWithThisEmail": []}
+        _scim(
+            sandbox,
+            "POST",
+            "/Users",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "New.Hire@Example.com",  # the same person by the identity rule
+                "active": True,
+            },
+        )
+        refused = error(
+            await client.call_tool("create-user", {"email": email, "confirm": plan["confirm"]})
+        )
+    assert "changed since it was planned" in refused["fields"]["confirm"]
+
+
+# -- files on the server's machine -----------------------------------------------------------
+
+
+def _roster(path: Path, emails: list[str]) -> Path:
+    path.write_text("email,status\n" + "".join(f"{e},active\n" for e in emails))
+    return path
+
+
+@pytest.mark.parametrize("where", ["environ", "dotenv", "symlink", "dotdot", "nul", "unset"])
+async def test_a_roster_outside_the_roster_directory_is_never_read(
+    sandbox: Sandbox, tmp_path: Path, where: str
+) -> None:
+    """The read tools take a path from the model: without a fence, /proc/self/environ
+    or a .env file is read and its lines come back in the parse error."""
+    rosters = tmp_path / "rosters"
+    rosters.mkdir()
+    outside = tmp_path / ".env"
+    outside.write_text(f"email,status\nx@example.com,{SECRET_IN_FILE}\n")
+    (rosters / "link.csv").symlink_to(outside)
+    path = {
+        "environ": "/proc/self/environ",
+        "dotenv": str(outside),
+        "symlink": str(rosters / "link.csv"),
+        "dotdot": str(rosters / ".." / ".env"),
+        "nul": str(rosters / "a\x00.csv"),
+        "unset": str(_roster(rosters / "okta.csv", ["a@example.com"])),
+    }[where]
+    dirs = () if where == "unset" else (rosters,)
+    os.environ["LOOM_SCIM_HOSTILE_PROBE"] = SECRET_IN_FILE  # for /proc/self/environ
+    try:
+        async with Client(_server(sandbox, tmp_path, roster_dirs=dirs), client_info=CLIENT) as c:
+            for tool in ("reconcile-roster", "access-review"):
+                refused = error(await c.call_tool(tool, {"roster": path}))
+                assert refused["class"] == "bad_input" and set(refused["fields"]) == {"roster"}
+                assert "SECRET" not in str(refused).upper()
+            refused = error(
+                await c.call_tool(
+                    "reconcile-roster",
+                    {"roster": str(_roster(rosters / "r.csv", [])), "roleMap": path},
+                )
+            )
+            assert set(refused["fields"]) == {"roleMap"}
+    finally:
+        del os.environ["LOOM_SCIM_HOSTILE_PROBE"]
+
+
+async def test_a_roster_inside_the_roster_directory_is_read(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rosters = tmp_path / "rosters"
+    rosters.mkdir()
+    _roster(rosters / "okta.csv", ["a@example.com"])
+    async with Client(_server(sandbox, tmp_path, roster_dirs=(rosters,)), client_info=CLIENT) as c:
+        data(await c.call_tool("sync-users", {}))
+        for path in (str(rosters / "okta.csv"), "okta.csv"):  # relative: to the directory
+            found = data(await c.call_tool("reconcile-roster", {"roster": path}))
+            assert found["result"]["roster"].startswith("okta.csv")
+
+
+# -- the evidence's actor --------------------------------------------------------------------
+
+
+async def test_a_client_name_cannot_forge_or_garble_the_evidence(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The actor is the client's own name: it may say anything, but no control or
+    format character (an ANSI escape, NUL, a right-to-left override, a line break) may
+    reach the evidence a person reads, and it stays under ``mcp:``."""
+    name = "cli:root\n\x1b[2K\x1b[1A\x00admin\u202egnp.exe\u200b\r\x07"
+    user_id = sandbox.seeded["all"][0]
+    store = tmp_path / "store.sqlite3"
+    liar = Implementation(name=name, version="1")
+    async with Client(_server(sandbox, tmp_path), client_info=liar) as client:
+        plan = data(await client.call_tool("deactivate-user", {"id": user_id}))
+        data(await client.call_tool("deactivate-user", {"id": user_id, "confirm": plan["confirm"]}))
+    actors = {e.actor for e in open_store(str(store), sandbox.url).evidence(user_id=user_id)}
+    assert len(actors) == 1
+    actor = actors.pop()
+    assert actor.startswith("mcp:cli:root ")
+    assert not [c for c in actor if unicodedata.category(c).startswith("C")], repr(actor)
+    code, said, _ = cli("evidence", "verify", "--store", str(store))
+    assert code == 0, said
+
+
+# -- over HTTP: who may call at all ----------------------------------------------------------
+
+
+def test_http_refuses_every_request_without_the_token_and_echoes_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    token = "mcp-token-HOSTILE-0123456789abcdef"
+    env = server_env(sandbox.url, sandbox.token, LOOM_SCIM_MCP_TOKEN=token)
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "x", "version": "1"},
+        },
+    }
+    accept = {"Accept": "application/json, text/event-stream"}
+    with http_server(env, "--store", str(tmp_path / "s.sqlite3"), errlog=tmp_path / "err") as url:
+        good = {**accept, "Authorization": f"Bearer {token}"}
+        for headers, query, status in [
+            (accept, "", 401),
+            ({**accept, "Authorization": f"Bearer {token[:-1]}"}, "", 401),
+            ({**accept, "Authorization": token}, "", 401),
+            (accept, f"?token={token}&access_token={token}", 401),
+            ({**good, "Host": "attacker.example"}, "", 421),  # DNS rebinding
+            ({**good, "Origin": "http://attacker.example"}, "", 403),
+        ]:
+            response = httpx.post(url + query, json=hello, headers=headers)
+            assert response.status_code == status
+            echoed = response.text + str(response.headers)
+            assert token not in echoed and sandbox.token not in echoed
+        assert httpx.post(url, json=hello, headers=good).status_code == 200
+    assert token not in (tmp_path / "err").read_text()
