@@ -37,6 +37,7 @@ from loom_scim_connector.manifest import Manifest, load_manifest
 
 from ._confirm import actor_of, answered, ask_person, question
 from ._errors import Secrets, error_result
+from ._files import fenced
 from ._reads import READS
 from ._sync import run_sync
 from ._token import CONFIRM_FIELD, Confirmations
@@ -61,6 +62,7 @@ class Options:
     manifest: Manifest = field(default_factory=load_manifest)
     confirmations: Confirmations = field(default_factory=Confirmations)
     extra_secrets: tuple[str, ...] = ()
+    roster_dirs: tuple[Path, ...] = ()  # where the read tools may open a roster
 
 
 class LoomTools:
@@ -140,6 +142,7 @@ class LoomTools:
         if spec.kind == "read":
             read = READS[spec.target]
             query = validate_input(spec.name, read.input_model, args)
+            query = fenced(spec.name, query, self.options.roster_dirs)
             answer = await read.handler(host, query)
             return {**where, "result": answer.model_dump(mode="json", by_alias=True)}
         if spec.kind == "sync":
