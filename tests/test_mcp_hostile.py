@@ -270,3 +270,81 @@ def test_http_refuses_every_request_without_the_token_and_echoes_nothing(
             assert token not in echoed and sandbox.token not in echoed
         assert httpx.post(url, json=hello, headers=good).status_code == 200
     assert token not in (tmp_path / "err").read_text()
+
+
+# -- a server that sends what it should not --------------------------------------------------
+
+
+async def test_a_token_for_an_unreadable_account_is_refused_once_the_account_changed(
+    tmp_path: Path,
+) -> None:
+    """An account Loom sends that cannot be read as a record (here ``active`` is text)
+    is planned as 'unreadable' and why: the reason stays the same when its email
+    changes, so the plan must bind the record itself, or the token confirms a change
+    to whoever the id names by then."""
+    from .hostile_server import Hostile, serve, user
+
+    key = "hostile-loom-key-0123456789"
+    state = Hostile(tenants={key: [user("u1", "alice@example.com", active="maybe")]})
+    with serve(state) as url:
+        server = build_server(
+            Options({"demo": LoomConnection.create(url, key)}, store=tmp_path / "s.sqlite3")
+        )
+        async with Client(server, client_info=CLIENT) as client:
+            plan = data(await client.call_tool("deactivate-user", {"id": "u1"}))
+            assert "unreadable" in plan["plan"]["current"]
+            account = state.tenants[key][0]
+            account.update(userName="mallory@example.com")
+            account["emails"] = [{"value": "mallory@example.com", "primary": True}]
+            refused = error(
+                await client.call_tool("deactivate-user", {"id": "u1", "confirm": plan["confirm"]})
+            )
+    assert "changed since it was planned" in refused["fields"]["confirm"]
+    assert not [line for line in state.log if line.startswith("PATCH")]
+
+
+@pytest.mark.parametrize("form", ["raw", "json", "percent", "base64"])
+async def test_a_server_that_echoes_the_authorization_header_leaks_nothing(
+    tmp_path: Path, form: str
+) -> None:
+    import base64
+    import json
+    from urllib.parse import quote
+
+    from .hostile_server import Hostile, serve, user
+
+    key = "hostile/Loom+key=0123456789"
+    echo = {
+        "raw": f"Bearer {key}",
+        "json": json.dumps(f"Bearer {key}", ensure_ascii=True)[1:-1].replace("/", "\\/"),
+        "percent": quote(f"Bearer {key}", safe=""),
+        "base64": base64.b64encode(f"Authorization: Bearer {key}".encode()).decode(),
+    }[form]
+    state = Hostile(tenants={key: [user("u1", "alice@example.com", title=echo)]})
+
+    def hook(method: str, path: str, query: Any, token: str, body: Any) -> Any:
+        if method == "PATCH":
+            return 400, {"status": "400", "detail": f"bad request with {echo}", "echo": echo}
+        return None
+
+    state.hook = hook
+    with serve(state) as url:
+        server = build_server(
+            Options({"demo": LoomConnection.create(url, key)}, store=tmp_path / "s.sqlite3")
+        )
+        async with Client(server, client_info=CLIENT) as client:
+            said = [
+                await client.call_tool("get-user", {"id": "u1"}),
+                await client.call_tool("get-member", {"id": "u1"}),
+                await client.call_tool("sync-users", {}),
+            ]
+            plan = data(await client.call_tool("update-user", {"id": "u1", "firstName": "A"}))
+            said.append(
+                await client.call_tool(
+                    "update-user", {"id": "u1", "firstName": "A", "confirm": plan["confirm"]}
+                )
+            )
+    for result in said:
+        text = result.model_dump_json(by_alias=True)
+        for needle in (key, quote(key, safe=""), echo if form != "raw" else key):
+            assert needle not in text, (form, text[:300])
