@@ -11,6 +11,7 @@ deactivation or deletion is announced first (an intent, settled by its outcome, 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,8 @@ from loom_scim_connector.host import LocalHost
 from loom_scim_connector.manifest import ResolvedAction
 from loom_scim_connector.models.scim import UnreadableRecord, group_from_scim, user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
+
+from ._token import canonical
 
 SOURCE = "mcp"
 # Changes the evidence resolver can settle from a read of the account, if a run stops
@@ -59,7 +62,12 @@ async def _current(
         try:
             record = read(raw).model_dump(mode="json", by_alias=True)
         except UnreadableRecord as exc:
-            return {"exists": True, "id": data["id"], "unreadable": str(exc)}
+            # The reason alone survives a change of the person behind the id: bind the
+            # record itself, and show the person who it names as best it can be read.
+            digest = hashlib.sha256(canonical(raw).encode()).hexdigest()
+            named: dict[str, Any] = {k: raw[k] for k in ("userName", "displayName") if k in raw}
+            unreadable = {"exists": True, "id": data["id"], "unreadable": str(exc)}
+            return {**unreadable, **named, "recordSha256": digest}
         return {"exists": True, **record}
     if resource == "Users" and "email" in data:
         found = await host.run_action("find-user", {"email": data["email"]}, client=client)
