@@ -348,3 +348,27 @@ async def test_a_server_that_echoes_the_authorization_header_leaks_nothing(
         text = result.model_dump_json(by_alias=True)
         for needle in (key, quote(key, safe=""), echo if form != "raw" else key):
             assert needle not in text, (form, text[:300])
+
+
+# -- how much one call may change ------------------------------------------------------------
+
+
+async def test_deleting_a_group_counts_each_member_it_takes_access_from(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """--max-changes 2 refuses removing three members from a group; deleting the group
+    takes the same three people's access (in Loom a group is a role) in one call."""
+    ids = sandbox.seeded["all"][:3]
+    async with Client(_server(sandbox, tmp_path, max_changes=3), client_info=CLIENT) as client:
+        made = {"displayName": "Leads", "memberIds": ids}
+        plan = data(await client.call_tool("create-group", made))
+        done = data(await client.call_tool("create-group", {**made, "confirm": plan["confirm"]}))
+        group_id = done["result"]["id"]
+    async with Client(_server(sandbox, tmp_path, max_changes=2), client_info=CLIENT) as client:
+        removal = {"id": group_id, "memberIds": ids}
+        refused = error(await client.call_tool("remove-group-members", removal))
+        assert "3 changes, more than 2" in refused["message"]
+        refused = error(await client.call_tool("delete-group", {"id": group_id}))
+        assert refused["class"] == "bad_input"
+        assert "3 changes, more than 2: nothing was changed" in refused["message"]
+    assert sorted(_scim(sandbox, "GET", f"/Groups/{group_id}").get("members", []), key=str)
