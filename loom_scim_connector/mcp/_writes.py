@@ -85,7 +85,10 @@ async def plan_of(
     max_changes: int,
 ) -> dict[str, Any]:
     data = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    current = await _current(host, client, action, data)
     count = changes_in(validated)
+    if action.spec.endpoint.method == "DELETE" and current and current.get("memberIds"):
+        count = max(count, len(current["memberIds"]))  # a group's deletion: each member's access
     if count > max_changes:
         raise PlanRefusedError(
             "--max-changes",
@@ -100,7 +103,7 @@ async def plan_of(
         "changes": count,
         "connection": connection,
         "workspace": host.connection.base_url,
-        "current": await _current(host, client, action, data),
+        "current": current,
     }
 
 
