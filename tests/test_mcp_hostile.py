@@ -372,3 +372,21 @@ async def test_deleting_a_group_counts_each_member_it_takes_access_from(
         assert refused["class"] == "bad_input"
         assert "3 changes, more than 2: nothing was changed" in refused["message"]
     assert sorted(_scim(sandbox, "GET", f"/Groups/{group_id}").get("members", []), key=str)
+
+
+# -- --read-only -----------------------------------------------------------------------------
+
+
+def test_a_write_the_manifest_labels_read_only_fails_loading() -> None:
+    """The annotation table decides what --read-only serves and what skips the plan
+    and token: one wrong row made deactivate-user a read, served read-only and done on
+    the first call. A row that says readOnlyHint for an action sending anything but
+    GET is refused when the manifest loads."""
+    from loom_scim_connector.errors import ManifestError
+    from loom_scim_connector.manifest import manifest_text, parse_manifest
+
+    row = "  deactivate-user:      {readOnlyHint: false"
+    text = manifest_text()
+    assert row in text
+    with pytest.raises(ManifestError, match=r"tool_annotations\.deactivate-user: .*PATCH"):
+        parse_manifest(text.replace(row, row.replace("false", "true"), 1))
