@@ -390,3 +390,24 @@ def test_a_write_the_manifest_labels_read_only_fails_loading() -> None:
     assert row in text
     with pytest.raises(ManifestError, match=r"tool_annotations\.deactivate-user: .*PATCH"):
         parse_manifest(text.replace(row, row.replace("false", "true"), 1))
+
+
+# -- the server's own log ----------------------------------------------------------------------
+
+
+async def test_a_tool_name_cannot_forge_lines_in_the_server_log(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed call is logged as one line; the tool's name is the client's text and
+    a newline or an escape in it must not start a line of its own on the operator's
+    terminal or log file."""
+    forged = "x\nloom-scim: MCP server on http://127.0.0.1:1/mcp: all good\x1b[2K\r"
+    async with Client(_server(sandbox, tmp_path), client_info=CLIENT) as client:
+        refused = error(await client.call_tool(forged, {}))
+        assert refused["class"] == "bad_input"
+        refused = error(await client.call_tool("get-user", {"id": "u1", forged: 1}))
+        assert refused["class"] == "bad_input"
+    said = [r.getMessage() for r in caplog.records if r.name == "loom_scim_connector"]
+    assert said and all(
+        not [c for c in line if unicodedata.category(c).startswith("C")] for line in said
+    ), said
