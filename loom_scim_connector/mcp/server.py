@@ -36,7 +36,7 @@ from loom_scim_connector.host import LocalHost, validate_input
 from loom_scim_connector.manifest import Manifest, load_manifest
 
 from ._confirm import actor_of, answered, ask_person, question
-from ._errors import Secrets, error_result
+from ._errors import Secrets, error_result, loggable
 from ._files import fenced
 from ._reads import READS
 from ._sync import run_sync
@@ -109,7 +109,8 @@ class LoomTools:
         except Exception as exc:  # every failure is a tool error, never a protocol one
             failed = error_result(exc, self.secrets)
             said = (failed.structured_content or {}).get("error", {})
-            log.warning("%s: %s (%s)", params.name, said.get("message"), said.get("class"))
+            line = f"{params.name}: {said.get('message')} ({said.get('class')})"
+            log.warning("%s", loggable(self.secrets.clean(line)))
             return failed
         if isinstance(data, InputRequiredResult):
             return data
