@@ -411,3 +411,40 @@ async def test_a_tool_name_cannot_forge_lines_in_the_server_log(
     assert said and all(
         not [c for c in line if unicodedata.category(c).startswith("C")] for line in said
     ), said
+
+
+async def test_a_token_confirms_neither_another_connection_nor_two_calls_at_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Two names for the same workspace: a token planned on one is not the other's.
+    The same token sent twice at once (an agent retrying): one call acts, one is
+    refused."""
+    import anyio
+
+    connection = LoomConnection.create(sandbox.url, sandbox.token)
+    server = build_server(
+        Options({"eu": connection, "us": connection}, store=tmp_path / "store.sqlite3")
+    )
+    user_id = sandbox.seeded["all"][5]
+    _replace(sandbox, user_id, {"active": True})
+    async with Client(server, client_info=CLIENT) as client:
+        args = {"id": user_id, "connection": "eu"}
+        token = data(await client.call_tool("deactivate-user", args))["confirm"]
+        refused = error(
+            await client.call_tool(
+                "deactivate-user", {**args, "connection": "us", "confirm": token}
+            )
+        )
+        assert "does not match" in refused["fields"]["confirm"] and _active(sandbox, user_id)
+        results: list[Any] = []
+
+        async def confirm() -> None:
+            results.append(await client.call_tool("deactivate-user", {**args, "confirm": token}))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(confirm)
+            group.start_soon(confirm)
+    assert sorted(bool(r.is_error) for r in results) == [False, True]
+    assert not _active(sandbox, user_id)
+    evidence = open_store(str(tmp_path / "store.sqlite3"), sandbox.url).evidence(user_id=user_id)
+    assert len(evidence) == 2  # one intent, one outcome: acted once
