@@ -448,3 +448,43 @@ async def test_a_token_confirms_neither_another_connection_nor_two_calls_at_once
     assert not _active(sandbox, user_id)
     evidence = open_store(str(tmp_path / "store.sqlite3"), sandbox.url).evidence(user_id=user_id)
     assert len(evidence) == 2  # one intent, one outcome: acted once
+
+
+# -- evidence when the call is cut short -------------------------------------------------------
+
+
+async def test_a_write_cancelled_after_it_was_sent_still_leaves_evidence(tmp_path: Path) -> None:
+    """The client gives up (cancels the call) while Loom is still answering the DELETE
+    of a group: the change may well be made, so the evidence must say it was tried."""
+    import threading
+
+    import anyio
+
+    from .hostile_server import Hostile, serve
+
+    key = "hostile-loom-key-0123456789"
+    group = {"id": "g1", "displayName": "Admins", "members": [{"value": "u1"}]}
+    state = Hostile(tenants={key: []})
+    release = threading.Event()
+
+    def hook(method: str, path: str, query: Any, token: str, body: Any) -> Any:
+        if path == "/Groups/g1" and method == "GET":
+            return 200, group
+        if path == "/Groups/g1" and method == "DELETE":
+            release.wait(10)  # Loom is slow to answer; the change is made all the same
+            return 204, None
+        return None
+
+    state.hook = hook
+    store = tmp_path / "s.sqlite3"
+    with serve(state) as url:
+        server = build_server(Options({"demo": LoomConnection.create(url, key)}, store=store))
+        async with Client(server, client_info=CLIENT) as client:
+            plan = data(await client.call_tool("delete-group", {"id": "g1"}))
+            with anyio.move_on_after(1):
+                await client.call_tool("delete-group", {"id": "g1", "confirm": plan["confirm"]})
+            release.set()
+            await anyio.sleep(0.5)
+    assert any(line.startswith("DELETE") for line in state.log)
+    evidence = open_store(str(store), url).evidence()
+    assert [(e.action, e.actor) for e in evidence][:1] == [("delete-group", "mcp:pytest-assistant")]
