@@ -487,4 +487,8 @@ async def test_a_write_cancelled_after_it_was_sent_still_leaves_evidence(tmp_pat
             await anyio.sleep(0.5)
     assert any(line.startswith("DELETE") for line in state.log)
     evidence = open_store(str(store), url).evidence()
-    assert [(e.action, e.actor) for e in evidence][:1] == [("delete-group", "mcp:pytest-assistant")]
+    said = [(e.action, e.actor, e.outcome) for e in evidence]
+    assert said == [("delete-group", "mcp:pytest-assistant", "unknown")]
+    assert "in flight" in evidence[0].request
+    code, out, _ = cli("evidence", "verify", "--store", str(store))
+    assert code == 0, out

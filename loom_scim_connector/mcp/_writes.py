@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from loom_scim_connector._constants import Resource
+from loom_scim_connector.audit._witness import NO_REQUEST
 from loom_scim_connector.audit.offboard import Witness, record_intent
 from loom_scim_connector.audit.plan import PlanRefusedError
 from loom_scim_connector.client import LoomScimClient
@@ -32,6 +33,7 @@ SOURCE = "mcp"
 # Changes the evidence resolver can settle from a read of the account, if a run stops
 # between sending one and knowing its outcome: announced before they are sent.
 ANNOUNCED = frozenset({"deactivate-user", "delete-user"})
+IN_FLIGHT = "a request may have been in flight, its answer not seen"
 
 
 def _resource(action: ResolvedAction) -> Resource | None:
@@ -131,7 +133,10 @@ async def act(
     if action.name in ANNOUNCED and user_id is not None:
         ids.append(record_intent(host, witness, actor, SOURCE, action.name, user_id, email))
 
-    def keep(outcome: str, detail: str) -> None:
+    def keep(outcome: str, detail: str, in_flight: bool = False) -> None:
+        request = witness.take()
+        if in_flight:  # the witness sees answers only: one may still have been on its way
+            request = f"{'' if request == NO_REQUEST else request + '; '}{IN_FLIGHT}"
         item = Evidence(
             at=now_iso(),
             actor=actor,
@@ -140,7 +145,7 @@ async def act(
             user_id=user_id,
             email=email,
             outcome=outcome,
-            request=witness.take(),
+            request=request,
             detail=detail,
             intent_id=ids[0] if ids else None,
         )
@@ -150,6 +155,11 @@ async def act(
         output = await host.run_action(action.name, raw, client=client)
     except LoomScimError as exc:
         keep("failed", " ".join(str(exc).split()))
+        raise
+    except BaseException as exc:  # cancelled by the client, or worse: it may have been sent
+        if not ids:  # an announced intent stays pending for the resolver instead
+            why = f"{action.name} cut short ({type(exc).__name__}): read Loom to know"
+            keep("unknown", why, in_flight=True)
         raise
     outcome = str(getattr(output, "outcome", "done"))
     keep(outcome, f"{action.name} confirmed by {actor}; read back by the action")
