@@ -492,3 +492,31 @@ async def test_a_write_cancelled_after_it_was_sent_still_leaves_evidence(tmp_pat
     assert "in flight" in evidence[0].request
     code, out, _ = cli("evidence", "verify", "--store", str(store))
     assert code == 0, out
+
+
+# -- a person asked through elicitation ----------------------------------------------------------
+
+
+async def test_an_account_changed_while_the_person_was_asked_is_not_changed(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """An older client is asked during the call (elicitation/create), and a person may
+    take minutes to answer: the account the plan showed them can change meanwhile. The
+    yes answers that plan; the token path plans again on confirm, so must this one."""
+    from mcp_types import ElicitResult
+
+    user_id = sandbox.seeded["all"][6]
+    _replace(sandbox, user_id, {"active": True})
+
+    async def person(context: Any, params: Any) -> ElicitResult:
+        _replace(sandbox, user_id, {"userName": "someone.else@example.com"})
+        _replace(sandbox, user_id, {"emails": [{"value": "someone.else@example.com"}]})
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    server = _server(sandbox, tmp_path)
+    async with Client(
+        server, client_info=CLIENT, elicitation_callback=person, mode="legacy"
+    ) as client:
+        refused = error(await client.call_tool("deactivate-user", {"id": user_id}))
+    assert refused["class"] == "bad_input" and "changed" in refused["fields"]["confirm"]
+    assert _active(sandbox, user_id)
