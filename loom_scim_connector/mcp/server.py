@@ -187,6 +187,9 @@ class LoomTools:
                 answer = await ask_person(ctx, plan)
                 if answer is None:  # no one to ask: the agent must come back with the token
                     return _reply(base, "planned", confirm=issued, expires=expires)
+                if answer == "accepted":  # a person takes minutes: plan again, as a token does
+                    plan = await plan_of(host, client, action, validated, name, max_changes)
+                    self.options.confirmations.redeem(spec.name, issued, plan)
             else:
                 self.options.confirmations.redeem(spec.name, token, plan)
             if answer == "declined":
