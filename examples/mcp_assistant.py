@@ -72,9 +72,9 @@ class Assistant:
 async def converse(sandbox: Sandbox, env: dict[str, str], store: Path) -> None:
     roster = store.with_name("okta_users.csv")
     leavers = write_roster(sandbox, roster)
-    server = StdioServerParameters(
-        command=LOOM_SCIM[0], args=[*LOOM_SCIM[1:], "-q", "mcp", "--store", str(store)], env=env
-    )
+    fence = ("--roster-dir", str(roster.parent))  # the only files the tools may read
+    argv = [*LOOM_SCIM[1:], "-q", "mcp", "--store", str(store), *fence]
+    server = StdioServerParameters(command=LOOM_SCIM[0], args=argv, env=env)
     me = Implementation(name="demo-assistant", version="1.0")
     async with Client(server, client_info=me) as client:
         ai = Assistant(client)

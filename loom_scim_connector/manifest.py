@@ -249,6 +249,10 @@ def parse_manifest(text: str) -> Manifest:
     for key in [*spec.actions, *(f"sync-{name}" for name in spec.syncs)]:
         if key not in spec.tool_annotations:
             raise ManifestError(f"tool_annotations.{key}", "is missing: every tool needs its row")
+    for name, a in spec.actions.items():  # the row decides what skips confirmation
+        if spec.tool_annotations[name].readOnlyHint and a.endpoint.method != "GET":
+            why = f"says readOnlyHint but the action sends {a.endpoint.method}: a write"
+            raise ManifestError(f"tool_annotations.{name}", why)
     verify = _async_function(
         "provider.verification.entrypoint", spec.provider.verification.entrypoint
     )

@@ -59,7 +59,8 @@ async def test_an_assistant_over_stdio_lists_the_manifest_reads_syncs_and_offboa
     store = tmp_path / "store.sqlite3"
     env = server_env(sandbox.url, sandbox.token)
     manifest = load_manifest()
-    async with stdio(env, "--store", str(store), errlog=tmp_path / "err") as (client, _):
+    fenced = ("--store", str(store), "--roster-dir", str(tmp_path))
+    async with stdio(env, *fenced, errlog=tmp_path / "err") as (client, _):
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(listed) == expected_tools()
         for name, action in manifest.actions.items():

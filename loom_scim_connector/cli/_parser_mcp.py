@@ -59,6 +59,15 @@ def add_mcp_parser(sub: Any) -> None:
         help="how long a confirmation token is good for" + D,
     )
     p.add_argument(
+        "--roster-dir",
+        dest="roster_dirs",
+        action="append",
+        metavar="DIR",
+        help="a directory whose roster files reconcile-roster and access-review may read; "
+        "repeat it for several. Default: none, and those tools read no file (a path comes "
+        "from the model: anything else on this machine stays unread)",
+    )
+    p.add_argument(
         "--http",
         type=_port,
         metavar="PORT",

@@ -1,7 +1,7 @@
 """Who is asking, and asking a person: the actor of the evidence, and elicitation.
 
 The actor is ``mcp:<client name>``, the name the client gave when it connected (one
-line, at most 80 characters). Where the client declares elicitation, a write's plan is
+printable line, at most 80 characters). Where the client declares elicitation, a write's plan is
 put to the person through it instead of a token: accepted, the change is made;
 declined or cancelled, nothing is. On a 2026-07-28 connection the question travels as
 an ``InputRequiredResult`` whose ``requestState`` is the plan's confirmation token, so
@@ -13,6 +13,7 @@ the token instead, to come back with.
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any, Literal
 
 from mcp.server.context import ServerRequestContext
@@ -42,10 +43,19 @@ _SCHEMA: dict[str, Any] = {
 }
 
 
+def _printable(name: str) -> str:
+    """``name`` as one line a person can trust on a terminal: whitespace runs become one
+    space and every other control or format character (ESC, NUL, a bidi override, a
+    zero-width space) is dropped, so a client cannot garble or reorder the evidence."""
+    spaced = "".join(" " if c.isspace() else c for c in name)
+    kept = "".join(c for c in spaced if not unicodedata.category(c).startswith("C"))
+    return " ".join(kept.split())
+
+
 def actor_of(ctx: ServerRequestContext[Any]) -> str:
     params = ctx.session.client_params
     name = params.client_info.name if params is not None else ""
-    name = " ".join(str(name).split())[:80]
+    name = _printable(str(name))[:80].rstrip()
     return f"mcp:{name or 'unknown-client'}"
 
 

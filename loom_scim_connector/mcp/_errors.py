@@ -10,6 +10,7 @@ what the body meant).
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,6 +44,14 @@ class Secrets:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def loggable(text: str) -> str:
+    """``text`` for the operator's log: one line, each control or format character
+    (a newline, an escape, a bidi override) shown as its code, never acted on."""
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c).startswith("C") else c for c in text
+    )
 
 
 def message_of(exc: BaseException) -> str:

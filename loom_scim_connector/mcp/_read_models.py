@@ -12,7 +12,11 @@ Cursor = Annotated[int, Field(ge=0, description="where the page starts: a nextCu
 Limit = Annotated[int, Field(ge=1, le=PAGE_MAX, description=f"at most this many (1..{PAGE_MAX})")]
 Path = Annotated[
     str,
-    Field(min_length=1, max_length=4096, description="a file on the server's machine"),
+    Field(
+        min_length=1,
+        max_length=4096,
+        description="a file under the server's --roster-dir (a relative path: from there)",
+    ),
 ]
 
 

@@ -25,6 +25,9 @@ from loom_scim_connector.errors import InputError
 
 CONFIRM_FIELD = "confirm"
 DEFAULT_TTL = 300.0
+# The expiry is seconds since the epoch in ASCII digits: str.isdigit() alone also
+# accepts "²" and "١٢", and int() refuses text of thousands of digits.
+_EXPIRY_DIGITS = 12
 
 
 def canonical(plan: Mapping[str, Any]) -> str:
@@ -56,7 +59,8 @@ class Confirmations:
         (exit class bad_input): nothing may be changed then."""
         expiry_text, _, rest = token.partition(".")
         nonce, _, mac = rest.partition(".")
-        if not (expiry_text.isdigit() and nonce and mac):
+        well_formed = expiry_text.isascii() and expiry_text.isdigit()
+        if not (well_formed and len(expiry_text) <= _EXPIRY_DIGITS and nonce and mac):
             raise _refused(tool, "is not a confirmation token this server issued")
         if nonce in self.used:
             raise _refused(tool, "was already used: each token confirms one call; plan again")

@@ -11,11 +11,13 @@ deactivation or deletion is announced first (an intent, settled by its outcome, 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pydantic import BaseModel
 
 from loom_scim_connector._constants import Resource
+from loom_scim_connector.audit._witness import NO_REQUEST
 from loom_scim_connector.audit.offboard import Witness, record_intent
 from loom_scim_connector.audit.plan import PlanRefusedError
 from loom_scim_connector.client import LoomScimClient
@@ -25,10 +27,13 @@ from loom_scim_connector.manifest import ResolvedAction
 from loom_scim_connector.models.scim import UnreadableRecord, group_from_scim, user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
+from ._token import canonical
+
 SOURCE = "mcp"
 # Changes the evidence resolver can settle from a read of the account, if a run stops
 # between sending one and knowing its outcome: announced before they are sent.
 ANNOUNCED = frozenset({"deactivate-user", "delete-user"})
+IN_FLIGHT = "a request may have been in flight, its answer not seen"
 
 
 def _resource(action: ResolvedAction) -> Resource | None:
@@ -59,7 +64,12 @@ async def _current(
         try:
             record = read(raw).model_dump(mode="json", by_alias=True)
         except UnreadableRecord as exc:
-            return {"exists": True, "id": data["id"], "unreadable": str(exc)}
+            # The reason alone survives a change of the person behind the id: bind the
+            # record itself, and show the person who it names as best it can be read.
+            digest = hashlib.sha256(canonical(raw).encode()).hexdigest()
+            named: dict[str, Any] = {k: raw[k] for k in ("userName", "displayName") if k in raw}
+            unreadable = {"exists": True, "id": data["id"], "unreadable": str(exc)}
+            return {**unreadable, **named, "recordSha256": digest}
         return {"exists": True, **record}
     if resource == "Users" and "email" in data:
         found = await host.run_action("find-user", {"email": data["email"]}, client=client)
@@ -77,7 +87,10 @@ async def plan_of(
     max_changes: int,
 ) -> dict[str, Any]:
     data = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    current = await _current(host, client, action, data)
     count = changes_in(validated)
+    if action.spec.endpoint.method == "DELETE" and current and current.get("memberIds"):
+        count = max(count, len(current["memberIds"]))  # a group's deletion: each member's access
     if count > max_changes:
         raise PlanRefusedError(
             "--max-changes",
@@ -92,7 +105,7 @@ async def plan_of(
         "changes": count,
         "connection": connection,
         "workspace": host.connection.base_url,
-        "current": await _current(host, client, action, data),
+        "current": current,
     }
 
 
@@ -120,7 +133,10 @@ async def act(
     if action.name in ANNOUNCED and user_id is not None:
         ids.append(record_intent(host, witness, actor, SOURCE, action.name, user_id, email))
 
-    def keep(outcome: str, detail: str) -> None:
+    def keep(outcome: str, detail: str, in_flight: bool = False) -> None:
+        request = witness.take()
+        if in_flight:  # the witness sees answers only: one may still have been on its way
+            request = f"{'' if request == NO_REQUEST else request + '; '}{IN_FLIGHT}"
         item = Evidence(
             at=now_iso(),
             actor=actor,
@@ -129,7 +145,7 @@ async def act(
             user_id=user_id,
             email=email,
             outcome=outcome,
-            request=witness.take(),
+            request=request,
             detail=detail,
             intent_id=ids[0] if ids else None,
         )
@@ -139,6 +155,11 @@ async def act(
         output = await host.run_action(action.name, raw, client=client)
     except LoomScimError as exc:
         keep("failed", " ".join(str(exc).split()))
+        raise
+    except BaseException as exc:  # cancelled by the client, or worse: it may have been sent
+        if not ids:  # an announced intent stays pending for the resolver instead
+            why = f"{action.name} cut short ({type(exc).__name__}): read Loom to know"
+            keep("unknown", why, in_flight=True)
         raise
     outcome = str(getattr(output, "outcome", "done"))
     keep(outcome, f"{action.name} confirmed by {actor}; read back by the action")

@@ -39,6 +39,14 @@ def served(args: argparse.Namespace) -> dict[str, LoomConnection]:
     return found
 
 
+def roster_dirs(args: argparse.Namespace) -> tuple[Path, ...]:
+    found = tuple(Path(d) for d in args.roster_dirs or ())
+    for directory in found:
+        if not directory.is_dir():
+            raise ConfigError("--roster-dir", f"{directory} is not a directory")
+    return found
+
+
 def _token(args: argparse.Namespace) -> str:
     if args.token_file is not None:
         try:
@@ -68,6 +76,7 @@ def run_mcp(args: argparse.Namespace, err: TextIO) -> int:
         max_changes=args.max_changes,
         confirmations=Confirmations(ttl=args.confirm_minutes * 60.0),
         extra_secrets=(token,) if token else (),
+        roster_dirs=roster_dirs(args),
     )
     server = build_server(options)
     where = ", ".join(f"{name} ({c.base_url})" for name, c in connections.items())

@@ -36,7 +36,8 @@ from loom_scim_connector.host import LocalHost, validate_input
 from loom_scim_connector.manifest import Manifest, load_manifest
 
 from ._confirm import actor_of, answered, ask_person, question
-from ._errors import Secrets, error_result
+from ._errors import Secrets, error_result, loggable
+from ._files import fenced
 from ._reads import READS
 from ._sync import run_sync
 from ._token import CONFIRM_FIELD, Confirmations
@@ -61,6 +62,7 @@ class Options:
     manifest: Manifest = field(default_factory=load_manifest)
     confirmations: Confirmations = field(default_factory=Confirmations)
     extra_secrets: tuple[str, ...] = ()
+    roster_dirs: tuple[Path, ...] = ()  # where the read tools may open a roster
 
 
 class LoomTools:
@@ -107,7 +109,8 @@ class LoomTools:
         except Exception as exc:  # every failure is a tool error, never a protocol one
             failed = error_result(exc, self.secrets)
             said = (failed.structured_content or {}).get("error", {})
-            log.warning("%s: %s (%s)", params.name, said.get("message"), said.get("class"))
+            line = f"{params.name}: {said.get('message')} ({said.get('class')})"
+            log.warning("%s", loggable(self.secrets.clean(line)))
             return failed
         if isinstance(data, InputRequiredResult):
             return data
@@ -140,6 +143,7 @@ class LoomTools:
         if spec.kind == "read":
             read = READS[spec.target]
             query = validate_input(spec.name, read.input_model, args)
+            query = fenced(spec.name, query, self.options.roster_dirs)
             answer = await read.handler(host, query)
             return {**where, "result": answer.model_dump(mode="json", by_alias=True)}
         if spec.kind == "sync":
@@ -183,6 +187,9 @@ class LoomTools:
                 answer = await ask_person(ctx, plan)
                 if answer is None:  # no one to ask: the agent must come back with the token
                     return _reply(base, "planned", confirm=issued, expires=expires)
+                if answer == "accepted":  # a person takes minutes: plan again, as a token does
+                    plan = await plan_of(host, client, action, validated, name, max_changes)
+                    self.options.confirmations.redeem(spec.name, issued, plan)
             else:
                 self.options.confirmations.redeem(spec.name, token, plan)
             if answer == "declined":
