@@ -3,7 +3,9 @@ its own, driven by the official SDK's client against the sandbox."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,3 +60,45 @@ async def test_http_serves_the_tools_only_to_its_token_and_confirms_writes(
     assert user_in(sandbox, user_id)["active"] is False
     actors = {e.actor for e in open_store(str(store), sandbox.url).evidence()}
     assert actors == {"mcp:pytest-assistant"}
+
+
+async def test_the_gate_matches_the_scheme_in_any_case_and_closes_websockets_unheard() -> None:
+    from loom_scim_connector.mcp._http import BearerGate
+
+    reached: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["type"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"inner"})
+
+    token = "t" * 32
+    gate = BearerGate(inner, token)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gate), base_url="http://127.0.0.1"
+    ) as client:
+        for header, status in [
+            (f"Bearer {token}", 200),
+            (f"bearer {token}", 200),  # RFC 9110: the scheme is case-insensitive
+            (f"BEARER {token}", 200),
+            (f"Basic {token}", 401),
+            (f"Bearer {token}x", 401),
+            (token, 401),
+            ("", 401),
+        ]:
+            answer = await client.get("/mcp", headers={"Authorization": header} if header else {})
+            assert answer.status_code == status, header
+            assert token not in answer.text
+    assert reached == ["http"] * 3
+
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await gate({"type": "websocket", "headers": [], "path": "/mcp"}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert reached == ["http"] * 3  # the app never saw the websocket

@@ -53,29 +53,42 @@ def check_token(token: str, loom_keys: list[str]) -> str:
 
 class BearerGate:
     """An ASGI wrapper: HTTP requests without ``Authorization: Bearer <token>`` get 401
-    and never reach the MCP app."""
+    and never reach the MCP app. The scheme is matched in any case (RFC 9110), the token
+    in constant time; any other connection but the app's lifespan (a websocket) is
+    closed unheard: the MCP app serves none, and nothing reaches it ungated."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token.encode()
+
+    def _authorised(self, scope: Scope) -> bool:
+        given = dict(scope.get("headers") or []).get(b"authorization", b"")
+        scheme, _, credentials = given.partition(b" ")
+        # Compare the token even when the scheme is wrong, so the time taken says nothing.
+        same = hmac.compare_digest(credentials.strip(b" "), self.expected)
+        return scheme.lower() == b"bearer" and same
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b'Bearer realm="loom-scim mcp"'),
-                        ],
-                    }
-                )
-                body = b'{"error": "unauthorized: send Authorization: Bearer <the MCP token>"}'
-                await send({"type": "http.response.body", "body": body})
-                return
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if not self._authorised(scope):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b'Bearer realm="loom-scim mcp"'),
+                    ],
+                }
+            )
+            body = b'{"error": "unauthorized: send Authorization: Bearer <the MCP token>"}'
+            await send({"type": "http.response.body", "body": body})
+            return
         await self.app(scope, receive, send)
 
 
