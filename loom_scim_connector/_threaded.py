@@ -68,6 +68,8 @@ class ThreadedGets:
                     _hand(loop, future, None, exc)
                 else:
                     _hand(loop, future, response, None)
+                    del response  # an idle thread holds no page
+            del job, future
             with self._lock:
                 self._idle += 1
 
