@@ -5,16 +5,25 @@ pages pre-rendered once as bytes), so it never shares a GIL with the client meas
 Each client is a separate process, run ``--repeat`` times (median shown):
 
 * ``raw httpx loop``: ``httpx.Client`` GETs each page in turn, ``json.loads``, counts;
+* ``raw 8 in flight``: page 1, then the rest planned from ``totalResults`` and fetched
+  by 8 threads, each with its own ``httpx.Client`` (``json.loads``, count);
 * ``loom-scim sync users``: the real CLI, a fresh SQLite store in a temporary folder,
   records to ``/dev/null``;
+* ``loom-scim resync (unchanged)``: the same sync again on a store that already holds
+  every user as served (the steady state of a scheduled sync);
 * ``scim2-client query``: scim2-client's ``query(User, SearchRequest(...))`` page after
   page (skipped when scim2-client is not installed: ``pip install -e '.[bench]'``).
 
-Wall seconds, the ratio to the raw loop, and the child's peak RSS (``wait4``). Then the
-latency scenario: every request answered 50 ms late (10k users, pages of 100), the raw
-sequential loop against the connector, with the most requests the server saw at once.
+Wall seconds, the ratio to the raw loop, the child's CPU seconds (user + system: on a
+shared machine the steadier figure) and peak RSS (``wait4``). Then the latency scenario:
+every request answered 50 ms late (10k users, pages of 100), the raw sequential loop,
+the raw 8-in-flight loop and the connector, with the most requests the server saw at
+once. Then peak RSS as the user count grows (``--memory``; add 1000000 for the 1M run,
+about a minute), and where the connector's time goes: one run under cProfile, its
+shares (``_phases``) applied to the unprofiled CPU seconds. Each goal: met, or short
+by how much and what the time is spent on.
 
-    .venv/bin/python benchmarks/bench_speed.py [--users 10000|100000|1000000]
+    .venv/bin/python benchmarks/bench_speed.py [--users 100000] [--memory 10000,100000,1000000]
 """
 
 from __future__ import annotations
@@ -194,6 +203,32 @@ def raw_loop(url: str) -> int:
                 return seen
 
 
+def raw_parallel(url: str, in_flight: int = 8) -> int:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    local = threading.local()
+
+    def page(start: int) -> list[object]:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url)
+        response = client.get("/Users", params={"startIndex": start, "count": PAGE})
+        resources: list[object] = json.loads(response.content).get("Resources", [])
+        return resources
+
+    with httpx.Client(base_url=url) as first:
+        body = json.loads(first.get("/Users", params={"startIndex": 1, "count": PAGE}).content)
+    seen = len(body.get("Resources", []))
+    starts = range(1 + PAGE, int(body.get("totalResults", 0)) + 1, PAGE)
+    with ThreadPoolExecutor(in_flight) as pool:
+        for resources in pool.map(page, starts):
+            seen += len(resources)
+    return seen
+
+
 def scim2_loop(url: str) -> int:
     import httpx2
     from scim2_client.engines.httpx2 import SyncSCIMClient
@@ -225,6 +260,7 @@ def has_scim2_client() -> bool:
 class Timing:
     seconds: float
     rss_mib: float
+    cpu: float = 0.0  # user + system seconds of the child
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> Timing:
@@ -238,7 +274,7 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> Timing:
             err.seek(0)
             tail = err.read().decode(errors="replace")[-2000:]
             raise SystemExit(f"{args[:4]} exited {proc.returncode}:\n{tail}")
-    return Timing(seconds, usage.ru_maxrss / 1024)
+    return Timing(seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def client_runs(
@@ -254,8 +290,13 @@ def client_runs(
     assert cli, "loom-scim is not installed"
     runs: dict[str, list[str] | tuple[list[str], dict[str, str]]] = {
         "raw httpx loop": [sys.executable, str(HERE), "_raw", url],
+        "raw 8 in flight": [sys.executable, str(HERE), "_raw8", url],
         "loom-scim sync users": (
             [cli, "sync", "users", "--store", str(tmp / "STORE"), "--page-size", str(PAGE)],
+            env,
+        ),
+        "loom-scim resync (unchanged)": (
+            [cli, "sync", "users", "--store", str(tmp / "KEPT"), "--page-size", str(PAGE)],
             env,
         ),
     }
@@ -269,9 +310,13 @@ def measure(
 ) -> list[Timing]:
     args, env = (spec, None) if isinstance(spec, list) else spec
     timings = []
+    kept = tmp / "kept.sqlite3"
+    if any("KEPT" in a for a in args) and not kept.exists():  # filled once, not timed
+        run_child([a.replace("KEPT", kept.name) for a in args], env)
     for n in range(repeat):
         store = tmp / f"run{time.monotonic_ns()}-{n}.sqlite3"
-        timings.append(run_child([a.replace("STORE", store.name) for a in args], env))
+        names = [a.replace("STORE", store.name).replace("KEPT", kept.name) for a in args]
+        timings.append(run_child(names, env))
         store.unlink(missing_ok=True)
     return timings
 
@@ -280,21 +325,40 @@ def median(timings: list[Timing]) -> Timing:
     return Timing(
         statistics.median(t.seconds for t in timings),
         statistics.median(t.rss_mib for t in timings),
+        statistics.median(t.cpu for t in timings),
     )
 
 
-def verdict(label: str, value: float, goal: float, *, at_most: bool = True, unit: str = "x") -> str:
+def verdict(
+    label: str,
+    value: float,
+    goal: float,
+    *,
+    at_most: bool = True,
+    unit: str = "x",
+    spent: str = "",
+) -> str:
     sign = "<=" if at_most else ">="
     head = f"  goal {label} {sign} {goal:g}{unit}:"
     if value <= goal if at_most else value >= goal:
         return f"{head} met ({value:.2f}{unit})"
     gap = value / goal if at_most else goal / value
-    return f"{head} SHORT: {value:.2f}{unit}, {gap:.1f}x off"
+    return f"{head} SHORT by {gap:.2f}x ({value:.2f}{unit}){'; spent on ' + spent if spent else ''}"
+
+
+HEADER = f"{'client':<30} {'seconds':>8} {'x raw':>6} {'users/s':>9} {'CPU s':>6} {'RSS MiB':>8}"
+
+
+def row(name: str, users: int, m: Timing, baseline: float) -> str:
+    return (
+        f"{name:<30} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
+        f"{users / m.seconds:>9,.0f} {m.cpu:>6.2f} {m.rss_mib:>8.1f}"
+    )
 
 
 def throughput(users: int, repeat: int, scim2: bool = True) -> dict[str, Timing]:
     print(f"== {users:,} users, pages of {PAGE}, loopback, median of {repeat}")
-    print(f"{'client':<24} {'seconds':>8} {'x raw':>6} {'users/s':>9} {'peak RSS MiB':>13}")
+    print(HEADER)
     results: dict[str, Timing] = {}
     with Server(users) as server, tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -303,17 +367,7 @@ def throughput(users: int, repeat: int, scim2: bool = True) -> dict[str, Timing]
             m = median(measure(spec, tmp, repeat))
             results[name] = m
             baseline = baseline or m.seconds
-            print(
-                f"{name:<24} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
-                f"{users / m.seconds:>9,.0f} {m.rss_mib:>13.1f}",
-                flush=True,
-            )
-    ours, raw = results["loom-scim sync users"], results["raw httpx loop"]
-    print(verdict("connector / raw loop", ours.seconds / raw.seconds, 1.3))
-    print(verdict("peak RSS", ours.rss_mib, 60, unit=" MiB"))
-    if "scim2-client query" in results:
-        speedup = results["scim2-client query"].seconds / ours.seconds
-        print(verdict("speed-up over scim2-client", speedup, 10, at_most=False))
+            print(row(name, users, m, baseline), flush=True)
     return results
 
 
@@ -328,28 +382,80 @@ def memory(sizes: list[int]) -> None:
             print(f"{users:>10,} {m.seconds:>8.2f} {m.rss_mib:>13.1f}", flush=True)
 
 
-def latency(users: int, delay: float, repeat: int) -> None:
+def latency(users: int, delay: float, repeat: int) -> dict[str, Timing]:
     print(
         f"== {users:,} users, pages of {PAGE}, {delay * 1000:.0f} ms per request, "
         f"median of {repeat}"
     )
-    print(f"{'client':<24} {'seconds':>8} {'x raw':>6} {'requests':>9} {'max in flight':>14}")
+    print(f"{'client':<30} {'seconds':>8} {'x raw':>6} {'requests':>9} {'max in flight':>14}")
+    results: dict[str, Timing] = {}
     with Server(users, delay) as server, tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         runs = client_runs(server.url, tmp)
-        baseline, ratio = None, 1.0
-        for name in ("raw httpx loop", "loom-scim sync users"):
+        baseline = None
+        for name in ("raw httpx loop", "raw 8 in flight", "loom-scim sync users"):
             server.stats()
             m = median(measure(runs[name], tmp, repeat))
             stats = server.stats()
             baseline = baseline or m.seconds
+            results[name] = m
             print(
-                f"{name:<24} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
+                f"{name:<30} {m.seconds:>8.2f} {m.seconds / baseline:>6.2f} "
                 f"{stats['requests'] // repeat:>9} {stats['max_in_flight']:>14}",
                 flush=True,
             )
-            ratio = m.seconds / baseline
-    print(verdict("connector / sequential loop under latency", ratio, 0.3))
+    return results
+
+
+def profile(users: int) -> dict[str, float]:
+    """One sync under cProfile: each phase's share of the main thread's time."""
+    sys.path.insert(0, str(HERE.parent))
+    from _phases import phases
+
+    with Server(users) as server, tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        spec = client_runs(server.url, tmp, False)["loom-scim sync users"]
+        assert isinstance(spec, tuple)
+        env = spec[1]
+        out = tmp / "sync.prof"
+        args = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "loom_scim_connector"]
+        args += ["sync", "users", "--store", str(tmp / "p.sqlite3"), "--page-size", str(PAGE)]
+        run_child(args, env)
+        return phases(str(out))
+
+
+def spent_on(shares: dict[str, float], cpu: float, top: int = 4) -> str:
+    return ", ".join(f"{name} {share * cpu:.2f} s" for name, share in list(shares.items())[:top])
+
+
+def report(
+    fast: dict[str, Timing], slow: dict[str, Timing] | None, shares: dict[str, float], users: int
+) -> None:
+    ours, raw = fast["loom-scim sync users"], fast["raw httpx loop"]
+    print(
+        f"== where the connector's {ours.cpu:.2f} CPU seconds go (cProfile shares of the "
+        "main thread; the GET threads' HTTP work is in the CPU seconds, not in the shares)"
+    )
+    for name, share in shares.items():
+        print(f"  {name:<36} {share:>6.1%} {share * ours.cpu:>6.2f} s")
+    spent = spent_on(shares, ours.cpu)
+    print("== goals")
+    more = f"{ours.cpu - raw.cpu:.2f} CPU s more than the raw loop: {spent}"
+    size = f"{users // 1000}k"
+    print(verdict(f"{size}: connector / raw loop", ours.seconds / raw.seconds, 1.3, spent=more))
+    print(verdict(f"{size}: peak RSS", ours.rss_mib, 60, unit=" MiB"))
+    if "scim2-client query" in fast:
+        speedup = fast["scim2-client query"].seconds / ours.seconds
+        print(verdict("speed-up over scim2-client", speedup, 10, at_most=False, spent=spent))
+    if slow is not None:
+        conn = slow["loom-scim sync users"]
+        seq, par = slow["raw httpx loop"], slow["raw 8 in flight"]
+        beyond = f"{conn.seconds - par.seconds:.2f} s beyond the 8-in-flight loop"
+        own = f"{conn.cpu:.2f} CPU s of its own (start-up, the records)"
+        label = "latency: connector / sequential loop"
+        print(verdict(label, conn.seconds / seq.seconds, 0.3, spent=beyond))
+        label = "latency: connector / 8-in-flight loop"
+        print(verdict(label, conn.seconds / par.seconds, 1.2, spent=own))
 
 
 def main() -> None:
@@ -359,6 +465,8 @@ def main() -> None:
             asyncio.run(serve(int(rest[0]), float(rest[1])))
         elif role == "_raw":
             print(raw_loop(rest[0]))
+        elif role == "_raw8":
+            print(raw_parallel(rest[0]))
         elif role == "_scim2":
             print(scim2_loop(rest[0]))
         return
@@ -371,20 +479,21 @@ def main() -> None:
     parser.add_argument("--no-scim2", action="store_true", help="skip scim2-client")
     parser.add_argument(
         "--memory",
-        default="10000,100000",
+        default=os.environ.get("BENCH_MEMORY", "10000,100000"),
         metavar="N,N,...",
-        help="user counts for the peak-RSS run (add 1000000 for the 1M run; '' skips it)",
+        help="user counts for the peak-RSS run (add 1000000 for the 1M run, about a "
+        "minute, or set BENCH_MEMORY; '' skips it)",
     )
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}"
     )
-    throughput(args.users, args.repeat, not args.no_scim2)
-    if not args.no_latency:
-        latency(args.latency_users, args.delay, args.repeat)
+    fast = throughput(args.users, args.repeat, not args.no_scim2)
+    slow = None if args.no_latency else latency(args.latency_users, args.delay, args.repeat)
     if args.memory:
         memory([int(n) for n in args.memory.split(",")])
+    report(fast, slow, profile(args.users), args.users)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from . import _create, _search
-from ._constants import DEFAULT_PAGE_SIZE, PAGE_CONCURRENCY, Resource
+from ._constants import CONFIRM_CONCURRENCY, DEFAULT_PAGE_SIZE, PAGE_CONCURRENCY, Resource
 from ._create import CreateResult
 from ._exchange import Recover, Recovered, json_object
 from ._request import DEFAULT_TIMEOUT, ClientStats, Requester
@@ -64,7 +64,14 @@ class LoomScimClient(Requester):
             raise ValueError("page_size must be at least 1")
         if page_concurrency < 1:
             raise ValueError("page_concurrency must be at least 1")
-        super().__init__(connection, retry=retry, timeout=timeout, transport=transport, log=log)
+        super().__init__(
+            connection,
+            retry=retry,
+            timeout=timeout,
+            transport=transport,
+            log=log,
+            threads=max(page_concurrency, CONFIRM_CONCURRENCY),
+        )
         self.page_size = page_size
         # Pages of a walk in flight at once (1: the sequential walk); see pagination.py.
         self.page_concurrency = page_concurrency

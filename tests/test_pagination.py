@@ -4,6 +4,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loom_scim_connector import LoomScimClient
 from loom_scim_connector.models.scim import ListPage
@@ -245,6 +247,23 @@ def test_fingerprints_remember_ids_compactly() -> None:
     many = IdFingerprints()
     assert all(many.add(f"{n:024x}") for n in range(20_000))
     assert not any(many.add(f"{n:024x}") for n in range(0, 20_000, 7))
+
+
+@given(st.lists(st.text(max_size=6), max_size=200))
+def test_fingerprints_answer_as_a_set_of_the_ids_would(ids: list[str]) -> None:
+    """Few buckets, so each holds many fingerprints (kept sorted, searched by halves)."""
+    from loom_scim_connector.pagination import IdFingerprints
+
+    class Crowded(IdFingerprints):
+        BUCKETS = 4
+
+    seen, expected = Crowded(), set()
+    for rid in ids:
+        assert seen.add(rid) == (rid not in expected)
+        expected.add(rid)
+    assert seen.count == len(expected)
+    assert all(rid in seen for rid in expected)
+    assert all(bucket.tolist() == sorted(bucket) for bucket in seen._buckets.values())
 
 
 def test_each_walk_salts_its_fingerprints() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from loom_scim_connector._messages import plain
 from loom_scim_connector.client import LoomScimClient
@@ -21,11 +22,16 @@ OnRecord = Callable[[str, Action, dict[str, Any]], None]
 
 
 def encode(records: Sequence[BaseModel]) -> list[Encoded]:
-    """Each record as JSON once (pydantic-core, in Rust), for the store and the output."""
-    return [
-        Encoded(r.model_dump(mode="json", by_alias=True), r.model_dump_json(by_alias=True))
-        for r in records
-    ]
+    """Each record as JSON once (pydantic-core, in Rust), for the store and the output.
+
+    The dict is read back from that JSON (pydantic-core's parser, in Rust), so it is
+    the record as every reader of the text sees it: the same as ``model_dump(mode="json")``
+    at about half the cost of a second dump through pydantic's Python wrappers."""
+    encoded = []
+    for record in records:
+        text = record.__pydantic_serializer__.to_json(record, by_alias=True)
+        encoded.append(Encoded(from_json(text, cache_strings="keys"), text.decode()))
+    return encoded
 
 
 class ContractError(TypeError):

@@ -168,7 +168,8 @@ def parse_list_response(body: Any) -> ListPage:
     if not isinstance(resources, list) or not all(isinstance(r, Mapping) for r in resources):
         raise WireFormatError("'Resources' must be a list of objects")
     return ListPage(
-        resources=[dict(r) for r in resources],
+        # a plain dict (what the parser gives) is handed on as is, not copied
+        resources=[r if type(r) is dict else dict(r) for r in resources],
         total_results=_int_or_none(low.get("totalresults")),
         start_index=_int_or_none(low.get("startindex")),
     )

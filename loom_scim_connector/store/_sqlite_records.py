@@ -13,6 +13,7 @@ from ._sqlite_db import SQLiteBase
 from .base import Action, Run, _encoded, classify, text_of
 
 _UPSERT = _sightings.upsert_sql("records", "?")
+_SEEN = _sightings.seen_sql("records", "?")
 
 
 class SQLiteRecords(SQLiteBase):
@@ -25,14 +26,22 @@ class SQLiteRecords(SQLiteBase):
         results: list[tuple[Action, dict[str, Any]]] = []
         rows = []
         now = now_iso()
+        seen = []
         with self._tx() as db:
             self._check_lease(db, run)
             known = self._known(db, run.model, ids)
             for record, rid in zip(records, ids, strict=True):
                 data = text_of(record)
-                results.append((classify(known.get(rid), data), _encoded(record, data)))
-                rows.append((self.key, run.model, rid, data, run.generation, now, now))
-            db.executemany(_UPSERT, rows)
+                before = known.get(rid)
+                results.append((classify(before, data), _encoded(record, data)))
+                if before is not None and before[0] == data and before[1] is None:
+                    seen.append((run.generation, self.key, run.model, rid, run.generation))
+                else:
+                    rows.append((self.key, run.model, rid, data, run.generation, now, now))
+            if rows:
+                db.executemany(_UPSERT, rows)
+            if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
+                db.executemany(_SEEN, seen)
         return results
 
     def _known(
