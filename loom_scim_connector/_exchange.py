@@ -47,18 +47,21 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 
 def transport_error(
-    method: str, path: str, exc: httpx.TransportError, attempt: int, scrub: Callable[[str], str]
+    method: str, path: str, exc: httpx.RequestError, attempt: int, scrub: Callable[[str], str]
 ) -> TransportError:
     """Classify a failure with no answer. A host name that does not exist is not retried
     (it will not exist in a second), nor is a TLS handshake answered by something that
     is not TLS (an https:// URL on a plain-HTTP port: it will not learn TLS in a second);
     a refused connection is tried once more, quickly (nothing listens there: a wrong
     port, or a server restarting); the rest (timeouts, resets) go through the whole
-    retry policy."""
+    retry policy. So does an answer whose body does not decode as its Content-Encoding
+    says (a proxy that mangled it): nothing was read, and a write may have been applied."""
     cause = _cause(exc)
     if isinstance(cause, ssl.SSLError) and cause.reason in _NOT_TLS:
         return NotTlsError(method, path, detail=_not_tls(exc), retryable=False, attempts=attempt)
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, httpx.DecodingError):
+        detail = f"the answer's body could not be decoded as its Content-Encoding says ({exc})"
     error = TransportError(method, path, detail=scrub(detail), retryable=True, attempts=attempt)
     if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_HOST:
         error.retryable = False
@@ -77,7 +80,7 @@ _NOT_TLS = frozenset(
 )
 
 
-def _not_tls(exc: httpx.TransportError) -> str:
+def _not_tls(exc: httpx.RequestError) -> str:
     try:
         url = exc.request.url
     except RuntimeError:  # an error raised without its request: say it without the address

@@ -208,7 +208,7 @@ class Requester:
                 response = await self._http.request(
                     method, path.lstrip("/"), params=params, content=content, headers=headers
                 )
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self.named(transport_error(method, path, exc, attempt, self._redact)) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log.debug("%s %s -> %d in %.0f ms", method, path, response.status_code, elapsed_ms)
