@@ -250,3 +250,65 @@ def test_ctrl_c_while_deletions_are_being_confirmed_deletes_nothing(
     assert "Traceback" not in err
     assert deleted(store) == set()
     assert runs(store)[-1] != "success"
+
+
+# -- the steady-state resync: unchanged rows skipped, a changed one never ---------------
+
+
+def actions(out: str) -> dict[str, str]:
+    lines = [json.loads(line) for line in out.splitlines()]
+    return {line["id"]: line["_metadata"]["lastAction"] for line in lines}
+
+
+def stored(store: Path, rid: str) -> tuple[dict[str, Any], str | None]:
+    with sqlite3.connect(store) as db:
+        data, gone = db.execute(
+            "SELECT data, deleted_at FROM records WHERE id = ?", (rid,)
+        ).fetchone()
+    return json.loads(data), gone
+
+
+def test_a_resync_moves_unchanged_rows_but_never_skips_a_changed_or_returning_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's fast path (a live row whose bytes are the same only moves its
+    sighting) must not swallow a change: one field, only ``meta.lastModified``, ``active``;
+    nor a record deleted last run that comes back with the very bytes it had."""
+    users = [user(i) for i in range(1, 251)]
+    for u in users:
+        u["meta"] = {"lastModified": "2026-01-01T00:00:00Z"}
+    store = tmp_path / "s.sqlite3"
+    argv = ["sync", "users", "--store", str(store)]
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        if path == "/Users":
+            return listing(users, query)
+        found = [u for u in users if f"/Users/{u['id']}" == path]
+        return raw(200, found[0]) if found else not_found()
+
+    with serve(answer) as url:
+        assert cli(url, argv, monkeypatch)[0] == EXIT_OK
+        users[6]["name"] = {"familyName": "Changed"}
+        users[7]["meta"] = {"lastModified": "2026-02-02T00:00:00Z"}
+        users[9]["active"] = False
+        gone = users.pop(10)  # id 11
+        code, out, err = cli(url, argv, monkeypatch)
+        assert code == EXIT_OK, err
+        second = actions(out)
+        users.insert(10, gone)
+        code, out, err = cli(url, argv, monkeypatch)
+        assert code == EXIT_OK, err
+        third = actions(out)
+
+    assert {i: a for i, a in second.items() if a != "UNCHANGED"} == {
+        "7": "UPDATED",
+        "8": "UPDATED",
+        "10": "UPDATED",
+        "11": "DELETED",
+    }
+    assert stored(store, "7")[0]["lastName"] == "Changed"
+    assert stored(store, "8")[0]["updatedAt"].startswith("2026-02-02")
+    assert stored(store, "10")[0]["active"] is False
+    assert third["11"] == "ADDED"
+    assert stored(store, "11")[1] is None, "the returning record is still marked deleted"
+    assert set(third.values()) == {"UNCHANGED", "ADDED"}
