@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -312,3 +313,46 @@ def test_a_resync_moves_unchanged_rows_but_never_skips_a_changed_or_returning_on
     assert third["11"] == "ADDED"
     assert stored(store, "11")[1] is None, "the returning record is still marked deleted"
     assert set(third.values()) == {"UNCHANGED", "ADDED"}
+
+
+# -- rate limits, on the worker threads' GETs ---------------------------------------------
+
+
+def test_the_threaded_gets_honour_each_rate_limit_header_the_server_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's retry tests give the client a transport, which keeps the async
+    client: only the network path runs GETs on the worker threads. Through it, each of
+    Retry-After, RateLimit-Reset and X-RateLimit-Reset (an ISO time) is waited out,
+    never less (the waits recorded, not slept)."""
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(
+        "loom_scim_connector._request.RetryPolicy", functools.partial(RetryPolicy, sleep=record)
+    )
+    users = [user(i) for i in range(1, 401)]
+    reset = (datetime.now(UTC) + timedelta(seconds=40)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    limits = {
+        "101": "retry-after: 7",
+        "201": "ratelimit-reset: 11",
+        "301": f"x-ratelimit-reset: {reset}",
+    }
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        header = limits.pop(query.get("startIndex", ""), None)
+        if header is not None:
+            return raw(429, {"schemas": [ERROR], "status": "429"}, header)
+        return listing(users, query) if path == "/Users" else not_found()
+
+    with serve(answer) as url:
+        code, out, err = cli(url, ["sync", "users", "--store", str(tmp_path / "s")], monkeypatch)
+    assert code == EXIT_OK, err
+    assert len(out.splitlines()) == 400
+    # each header's wait, as asked plus at most a second of jitter (the planned walk's
+    # own pauses, until the same reset, may come beside them)
+    assert any(7 <= w <= 8 for w in waits), waits
+    assert any(11 <= w <= 12 for w in waits), waits
+    assert any(30 <= w <= 41 for w in waits), waits
