@@ -5,6 +5,7 @@ for each break, and guards for what the threads must never change (Ctrl-C, delet
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import json
@@ -356,3 +357,47 @@ def test_the_threaded_gets_honour_each_rate_limit_header_the_server_sends(
     assert any(7 <= w <= 8 for w in waits), waits
     assert any(11 <= w <= 12 for w in waits), waits
     assert any(30 <= w <= 41 for w in waits), waits
+
+
+# -- the key, echoed by a server into what the worker threads read ---------------------
+
+
+def forms(secret: str) -> list[str]:
+    return [
+        secret,
+        json.dumps(secret)[1:-1].replace("-", "\\u002d"),
+        "".join(f"%{b:02X}" for b in secret.encode()),
+        base64.b64encode(f"Bearer {secret}".encode()).decode(),
+    ]
+
+
+def test_a_key_echoed_in_broken_http_on_the_worker_threads_never_reaches_any_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that answers a GET with a status line, a header line or an error body
+    holding the key (raw, JSON-escaped, percent-encoded, base64): each is an exception
+    raised on a worker thread and handed to the event loop; none may show the key."""
+    echoes = [
+        f"HTTP/1.1 2OO {KEY}\r\n\r\n".encode(),
+        f"HTTP/1.1 200 OK\r\nx-echo {forms(KEY)[3]}\r\n\r\n".encode(),
+        raw(503, {"schemas": [ERROR], "status": "503", "detail": f"bad token {forms(KEY)[1]}"}),
+        raw(503, {"schemas": [ERROR], "status": "503", "detail": f"?t={forms(KEY)[2]}"}),
+    ]
+    users = [user(i) for i in range(1, 251)]
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        if query.get("startIndex") == "101" and echoes:
+            return echoes.pop(0)
+        return listing(users, query) if path == "/Users" else not_found()
+
+    store = tmp_path / "s.sqlite3"
+    with serve(answer) as url:
+        code, out, err = cli(url, ["sync", "users", "--store", str(store)], monkeypatch)
+        echoes[:] = [f"HTTP/1.1 2OO {KEY}\r\n\r\n".encode()] * 5
+        failed, out2, err2 = cli(url, ["sync", "users", "--store", str(store)], monkeypatch)
+    assert code == EXIT_OK, err
+    assert failed == EXIT_FAILURE, err2
+    assert "[REDACTED]" in err and "[REDACTED]" in err2
+    for shown in (out, err, out2, err2):
+        for form in forms(KEY):
+            assert form not in shown
