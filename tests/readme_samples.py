@@ -94,15 +94,26 @@ def forwarded(sandbox: Sandbox) -> Iterator[None]:
     """The connector's requests to 127.0.0.1:8700 go to the sandbox's real port (the URL,
     the Host header and everything the connector prints keep 8700)."""
     send = httpx.AsyncHTTPTransport.handle_async_request
+    send_sync = httpx.HTTPTransport.handle_request
+
+    def redirect(request: httpx.Request) -> None:
+        if request.url.host == "127.0.0.1" and request.url.port == PORT:
+            request.url = request.url.copy_with(port=sandbox.port)
 
     async def to_sandbox(
         transport: httpx.AsyncHTTPTransport, request: httpx.Request
     ) -> httpx.Response:
-        if request.url.host == "127.0.0.1" and request.url.port == PORT:
-            request.url = request.url.copy_with(port=sandbox.port)
+        redirect(request)
         return await send(transport, request)
 
-    with mock.patch.object(httpx.AsyncHTTPTransport, "handle_async_request", to_sandbox):
+    def to_sandbox_sync(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        redirect(request)  # GETs go through httpx's sync client on worker threads
+        return send_sync(transport, request)
+
+    with (
+        mock.patch.object(httpx.AsyncHTTPTransport, "handle_async_request", to_sandbox),
+        mock.patch.object(httpx.HTTPTransport, "handle_request", to_sandbox_sync),
+    ):
         yield
 
 

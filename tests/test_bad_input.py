@@ -70,13 +70,20 @@ class Network:
 def network(monkeypatch: pytest.MonkeyPatch) -> Network:
     net = Network()
 
-    async def handle(_: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+    def reply(request: httpx.Request) -> httpx.Response:
         net.requests.append(request)
         if not net.replies:
             raise AssertionError(f"unexpected request {request.method} {request.url}")
         return net.replies.pop(0)
 
+    async def handle(_: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        return reply(request)
+
+    def handle_sync(_: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        return reply(request)  # GETs go through httpx's sync client on worker threads
+
     monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", handle)
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle_sync)
     return net
 
 
