@@ -63,7 +63,7 @@ def _load(connection_id: str, dsn: str) -> FleetConnection:
 
 
 def _host(fleet: FleetConnection, dsn: str) -> LocalHost:
-    redis_url, limit = settings.broker_url(), settings.max_in_flight()
+    redis_url, limit = settings.redis_url(), settings.max_in_flight()
     store = PostgresStore(dsn, store_key(fleet.id))
 
     def client(connection: LoomConnection) -> LoomScimClient:
