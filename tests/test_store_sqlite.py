@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +146,24 @@ def test_a_record_saved_by_an_older_version_is_unchanged_and_a_corrupt_row_updat
     assert classify(('{"a": 1}', None), '{"a":2}') == "UPDATED"
     assert classify(("not json", None), '{"a":1}') == "UPDATED"
     assert classify(('{"a":1}', "2026-01-01"), '{"a":1}') == "ADDED"
+
+
+def test_an_exited_unreaped_owner_counts_as_dead() -> None:
+    """A SIGKILLed worker's pool processes stay zombies until someone reaps them; they
+    hold no lease (the fleet's redelivered sync would wait a busy retry otherwise)."""
+    import socket
+
+    from loom_scim_connector.store._owner import is_dead
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":  # exited, not reaped
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert is_dead(f"{socket.gethostname()}:{child.pid}")
+    finally:
+        child.wait()
+    assert is_dead(f"{socket.gethostname()}:{child.pid}")  # reaped: gone
+    assert not is_dead(f"{socket.gethostname()}:{os.getpid()}")
