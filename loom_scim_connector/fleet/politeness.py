@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 
 from loom_scim_connector.retry import server_wait
 
-_ACQUIRE = """
+ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -42,7 +42,7 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 0
 """
-_RENEW = """
+RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) == 1 then
@@ -94,8 +94,8 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport(verify=_tls())
         self.lease_ms = int(lease * 1000)
         self.poll = poll
-        self._acquire = self.redis.register_script(_ACQUIRE)
-        self._renew = self.redis.register_script(_RENEW)
+        self._acquire = self.redis.register_script(ACQUIRE)
+        self._renew = self.redis.register_script(RENEW)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._wait_while_paused()

@@ -28,6 +28,8 @@ ENV_DISPATCH = "LOOM_SCIM_FLEET_DISPATCH_SECONDS"
 ENV_IN_FLIGHT = "LOOM_SCIM_FLEET_MAX_IN_FLIGHT"
 ENV_SYNC_LIMIT = "LOOM_SCIM_FLEET_SYNC_TIME_LIMIT"
 ENV_REDIS = "LOOM_SCIM_FLEET_REDIS_URL"
+ENV_LARGE_MEMBERS = "LOOM_SCIM_FLEET_LARGE_MEMBERS"
+ENV_MAX_LARGE = "LOOM_SCIM_FLEET_MAX_LARGE_SYNCS"
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -172,4 +174,23 @@ def max_in_flight() -> int:
         return 4
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise ConfigError(ENV_IN_FLIGHT, "must be a whole number from 1 to 100")
+    return int(raw)
+
+
+def large_members() -> int:
+    """A workspace with this many live records of a sync's model is large (:mod:`.fairness`)."""
+    return _whole(ENV_LARGE_MEMBERS, 5000, 1, 10_000_000)
+
+
+def max_large_syncs() -> int:
+    """Syncs of large workspaces running at once, fleet-wide (:mod:`.fairness`)."""
+    return _whole(ENV_MAX_LARGE, 2, 1, 1000)
+
+
+def _whole(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}")
     return int(raw)
