@@ -282,12 +282,12 @@ class MultiSandbox(ThreadedServer):
         port: int = 0,
         latency: float = 0.0,
     ) -> None:
-        self._server = _Server((host, port), _Handler)
-        self._server.latency = latency
-        self._server.workspaces = {}
         sizes = [users] * workspaces if isinstance(users, int) else list(users)
         if len(sizes) != workspaces:
             raise ValueError("users: one size per workspace, or one for all")
+        self._server = _Server((host, port), _Handler)
+        self._server.latency = latency
+        self._server.workspaces = {}
         for n in range(workspaces):
             space = Workspace(n, f"multi-{n}-{secrets.token_urlsafe(18)}")
             space.seed(sizes[n])
