@@ -20,7 +20,7 @@ Reliability, as Celery's docs describe it:
   connection closes and RabbitMQ puts its unacknowledged messages back at once (a lost
   machine is noticed by the AMQP heartbeat, :data:`HEARTBEAT`). RabbitMQ's
   ``consumer_timeout`` (30 min by default) must exceed a sync's hard time limit:
-  the queue asks for :data:`.settings.CONSUMER_TIMEOUT_MS` (RabbitMQ 3.12 and later
+  the queue asks for :data:`.settings.CONSUMER_TIMEOUT_MS` (RabbitMQ 3.11.15 and later
   honour it); on older servers set ``consumer_timeout`` in ``rabbitmq.conf``
   (``compose.yaml`` does).
 * **Redis**: ``visibility_timeout``: an unacknowledged message is redelivered only
