@@ -64,8 +64,8 @@ from fleet_table import print_table
 
 PG_VAR, PG_DEFAULT = "LOOM_SCIM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 RECEIVED = re.compile(r"Task loom_scim\.sync\[([0-9a-f-]+)\] received")
-RECEIVED_AT = re.compile(
-    r"\[([\d-]+ [\d:,]+): INFO/MainProcess\] Task loom_scim\.sync\[([0-9a-f-]+)\] received"
+LOGGED = re.compile(
+    r"\[([\d-]+ [\d:,]+): INFO/\S+\] Task loom_scim\.sync\[([0-9a-f-]+)\] (received|succeeded)"
 )
 SUCCEEDED = re.compile(r"Task loom_scim\.sync\[([0-9a-f-]+)\] succeeded")
 SMALL = 200
@@ -183,9 +183,9 @@ def phases(
     while len(read_runs(dsn, before).succeeded) < len(ids) // 5 and time.monotonic() < deadline:
         time.sleep(0.2)
     doomed = fleet.workers[1 % len(fleet.workers)]
+    f["others_from"] = {w.name: len(w.text()) for w in fleet.workers if w is not doomed}
     killed_at = fleet.kill_whole(doomed)
     log = doomed.text()
-    f["others_from"] = {w.name: len(w.text()) for w in fleet.workers if w is not doomed}
     by_task = {task: cid for cid, task in tasks.items()}
     interrupted = {by_task[t] for t in set(RECEIVED.findall(log)) - set(SUCCEEDED.findall(log))}
     interrupted &= set(by_task.values())
@@ -193,7 +193,9 @@ def phases(
     waiting: set[str] = set()
     f["p3"] = wait(dsn, before, set(ids), args.timeout, kind, broker, tasks, interrupted, waiting)
     f["t3"], f["killed_at"], f["interrupted"] = t0, killed_at, interrupted
-    f["redelivered"] = redelivered(fleet, f["others_from"], {tasks[c] for c in interrupted})
+    again = {tasks[c] for c in interrupted}
+    f["redelivered"] = logged(fleet, f["others_from"], again, "received")
+    f["recovered"] = logged(fleet, f["others_from"], again, "succeeded")
     f["waiting"], f["visibility"] = waiting, visibility_timeout()
     if kind == "redis":
         blob += redis_blob(broker)[0]
@@ -212,14 +214,17 @@ def phases(
     return f
 
 
-def redelivered(fleet: Fleet, since: dict[str, int], ids: set[str]) -> dict[str, float]:
-    """When each of ``ids`` was received again by a live worker, after the kill (epoch
-    seconds, from the worker logs' local time)."""
+def logged(fleet: Fleet, since: dict[str, int], ids: set[str], what: str) -> dict[str, float]:
+    """When each of ``ids`` was first ``received`` (or ``succeeded``) in a live worker's
+    log after the kill: epoch seconds, from the logs' millisecond timestamps (the runs
+    table keeps whole seconds)."""
     at: dict[str, float] = {}
     for worker in fleet.workers:
+        if worker.process.poll() is not None:
+            continue  # the dead worker: what it received before the kill
         for line in worker.text()[since.get(worker.name, 0) :].splitlines():
-            found = RECEIVED_AT.match(line)
-            if found and found.group(2) in ids:
+            found = LOGGED.match(line)
+            if found and found.group(3) == what and found.group(2) in ids:
                 when = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
                 at[found.group(2)] = min(when, at.get(found.group(2), when))
     return at

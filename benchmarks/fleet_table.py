@@ -44,7 +44,7 @@ def rows(
     p3_small, p95 = _spread(f["p3"], f["t3"], small - waiting)
     p3_large, _ = _spread(f["p3"], f["t3"], large - waiting)
     interrupted: set[str] = f["interrupted"]
-    done = [f["p3"].finished[c] - f["killed_at"] for c in interrupted if c in f["p3"].finished]
+    done = [t - f["killed_at"] for t in f["recovered"].values()]
     if waiting:
         kill = (
             f"{len(interrupted)} interrupted; {len(done)} succeeded; {len(waiting)} not within "
@@ -56,6 +56,8 @@ def rows(
             f"{len(interrupted)} interrupted; delivered again within {max(again, default=0):.1f} s"
             f", all succeeded within {max(done, default=0):.1f} s"
         )
+        if len(done) < len(interrupted):
+            kill += f" ({len(interrupted) - len(done)} under another task id)"
     mains = [m for m, _ in f["memory"]]
     pools = [p for _, p in f["memory"]]
     store = f["store"]
