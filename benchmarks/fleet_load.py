@@ -40,11 +40,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
 
 from loom_scim_connector.fleet.connections import ENV_FERNET_KEY, Cipher, ConnectionRegistry
 from loom_scim_connector.fleet.settings import store_key, visibility_timeout
 from loom_scim_connector.sandbox.multi import MultiSandbox
+from loom_scim_connector.store._owner import is_dead
 from loom_scim_connector.store.postgres import PostgresStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -191,7 +193,8 @@ def phases(
     interrupted &= set(by_task.values())
     fleet.start_worker()
     waiting: set[str] = set()
-    f["p3"] = wait(dsn, before, set(ids), args.timeout, kind, broker, tasks, interrupted, waiting)
+    f["p3"] = wait(dsn, before, set(ids), args.timeout, kind, broker, tasks, waiting)
+    interrupted |= waiting  # a message it had taken but not yet logged as received
     f["t3"], f["killed_at"], f["interrupted"] = t0, killed_at, interrupted
     again = {tasks[c] for c in interrupted}
     f["redelivered"] = logged(fleet, f["others_from"], again, "received")
@@ -245,37 +248,43 @@ def wait(
     kind: str = "",
     broker: str = "",
     tasks: dict[str, str] | None = None,
-    interrupted: set[str] | None = None,
     waiting: set[str] | None = None,
 ) -> Runs:
-    """Until each of ``ids`` has succeeded; on Redis after a kill, until the only ones
-    left are the dead worker's, held in the ``unacked`` hash (put in ``waiting``)."""
+    """Until each of ``ids`` has succeeded; on Redis after a kill, until nothing is queued
+    or running any more and the only ones left are in the ``unacked`` hash (the dead
+    worker's, put in ``waiting``); one in neither, after 30 s, was lost."""
     deadline = time.monotonic() + timeout
-    stalled: float | None = None
+    idle_since: float | None = None
     while True:
         runs = read_runs(dsn, after)
         pending = ids - runs.succeeded
         if not pending or time.monotonic() > deadline:
             return runs
-        if kind == "redis" and tasks and interrupted is not None and pending <= interrupted:
-            client = redis.Redis.from_url(broker)
-            try:
-                queued = sum(
-                    int(client.llen(k)) for k in client.scan_iter(match="loom-scim-load-*")
-                )
-            finally:
-                client.close()
+        if kind == "redis" and tasks and waiting is not None and _idle(dsn, after, broker):
+            idle_since = idle_since or time.monotonic()
             unacked = redis_unacked(broker)
-            stalled = stalled or time.monotonic()
-            # A message the transport lost (popped, never recorded) is in neither: after
-            # 30 s of nothing else to do, it is counted lost.
-            if queued == 0 and (
-                all(tasks[cid] in unacked for cid in pending) or time.monotonic() - stalled > 30
-            ):
-                if waiting is not None:
-                    waiting |= {cid for cid in pending if tasks[cid] in unacked}
+            held = {cid for cid in pending if tasks[cid] in unacked}
+            if held == pending or time.monotonic() - idle_since > 30:
+                waiting |= held
                 return runs
+        else:
+            idle_since = None
         time.sleep(1.0)
+
+
+def _idle(dsn: str, after: int, broker: str) -> bool:
+    """Nothing queued in Redis, and no run going on in a live process."""
+    client = redis.Redis.from_url(broker)
+    try:
+        names = client.scan_iter(match="loom-scim-load-*")
+        queued = sum(int(client.llen(k)) for k in names)
+    finally:
+        client.close()
+    with psycopg.connect(dsn) as db:
+        owners = db.execute(
+            "SELECT owner FROM loom_scim_runs WHERE status = 'running' AND run_id > %s", (after,)
+        ).fetchall()
+    return queued == 0 and all(is_dead(str(owner)) for (owner,) in owners)
 
 
 if __name__ == "__main__":
