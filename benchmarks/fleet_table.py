@@ -47,8 +47,9 @@ def rows(
     done = [t - f["killed_at"] for t in f["recovered"].values()]
     if waiting:
         kill = (
-            f"{len(interrupted)} interrupted; {len(done)} succeeded; {len(waiting)} not within "
-            f"the run: in Redis's unacked hash until the visibility timeout ({f['visibility']} s)"
+            f"{len(interrupted)} interrupted, {len(done)} delivered again within the run; "
+            f"{len(waiting)} syncs left unfinished, in Redis's unacked hash until the "
+            f"visibility timeout ({f['visibility']} s)"
         )
     else:
         again = [t - f["killed_at"] for t in f["redelivered"].values()]
