@@ -87,7 +87,12 @@ def test_a_store_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> No
         assert db.execute("SELECT deleted_by FROM records").fetchall() == [(run.generation,)]
 
 
-def _race(path: str, start: multiprocessing.synchronize.Event, results: object) -> None:
+def _race(
+    path: str,
+    start: multiprocessing.synchronize.Event,
+    results: object,
+    done: multiprocessing.synchronize.Event,
+) -> None:
     store = SQLiteStore(path, "conn")
     start.wait()
     try:
@@ -95,18 +100,22 @@ def _race(path: str, start: multiprocessing.synchronize.Event, results: object) 
         results.put(("won", run.run_id))  # type: ignore[attr-defined]
     except SyncBusyError as busy:
         results.put(("busy", busy.run_id))  # type: ignore[attr-defined]
+    # Alive until every racer has tried: a winner that exited (even unreaped) holds no
+    # lease, and a late racer would rightly take it over.
+    done.wait(60)
 
 
 def test_processes_racing_for_the_lease_get_exactly_one_winner(tmp_path: Path) -> None:
     path = str(tmp_path / "race.sqlite3")
     SQLiteStore(path, "conn").close()
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
-    workers = [context.Process(target=_race, args=(path, start, results)) for _ in range(4)]
+    start, results, done = context.Event(), context.Queue(), context.Event()
+    workers = [context.Process(target=_race, args=(path, start, results, done)) for _ in range(4)]
     for worker in workers:
         worker.start()
     start.set()
     outcomes = [results.get(timeout=60) for _ in workers]
+    done.set()
     for worker in workers:
         worker.join(timeout=60)
     winners = [run_id for kind, run_id in outcomes if kind == "won"]
