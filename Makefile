@@ -92,11 +92,13 @@ bench: $(STAMP) ## the benchmarks: figures side by side
 faults: $(STAMP) ## the fault matrix (SEEDS=N per row); exits non-zero on any loss
 	$(BIN)/python benchmarks/faults.py $(if $(SEEDS),--seeds $(SEEDS))
 
-# The fleet under load: 200 workspaces x 500 users, 2 Celery workers, then one pool
-# process and one whole worker SIGKILLed mid-run. Needs PostgreSQL and Redis (see
-# "Running a fleet"); uses Redis database 13 (flushed) and a schema of its own.
-fleet-load: $(STAMP) ## the fleet under load, workers killed mid-run; non-zero on any loss
-	$(BIN)/python benchmarks/fleet_load.py
+# The fleet under load: 2,000 workspaces of uneven sizes (most under 200 members, four of
+# 20,000 to 50,000), 2 Celery workers, on RabbitMQ and on Redis in one run, a whole worker
+# SIGKILLed mid-run with the default time limits. Needs PostgreSQL, Redis and RabbitMQ
+# (see "Running a fleet"); uses Redis database 13 (flushed), a RabbitMQ vhost and a
+# PostgreSQL schema of its own. QUICK=1: 200 workspaces, sizes a tenth.
+fleet-load: $(STAMP) ## the fleet under load, both brokers, a worker killed; non-zero on any loss
+	$(BIN)/python benchmarks/fleet_load.py $(if $(QUICK),--quick)
 
 clean: ## remove .venv, .venv-demo, caches and the default store
 	rm -rf $(VENV) $(DEMO_VENV) .mypy_cache .ruff_cache .pytest_cache loom-scim.sqlite3

@@ -1,13 +1,14 @@
 """What ``fleet_load.py`` counts after a run: the store against the server, the runs
-table's timings, and API keys in the broker or the workers' logs."""
+table's timings, the messages still held by a broker, and API keys in the broker or the
+workers' logs."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -59,7 +60,7 @@ def check_store(dsn: str, served: dict[str, dict[str, str]]) -> StoreCheck:
 @dataclass
 class Runs:
     succeeded: set[str]  # connection ids with a successful run
-    seconds: list[float]  # each successful run's duration
+    finished: dict[str, float]  # each one's first success: when it finished (epoch s)
     other: Counter[str]  # runs that did not succeed, by status
     by_owner_pid: dict[int, list[str]]  # connection ids of runs not successful, by owner pid
     runs: int
@@ -76,15 +77,15 @@ def read_runs(dsn: str, after_run: int, sync: str = "users") -> Runs:
             " FROM loom_scim_runs WHERE sync = %s AND run_id > %s",
             (sync, after_run),
         ).fetchall()
-    runs = Runs(set(), [], Counter(), {}, len(rows), None, None)
+    runs = Runs(set(), {}, Counter(), {}, len(rows), None, None)
     for key, owner, status, started, finished in rows:
         cid = key.removeprefix(store_key(""))
         started = float(started)
         runs.first_start = started if runs.first_start is None else min(runs.first_start, started)
         if status == "success" and finished is not None:
             runs.succeeded.add(cid)
-            runs.seconds.append(float(finished) - started)
             end = float(finished)
+            runs.finished[cid] = min(end, runs.finished.get(cid, end))
             runs.last_finish = end if runs.last_finish is None else max(runs.last_finish, end)
         else:
             runs.other[status] += 1
@@ -92,33 +93,6 @@ def read_runs(dsn: str, after_run: int, sync: str = "users") -> Runs:
             if pid.isdigit():
                 runs.by_owner_pid.setdefault(int(pid), []).append(cid)
     return runs
-
-
-@dataclass
-class Results:
-    seconds: list[float]  # each successful sync's own duration (SyncReport.seconds)
-    last_done: float | None  # when the last one finished (epoch seconds)
-    not_success: int
-
-
-def task_results(url: str, task_ids: set[str]) -> Results:
-    """The sync tasks' results in the Redis result backend (``celery-task-meta-*``)."""
-    client = redis.Redis.from_url(url)
-    try:
-        metas = client.mget([f"celery-task-meta-{t}" for t in task_ids]) if task_ids else []
-    finally:
-        client.close()
-    results = Results([], None, 0)
-    for raw in metas:
-        meta = json.loads(raw) if raw else {}
-        result = meta.get("result")
-        if meta.get("status") != "SUCCESS" or not isinstance(result, dict):
-            results.not_success += 1
-            continue
-        results.seconds.append(float(result["seconds"]))
-        done = datetime.fromisoformat(meta["date_done"]).replace(tzinfo=UTC).timestamp()
-        results.last_done = done if results.last_done is None else max(results.last_done, done)
-    return results
 
 
 def last_run_id(dsn: str) -> int:
@@ -192,3 +166,50 @@ def leaks(text: bytes, keys: list[str]) -> int:
             forms.append(encoded[4 if shift else 0 : -4])
         found += any(form in text for form in forms)
     return found
+
+
+def redis_unacked(url: str) -> set[str]:
+    """Task ids in the Redis transport's ``unacked`` hash: delivered, not acknowledged,
+    waiting for the visibility timeout if their worker is gone."""
+    client = redis.Redis.from_url(url)
+    try:
+        values = client.hvals("unacked")
+    finally:
+        client.close()
+    ids = set()
+    for value in values:
+        with suppress(ValueError, KeyError, IndexError, TypeError):
+            ids.add(str(json.loads(value)[0]["headers"]["id"]))
+    return ids
+
+
+def amqp_peek(url: str, queue: str, limit: int) -> tuple[bytes, int]:
+    """Up to ``limit`` messages of a RabbitMQ queue, read without acknowledging them:
+    the channel is closed after, and RabbitMQ puts them back."""
+    from kombu import connection
+
+    chunks: list[bytes] = []
+    with connection.Connection(url) as conn:  # type: ignore[no-untyped-call]
+        channel = conn.channel()
+        try:
+            for _ in range(limit):
+                message = channel.basic_get(queue, no_ack=False)
+                if message is None:
+                    break
+                chunks.append(json.dumps(message.headers).encode())
+                body = message.body
+                chunks.append(body if isinstance(body, bytes) else str(body).encode())
+        finally:
+            channel.close()
+    return b"\n".join(chunks), len(chunks) // 2
+
+
+def table_bytes(dsn: str) -> int:
+    """The store's and the fleet's tables in the run's schema, indexes and TOAST too."""
+    with psycopg.connect(dsn) as db:
+        row = db.execute(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " WHERE c.relkind = 'r' AND c.relname LIKE 'loom_scim%%'"
+            " AND c.relnamespace = current_schema()::regnamespace"
+        ).fetchone()
+    return int(row[0]) if row else 0

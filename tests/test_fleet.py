@@ -160,6 +160,7 @@ def start_worker(
     command: str = "worker",
     database: str | None = None,
     ready: str = " ready.",
+    env: dict[str, str] | None = None,
 ) -> Iterator[Worker]:
     """``loom-scim fleet worker`` (Celery's worker, on the queue named by
     ``LOOM_SCIM_FLEET_QUEUE``) or ``beat`` in a subprocess, its output in ``log``;
@@ -172,6 +173,7 @@ def start_worker(
         settings.ENV_BUSY_RETRY: "0.5",
         settings.ENV_DISPATCH: "1",
         ENV_FERNET_KEY: fleet.fernet_key,
+        **(env or {}),
     }
     if command == "worker":
         options = (*options, f"--hostname=test-{uuid.uuid4().hex[:8]}@%h")

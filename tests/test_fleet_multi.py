@@ -88,3 +88,11 @@ def test_a_pooled_client_is_seen_reusing_its_connection(multi: MultiSandbox) -> 
     after = multi.stats()[1]
     assert after["requests"] - before["requests"] == 5
     assert after["connections"] - before["connections"] == 1  # HTTP/1.1 keep-alive
+
+
+def test_each_workspace_may_have_a_size_of_its_own() -> None:
+    """fleet-load's uneven workspaces: one size per workspace."""
+    with MultiSandbox(workspaces=3, users=[2, 0, 7]) as uneven:
+        assert [_get(uneven, n).json()["totalResults"] for n in range(3)] == [2, 0, 7]
+    with pytest.raises(ValueError, match="one size per workspace"):
+        MultiSandbox(workspaces=3, users=[2, 7])

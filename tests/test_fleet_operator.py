@@ -153,6 +153,9 @@ def test_fleet_help_is_written_for_operators() -> None:
         "health",
         "LOOM_SCIM_FLEET_DATABASE_URL",
         "LOOM_SCIM_FLEET_BROKER_URL",
+        "LOOM_SCIM_FLEET_REDIS_URL",
+        "RabbitMQ",
+        "LOOM_SCIM_FLEET_MAX_LARGE_SYNCS",
         "LOOM_SCIM_FLEET_FERNET_KEY",
         "search_path",  # the fleet's tables in a schema of their own
         "Running a fleet",  # where to read more
@@ -173,6 +176,15 @@ def test_health_says_in_one_line_what_is_not_ready(
     code, _, err = fleet("health", "--timeout", "0.5")
     assert code == 1 and len(err.splitlines()) == 1, err
     assert "broker does not answer" in err and "Secret-Pw" not in err
+    monkeypatch.setenv(settings.ENV_BROKER, "amqp://u:Secret-Pw@127.0.0.1:1//")
+    code, _, err = fleet("health", "--timeout", "0.5")
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert "broker does not answer" in err and "Secret-Pw" not in err
+    monkeypatch.setenv(settings.ENV_BROKER, "sqs://u:Secret-Pw@queue.example.com")
+    code, _, err = fleet("health", "--timeout", "0.5")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert settings.ENV_BROKER in err and "amqp://" in err and "Secret-Pw" not in err
+    monkeypatch.setenv(settings.ENV_BROKER, "redis://127.0.0.1:1/0")
     monkeypatch.setenv(settings.ENV_DATABASE, "postgresql://u:Secret-Pw@127.0.0.1:1/x")
     code, _, err = fleet("health", "--timeout", "0.5")
     assert code == 1 and len(err.splitlines()) == 1, err

@@ -68,7 +68,13 @@ class TestPostgresStore(StoreContract):
             store.close()
 
 
-def _race(url: str, key: str, start: multiprocessing.synchronize.Event, results: object) -> None:
+def _race(
+    url: str,
+    key: str,
+    start: multiprocessing.synchronize.Event,
+    results: object,
+    done: multiprocessing.synchronize.Event,
+) -> None:
     store = PostgresStore(url, key)
     start.wait()
     try:
@@ -78,17 +84,22 @@ def _race(url: str, key: str, start: multiprocessing.synchronize.Event, results:
         results.put(("busy", busy.run_id))  # type: ignore[attr-defined]
     finally:
         store.close()
+    # Alive until every racer has tried: a winner that exited (even unreaped) holds no
+    # lease, and a late racer would rightly take it over.
+    done.wait(60)
 
 
 def test_processes_racing_for_the_lease_get_exactly_one_winner(pg_url: str, prefix: str) -> None:
     key = prefix + "conn"
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
-    workers = [context.Process(target=_race, args=(pg_url, key, start, results)) for _ in range(4)]
+    start, results, done = context.Event(), context.Queue(), context.Event()
+    args = (pg_url, key, start, results, done)
+    workers = [context.Process(target=_race, args=args) for _ in range(4)]
     for worker in workers:
         worker.start()
     start.set()
     outcomes = [results.get(timeout=60) for _ in workers]
+    done.set()
     for worker in workers:
         worker.join(timeout=60)
     winners = [run_id for kind, run_id in outcomes if kind == "won"]

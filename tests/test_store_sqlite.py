@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +87,12 @@ def test_a_store_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> No
         assert db.execute("SELECT deleted_by FROM records").fetchall() == [(run.generation,)]
 
 
-def _race(path: str, start: multiprocessing.synchronize.Event, results: object) -> None:
+def _race(
+    path: str,
+    start: multiprocessing.synchronize.Event,
+    results: object,
+    done: multiprocessing.synchronize.Event,
+) -> None:
     store = SQLiteStore(path, "conn")
     start.wait()
     try:
@@ -93,18 +100,22 @@ def _race(path: str, start: multiprocessing.synchronize.Event, results: object) 
         results.put(("won", run.run_id))  # type: ignore[attr-defined]
     except SyncBusyError as busy:
         results.put(("busy", busy.run_id))  # type: ignore[attr-defined]
+    # Alive until every racer has tried: a winner that exited (even unreaped) holds no
+    # lease, and a late racer would rightly take it over.
+    done.wait(60)
 
 
 def test_processes_racing_for_the_lease_get_exactly_one_winner(tmp_path: Path) -> None:
     path = str(tmp_path / "race.sqlite3")
     SQLiteStore(path, "conn").close()
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
-    workers = [context.Process(target=_race, args=(path, start, results)) for _ in range(4)]
+    start, results, done = context.Event(), context.Queue(), context.Event()
+    workers = [context.Process(target=_race, args=(path, start, results, done)) for _ in range(4)]
     for worker in workers:
         worker.start()
     start.set()
     outcomes = [results.get(timeout=60) for _ in workers]
+    done.set()
     for worker in workers:
         worker.join(timeout=60)
     winners = [run_id for kind, run_id in outcomes if kind == "won"]
@@ -144,3 +155,24 @@ def test_a_record_saved_by_an_older_version_is_unchanged_and_a_corrupt_row_updat
     assert classify(('{"a": 1}', None), '{"a":2}') == "UPDATED"
     assert classify(("not json", None), '{"a":1}') == "UPDATED"
     assert classify(('{"a":1}', "2026-01-01"), '{"a":1}') == "ADDED"
+
+
+def test_an_exited_unreaped_owner_counts_as_dead() -> None:
+    """A SIGKILLed worker's pool processes stay zombies until someone reaps them; they
+    hold no lease (the fleet's redelivered sync would wait a busy retry otherwise)."""
+    import socket
+
+    from loom_scim_connector.store._owner import is_dead
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        stat = Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":  # exited, not reaped
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert is_dead(f"{socket.gethostname()}:{child.pid}")
+    finally:
+        child.wait()
+    assert is_dead(f"{socket.gethostname()}:{child.pid}")  # reaped: gone
+    assert not is_dead(f"{socket.gethostname()}:{os.getpid()}")

@@ -3,7 +3,8 @@
 DESCRIPTION = """\
 Run many Loom workspaces from one place. Each workspace is a connection kept in
 PostgreSQL (its API key encrypted). Syncs run as Celery tasks that workers take from a
-Redis queue; one beat process queues each connection's syncs when they are due.
+RabbitMQ queue (recommended: a worker lost whole has its syncs back at once) or a Redis
+one; one beat process queues each connection's syncs when they are due.
 
 commands:
   add-connection ID --url URL   add a workspace; the API key is read from
@@ -30,7 +31,10 @@ commands:
 
 environment:
   LOOM_SCIM_FLEET_DATABASE_URL  PostgreSQL URL (or --database); required
-  LOOM_SCIM_FLEET_BROKER_URL    Redis URL (default redis://127.0.0.1:6379/0)
+  LOOM_SCIM_FLEET_BROKER_URL    amqp://... (RabbitMQ) or redis://... (default
+                                redis://127.0.0.1:6379/0)
+  LOOM_SCIM_FLEET_REDIS_URL     Redis for results and politeness (default: the broker's
+                                URL if it is Redis, else redis://127.0.0.1:6379/0)
   LOOM_SCIM_FLEET_FERNET_KEY    the key(s) encrypting API keys at rest; several,
                                 comma-separated, newest first, to rotate
   LOOM_SCIM_FLEET_QUEUE         the queue's name (default loom-scim)
@@ -38,6 +42,9 @@ environment:
   LOOM_SCIM_FLEET_MAX_IN_FLIGHT       requests in flight per workspace (default 4)
   LOOM_SCIM_FLEET_BUSY_RETRY_SECONDS  wait before retrying a busy sync (default 30)
   LOOM_SCIM_FLEET_SYNC_TIME_LIMIT     a sync's time limit in seconds (default 3600)
+  LOOM_SCIM_FLEET_LARGE_MEMBERS       a workspace this large is large (default 5000)
+  LOOM_SCIM_FLEET_MAX_LARGE_SYNCS     large syncs at once, fleet-wide (default 2), so
+                                      small workspaces never wait behind them
 
 a schema of its own:
   The fleet's tables are all named loom_scim_* and made in the first schema of the

@@ -26,7 +26,7 @@ def add_fleet_parser(sub: Any) -> None:
     """Add ``fleet`` and its commands to the ``loom-scim`` parser's subparsers."""
     fleet = sub.add_parser(
         "fleet",
-        help="many workspaces: connections in PostgreSQL, syncs as Celery tasks on Redis",
+        help="many workspaces: connections in PostgreSQL, syncs as Celery tasks (RabbitMQ, Redis)",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

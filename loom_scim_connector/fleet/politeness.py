@@ -21,7 +21,9 @@ whichever worker and task send them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
+import ssl
 from datetime import UTC, datetime
 
 import httpx
@@ -29,7 +31,7 @@ import redis.asyncio as aioredis
 
 from loom_scim_connector.retry import server_wait
 
-_ACQUIRE = """
+ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -40,7 +42,7 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 0
 """
-_RENEW = """
+RENEW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) == 1 then
@@ -53,6 +55,13 @@ DEFAULT_LIMIT = 4
 SLOT_LEASE = 15.0
 # A Retry-After beyond this is capped: the client's retry gives up long before.
 MAX_PAUSE = 300.0
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context, made once per process: loading the CA bundle costs
+    about 0.1 s of CPU, which every task paid again (most of a small sync's CPU)."""
+    return httpx.create_ssl_context()
 
 
 def pause_key(connection_id: str) -> str:
@@ -82,11 +91,11 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self.redis = aioredis.Redis.from_url(redis_url)
         self.connection_id = connection_id
         self.limit = limit
-        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.inner = inner or httpx.AsyncHTTPTransport(verify=_tls())
         self.lease_ms = int(lease * 1000)
         self.poll = poll
-        self._acquire = self.redis.register_script(_ACQUIRE)
-        self._renew = self.redis.register_script(_RENEW)
+        self._acquire = self.redis.register_script(ACQUIRE)
+        self._renew = self.redis.register_script(RENEW)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._wait_while_paused()

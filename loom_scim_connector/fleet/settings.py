@@ -1,11 +1,17 @@
 """The fleet's settings: environment variables and time limits, in one place.
 
-The time limits and the broker's visibility timeout go together. With ``acks_late``, a
-task's message stays unacknowledged in Redis until the task ends; the Redis transport
+The broker is RabbitMQ (``amqp://``, recommended) or Redis (``redis://``), chosen by
+the scheme of ``LOOM_SCIM_FLEET_BROKER_URL``. Redis is needed either way, for the
+politeness semaphore and the task results (``LOOM_SCIM_FLEET_REDIS_URL``; by default
+the broker's URL when the broker is Redis).
+
+The time limits and Redis's visibility timeout go together. With ``acks_late``, a
+task's message stays unacknowledged until the task ends; the Redis transport
 redelivers any message not acknowledged within ``visibility_timeout`` to another worker.
 So the visibility timeout must exceed the longest a task can run (its hard time limit)
 plus the longest ``countdown`` it can be retried with, or a healthy long sync would be
-run twice (the store's lease would refuse the second, but it is wasted work).
+run twice (the store's lease would refuse the second, but it is wasted work). RabbitMQ
+has no such timer: it redelivers when the consumer's connection closes.
 """
 
 from __future__ import annotations
@@ -21,8 +27,14 @@ ENV_BUSY_RETRY = "LOOM_SCIM_FLEET_BUSY_RETRY_SECONDS"
 ENV_DISPATCH = "LOOM_SCIM_FLEET_DISPATCH_SECONDS"
 ENV_IN_FLIGHT = "LOOM_SCIM_FLEET_MAX_IN_FLIGHT"
 ENV_SYNC_LIMIT = "LOOM_SCIM_FLEET_SYNC_TIME_LIMIT"
+ENV_REDIS = "LOOM_SCIM_FLEET_REDIS_URL"
+ENV_LARGE_MEMBERS = "LOOM_SCIM_FLEET_LARGE_MEMBERS"
+ENV_MAX_LARGE = "LOOM_SCIM_FLEET_MAX_LARGE_SYNCS"
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+REDIS_SCHEMES = ("redis", "rediss")
 DEFAULT_QUEUE = "loom-scim"
 
 # A sync is killed (hard limit) after an hour by default; the soft limit lets it finish
@@ -38,6 +50,10 @@ BUSY_MAX_RETRIES = 240
 # Celery beat queues the dispatch task this often (seconds); it queues the due syncs.
 DEFAULT_DISPATCH = 60.0
 DISPATCH_TIME_LIMIT = 120
+# RabbitMQ closes a channel whose delivery stays unacknowledged longer than its
+# consumer_timeout (30 min by default): the queue asks for a day and a half, longer than
+# the longest hard time limit allowed (a day) plus the busy retry.
+CONSUMER_TIMEOUT_MS = 36 * 3600 * 1000
 
 
 def sync_time_limit() -> int:
@@ -90,6 +106,26 @@ def broker_url() -> str:
     return os.environ.get(ENV_BROKER, "").strip() or DEFAULT_BROKER
 
 
+def broker_kind(url: str | None = None) -> str:
+    """``amqp`` (RabbitMQ) or ``redis``, from the broker URL's scheme."""
+    scheme = (url or broker_url()).partition("://")[0].lower()
+    if scheme in AMQP_SCHEMES:
+        return "amqp"
+    if scheme in REDIS_SCHEMES:
+        return "redis"
+    raise ConfigError(ENV_BROKER, "must be an amqp:// (RabbitMQ) or a redis:// URL")
+
+
+def redis_url(broker: str | None = None) -> str:
+    """Redis for the politeness semaphore and the task results: ``LOOM_SCIM_FLEET_REDIS_URL``,
+    else the broker's URL when the broker is Redis, else the local default."""
+    explicit = os.environ.get(ENV_REDIS, "").strip()
+    if explicit:
+        return explicit
+    broker = broker or broker_url()
+    return broker if broker_kind(broker) == "redis" else DEFAULT_REDIS
+
+
 def queue() -> str:
     return os.environ.get(ENV_QUEUE, "").strip() or DEFAULT_QUEUE
 
@@ -138,4 +174,23 @@ def max_in_flight() -> int:
         return 4
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise ConfigError(ENV_IN_FLIGHT, "must be a whole number from 1 to 100")
+    return int(raw)
+
+
+def large_members() -> int:
+    """A workspace with this many live records of a sync's model is large (:mod:`.fairness`)."""
+    return _whole(ENV_LARGE_MEMBERS, 5000, 1, 10_000_000)
+
+
+def max_large_syncs() -> int:
+    """Syncs of large workspaces running at once, fleet-wide (:mod:`.fairness`)."""
+    return _whole(ENV_MAX_LARGE, 2, 1, 1000)
+
+
+def _whole(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}")
     return int(raw)

@@ -41,6 +41,7 @@ from loom_scim_connector.store.postgres import PostgresStore
 from . import settings
 from .connections import ConnectionNotFoundError, ConnectionRegistry, FleetConnection
 from .errors import ErrorLog
+from .fairness import LargeSyncsBusy, run_fairly
 from .ledger import ActionBusyError, ActionFailedError, ActionLedger
 from .politeness import PoliteTransport
 from .schedule import Dispatcher, frequencies
@@ -63,7 +64,7 @@ def _load(connection_id: str, dsn: str) -> FleetConnection:
 
 
 def _host(fleet: FleetConnection, dsn: str) -> LocalHost:
-    redis_url, limit = settings.broker_url(), settings.max_in_flight()
+    redis_url, limit = settings.redis_url(), settings.max_in_flight()
     store = PostgresStore(dsn, store_key(fleet.id))
 
     def client(connection: LoomConnection) -> LoomScimClient:
@@ -88,7 +89,7 @@ def run_sync(connection_id: str, model: str, *, dsn: str | None = None) -> dict[
     dsn = dsn or settings.database_url()
     try:
         result = _run_sync(connection_id, model, dsn)
-    except (SyncBusyError, ConnectionNotFoundError):
+    except (SyncBusyError, LargeSyncsBusy, ConnectionNotFoundError):
         raise  # not a failure of this connection's sync
     except Exception as exc:
         _note_error(dsn, connection_id, model, exc)
@@ -112,7 +113,8 @@ def _run_sync(connection_id: str, model: str, dsn: str) -> dict[str, Any]:
     fleet = _load(connection_id, dsn)
     host = _host(fleet, dsn)
     try:
-        report = asyncio.run(host.run_sync(model))
+        members = host.store.live_count(host.manifest.sync(model).spec.output)
+        report = asyncio.run(run_fairly(host.run_sync(model), connection_id, members))
     finally:
         host.close()
     result = _report(connection_id, report)
@@ -227,6 +229,13 @@ def register(app: Any) -> tuple[Any, Any, Any]:
             )
             raise task.retry(
                 exc=busy, countdown=countdown, max_retries=settings.BUSY_MAX_RETRIES
+            ) from None
+        except LargeSyncsBusy as large:
+            log.info("%s; retrying in %.0f s", large, settings.busy_retry_seconds())
+            raise task.retry(
+                exc=large,
+                countdown=settings.busy_retry_seconds(),
+                max_retries=settings.BUSY_MAX_RETRIES,
             ) from None
 
     def action(

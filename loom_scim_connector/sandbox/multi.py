@@ -29,6 +29,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -266,7 +267,8 @@ class _Server(ThreadingHTTPServer):
 
 class MultiSandbox(ThreadedServer):
     """``with MultiSandbox(workspaces=200, users=500) as multi:`` then ``multi.url(n)``
-    and ``multi.token(n)`` for workspace ``n`` (``0 <= n < workspaces``)."""
+    and ``multi.token(n)`` for workspace ``n`` (``0 <= n < workspaces``); ``users`` is
+    one size for all or one per workspace."""
 
     _name = "loom-multi-sandbox"
     _server: _Server
@@ -275,17 +277,20 @@ class MultiSandbox(ThreadedServer):
         self,
         *,
         workspaces: int,
-        users: int,
+        users: int | Sequence[int],
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
     ) -> None:
+        sizes = [users] * workspaces if isinstance(users, int) else list(users)
+        if len(sizes) != workspaces:
+            raise ValueError("users: one size per workspace, or one for all")
         self._server = _Server((host, port), _Handler)
         self._server.latency = latency
         self._server.workspaces = {}
         for n in range(workspaces):
             space = Workspace(n, f"multi-{n}-{secrets.token_urlsafe(18)}")
-            space.seed(users)
+            space.seed(sizes[n])
             self._server.workspaces[n] = space
         self.host, self.port = host, self._server.server_address[1]
 
