@@ -6,7 +6,6 @@ fixture of :mod:`.test_fleet_rabbitmq`), removed afterwards.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
