@@ -6,10 +6,13 @@ fixture of :mod:`.test_fleet_rabbitmq`), removed afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import subprocess
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,11 @@ require_psycopg()
 require_celery()
 
 import psycopg  # noqa: E402
+import redis  # noqa: E402
 
 from loom_scim_connector.fleet import settings  # noqa: E402
 from loom_scim_connector.fleet.app import make_app  # noqa: E402
+from loom_scim_connector.fleet.fairness import LargeSyncsBusy, run_fairly  # noqa: E402
 from loom_scim_connector.fleet.health import health  # noqa: E402
 from loom_scim_connector.fleet.settings import store_key  # noqa: E402
 
@@ -140,3 +145,46 @@ def test_a_sync_survives_the_broker_dropping_its_worker(
         assert a[3] is not None and a[3] <= b[2], runs
     assert "Couldn't ack" in log  # the drop did land mid-sync
     assert len([r for r in runs if r[4] == "success"]) == 1, (runs, log[-4000:])
+
+
+def test_a_stalled_large_sync_keeps_its_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large sync's slot was renewed by a task on the sync's own event loop, which the
+    store's blocking calls stall: stalled past its lease, the slot lapsed while the sync
+    ran on, and a third large sync started with the limit at two."""
+    monkeypatch.setenv(settings.ENV_LARGE_MEMBERS, "1")
+    url, key = redis_url(), f"loom_scim:large-syncs:hostile-{uuid.uuid4().hex[:8]}"
+    running: set[str] = set()
+    peak = 0
+
+    async def work(name: str, stall: bool) -> None:
+        nonlocal peak
+        running.add(name)
+        peak = max(peak, len(running))
+        if stall:
+            time.sleep(1.0)  # noqa: ASYNC251 (the point: a blocking call stalls this loop)
+        await asyncio.sleep(1.0)
+        running.discard(name)
+
+    async def one(name: str, stall: bool, delay: float) -> str:
+        await asyncio.sleep(delay)
+        try:
+            await run_fairly(work(name, stall), name, 10, redis_url=url, key=key, lease=0.3)
+        except LargeSyncsBusy:
+            return "busy"
+        return "ran"
+
+    stalled: list[str] = []
+    thread = threading.Thread(target=lambda: stalled.append(asyncio.run(one("a", True, 0))))
+    try:
+        thread.start()
+
+        async def others() -> list[str]:
+            return list(await asyncio.gather(one("b", False, 0.05), one("c", False, 0.6)))
+
+        outcomes = asyncio.run(others())
+        thread.join()
+    finally:
+        redis.Redis.from_url(url).delete(key)
+    assert stalled == ["ran"]
+    assert peak <= 2, f"{peak} large syncs at once, limit 2 ({outcomes})"
+    assert outcomes == ["ran", "busy"]
