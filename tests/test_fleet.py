@@ -493,12 +493,13 @@ def test_a_sync_whose_worker_was_killed_runs_again(fleet: Fleet, tmp_path: Path)
         fleet, tmp_path / "prefork.log", queue, "--pool=prefork", "--concurrency=1"
     ) as prefork:
         users = sandbox.call("GET", "/Users", query={"count": "1"})["totalResults"]
-        before = sandbox.app.requests_served
         sandbox.settings.latency = 1.0
         try:
             result = fleet.sync("globex", queue=queue)
             deadline = time.monotonic() + WAIT
-            while sandbox.app.requests_served == before:  # the sync is under way
+            # Under way: its run begun, its first response still out (waiting for a
+            # response served let the kill race the sync's end, which one page is).
+            while not _running(fleet.pg, fleet.cid("globex")):
                 assert time.monotonic() < deadline, prefork.text()[-3000:]
                 time.sleep(0.05)
             (child,) = children(prefork.process.pid)
@@ -510,6 +511,15 @@ def test_a_sync_whose_worker_was_killed_runs_again(fleet: Fleet, tmp_path: Path)
         assert "WorkerLostError" in prefork.text()
         assert children(prefork.process.pid) != [child]
         check_worker_log(prefork, fleet)
+
+
+def _running(pg: str, connection_id: str) -> bool:
+    with psycopg.connect(pg) as db:
+        row = db.execute(
+            "SELECT count(*) FROM loom_scim_runs WHERE connection = %s AND status = 'running'",
+            (settings.store_key(connection_id),),
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def children(pid: int) -> list[int]:

@@ -71,6 +71,10 @@ def make_app(broker_url: str | None = None, *, queue: str | None = None) -> Any:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        # The broker dropped the connection: let running syncs finish (Celery 6 would
+        # cancel them by default); their messages come again and a sync that succeeded
+        # is not run twice (:func:`.tasks._done_already`).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         **(_amqp(name) if kind == "amqp" else _redis()),
         broker_connection_retry_on_startup=True,
         task_serializer="json",

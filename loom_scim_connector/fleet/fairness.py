@@ -9,10 +9,12 @@ ones waited behind them. So a workspace is **large** when its store holds at lea
 its last sync: a first sync, of a size not yet known, counts as small), and a large
 sync first takes one of the slots of ``loom_scim:large-syncs:<queue>`` in Redis (the lease-based
 semaphore of :mod:`.politeness`, renewed while it runs, so a killed worker's slot comes
-back within its lease). With none free it does not start: :class:`LargeSyncsBusy` is
-retried after the busy countdown, and the process goes to the next message, most
-likely a small one. ``make fleet-load`` measures it (small workspaces' wait with and
-without the large ones).
+back within its lease). The renewal runs in a thread of its own, not on the sync's
+event loop: the store's calls block that loop, and a slot not renewed while they did
+would lapse under a running sync, letting one more large sync start. With none free it
+does not start: :class:`LargeSyncsBusy` is retried after the busy countdown, and the
+process goes to the next message, most likely a small one. ``make fleet-load`` measures
+it (small workspaces' wait with and without the large ones).
 
 Why not a queue per size: each queue would need workers of its own (a worker consuming
 both gives no bound), which an operator must size by hand; and why not priorities:
@@ -25,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
+import redis
 import redis.asyncio as aioredis
 
 from loom_scim_connector.errors import LoomScimError
@@ -76,26 +80,37 @@ async def run_fairly(
     client = aioredis.Redis.from_url(redis_url or settings.redis_url())
     token, lease_ms = f"{connection_id}:{secrets.token_hex(6)}", int(lease * 1000)
     try:
-        acquire, renew = client.register_script(ACQUIRE), client.register_script(RENEW)
+        acquire = client.register_script(ACQUIRE)
         if not await acquire(keys=[key], args=[limit, lease_ms, token]):
             if asyncio.iscoroutine(work):
                 work.close()
             raise LargeSyncsBusy(connection_id, members, limit)
-        keeper = asyncio.create_task(_keep(renew, key, token, lease_ms))
+        stop = _keep(redis_url or settings.redis_url(), key, token, lease_ms)
         try:
             return await work
         finally:
-            keeper.cancel()
+            stop.set()
             with contextlib.suppress(aioredis.RedisError):
                 await client.zrem(key, token)
     finally:
         await client.aclose()
 
 
-async def _keep(renew: Any, key: str, token: str, lease_ms: int) -> None:
-    while True:
-        await asyncio.sleep(lease_ms / 3000)
+def _keep(url: str, key: str, token: str, lease_ms: int) -> threading.Event:
+    """Renew the slot every third of its lease from a daemon thread until the returned
+    event is set (a killed worker's thread dies with it: the slot lapses)."""
+    stop = threading.Event()
+
+    def keep() -> None:
+        client = redis.Redis.from_url(url)
         try:
-            await renew(keys=[key], args=[lease_ms, token])
-        except aioredis.RedisError:  # Redis away: the slot lapses, nothing worse
+            renew = client.register_script(RENEW)
+            while not stop.wait(lease_ms / 3000):
+                renew(keys=[key], args=[lease_ms, token])
+        except redis.RedisError:  # Redis away: the slot lapses, nothing worse
             return
+        finally:
+            client.close()
+
+    threading.Thread(target=keep, name=f"large-sync-slot-{token}", daemon=True).start()
+    return stop

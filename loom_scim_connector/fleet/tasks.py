@@ -211,10 +211,34 @@ def run_action(
     return {**base, "output": dumped, "replayed": False}
 
 
+def _done_already(task: Any) -> dict[str, Any] | None:
+    """This message's earlier delivery's result, when it succeeded: a sync that ran to
+    its end but whose ack was lost (the broker dropped the connection) is delivered
+    again, and must not run a second time. A retry (busy) reuses the task id but never
+    stored a success. The result backend away: ``None``, the sync runs (at least once)."""
+    try:
+        meta = task.backend.get_task_meta(task.request.id)
+    except Exception as exc:  # Redis away: run it rather than lose it
+        log.debug("task %s: result not read: %s", task.request.id, type(exc).__name__)
+        return None
+    result = meta.get("result")
+    return result if meta.get("status") == "SUCCESS" and isinstance(result, dict) else None
+
+
 def register(app: Any) -> tuple[Any, Any, Any]:
     """Register the tasks on a Celery app; return them (sync, action, dispatch)."""
 
     def sync(task: Any, connection_id: str, model: str) -> dict[str, Any]:
+        done = _done_already(task)
+        if done is not None:
+            log.info(
+                "%s: %s sync %s already succeeded: its message came again (its ack was "
+                "lost with the broker connection), not run twice",
+                connection_id,
+                model,
+                task.request.id,
+            )
+            return done
         try:
             return run_sync(connection_id, model)
         except SyncBusyError as busy:
