@@ -56,3 +56,9 @@ def test_rabbitmqs_consumer_timeout_outlasts_the_longest_sync() -> None:
     assert found is not None
     assert int(found.group(1)) >= settings.CONSUMER_TIMEOUT_MS
     assert settings.CONSUMER_TIMEOUT_MS > 86400 * 1000 + settings.DEFAULT_BUSY_RETRY * 10 * 1000
+
+
+def test_the_fleet_processes_come_back_when_killed() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in ("worker", "beat"):
+        assert services[name].get("restart") == "unless-stopped", name
