@@ -423,3 +423,17 @@ async def test_an_answer_confirms_only_the_plan_it_was_asked_about(
             assert "nothing was changed" in refused["fields"]["confirm"]
     assert user_in(sandbox, other)["active"] is True
     assert user_in(sandbox, asked_about)["active"] is True
+
+
+def test_a_held_syncs_release_command_names_the_servers_store_without_its_password() -> None:
+    from loom_scim_connector.host import SyncReport
+    from loom_scim_connector.mcp._sync import summary_of
+
+    report = SyncReport(sync="users", model="User", run_id=7, status="held", held=["u1", "u2"])
+    store = "postgresql://loom:s3cret-pw@db.example.com/ops"
+    note = summary_of(report, store).note
+    assert note is not None
+    # Without --store, the command would release a run of another store (the default file).
+    assert "loom-scim sync users --store postgresql://loom:***@db.example.com/ops" in note
+    assert "--release-held 7" in note
+    assert "s3cret-pw" not in note

@@ -13,13 +13,13 @@ from typing import TextIO
 from loom_scim_connector.audit.offboard import default_actor, resolve_pending, unresolved
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.host.local import open_store
+from loom_scim_connector.host.report import shown_store as _shown
 from loom_scim_connector.store import StoreError
 from loom_scim_connector.store._chain import Verified, verify
 
 from ._connect import connect
 from ._exit import EXIT_FAILURE, EXIT_OK
 from ._offboard import offboard_table
-from ._output import _shown
 
 log = logging.getLogger("loom_scim_connector")
 # The store is opened under no connection: verify and export cover every connection.

@@ -22,13 +22,14 @@ from loom_scim_connector.audit.offboard import (
 )
 from loom_scim_connector.errors import InputError
 from loom_scim_connector.host import LocalHost
+from loom_scim_connector.host.report import shown_store as _shown
 from loom_scim_connector.identity import email_key
 from loom_scim_connector.models.inputs import FindUserInput
 from loom_scim_connector.store import Evidence
 
 from ._connect import connect
 from ._exit import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_NOT_FOUND, EXIT_OK, UsageError
-from ._output import _print_json, _shown
+from ._output import _print_json
 from ._progress import Progress
 
 log = logging.getLogger("loom_scim_connector")

@@ -7,7 +7,6 @@ import functools
 import json
 import os
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 from loom_scim_connector._constants import ENV_KEY
 from loom_scim_connector._messages import redact
@@ -84,17 +83,6 @@ def _capabilities(caps: dict[str, Any]) -> str:
     return f"PATCH {said(caps.get('patch'))}, filter {said(caps.get('filter'))}, max page {page}"
 
 
-def _shown(store: str) -> str:
-    """The store as a person may see it: a URL's password replaced."""
-    parts = urlsplit(store)
-    if "://" not in store or "@" not in parts.netloc:
-        return store
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, has_password, _ = userinfo.partition(":")
-    netloc = f"{user}:***@{hostport}" if has_password else parts.netloc
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _one_line(text: str) -> str:
     """An error is one line, even when a field name or a file name has a newline in it."""
     return " ".join(text.split()) if "\n" in text or "\r" in text else text
@@ -132,7 +120,6 @@ def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[
             *([f"  ... and {more} more"] if more > 0 else []),
             "If they really left, release them (each is still looked up first, and only "
             "those the server says are gone are deleted):",
-            f"  loom-scim sync {report.sync} --store {_shown(args.store)} "
-            f"--release-held {report.run_id}",
+            f"  {report.release_command(args.store)}",
         ]
     )

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 Stage = Literal["listed", "lookup"]
+
+
+def shown_store(store: str) -> str:
+    """The store as a person (or an assistant) may see it: a URL's password replaced."""
+    parts = urlsplit(store)
+    if "://" not in store or "@" not in parts.netloc:
+        return store
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, _ = userinfo.partition(":")
+    netloc = f"{user}:***@{hostport}" if has_password else parts.netloc
+    return urlunsplit(parts._replace(netloc=netloc))
+
 
 SyncStatus = Literal["success", "failed", "cancelled", "held"]
 
@@ -43,6 +56,12 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     released: int | None = None
     quarantined: list[Quarantined] = field(default_factory=list)
+
+    def release_command(self, store: str) -> str:
+        """The command that releases this held run, on the store it ran on."""
+        return (
+            f"loom-scim sync {self.sync} --store {shown_store(store)} --release-held {self.run_id}"
+        )
 
     @property
     def saved(self) -> int:

@@ -35,13 +35,13 @@ class SyncSummary(BaseModel):
     note: str | None = None
 
 
-def summary_of(report: SyncReport) -> SyncSummary:
+def summary_of(report: SyncReport, store: str) -> SyncSummary:
     note = None
     if report.status == "held":
         note = (
             f"{len(report.held)} records were not seen in two walks and are kept, none "
             f"deleted; a person reviews them and releases run {report.run_id} with "
-            f"`loom-scim sync {report.sync} --release-held {report.run_id}`"
+            f"`{report.release_command(store)}`"
         )
     return SyncSummary(
         sync=report.sync,
@@ -65,5 +65,5 @@ def summary_of(report: SyncReport) -> SyncSummary:
     )
 
 
-async def run_sync(host: LocalHost, name: str) -> SyncSummary:
-    return summary_of(await host.run_sync(name))
+async def run_sync(host: LocalHost, name: str, store: str) -> SyncSummary:
+    return summary_of(await host.run_sync(name), store)

@@ -149,7 +149,7 @@ class LoomTools:
         if spec.kind == "sync":
             if args:
                 raise InputError(spec.name, {k: "is not an input of a sync" for k in args})
-            summary = await run_sync(host, spec.target)
+            summary = await run_sync(host, spec.target, str(self.options.store))
             where["workspace"] = host.connection.base_url  # as discovered
             return {**where, "result": summary.model_dump(mode="json", by_alias=True)}
         if not spec.write:
