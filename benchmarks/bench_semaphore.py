@@ -21,7 +21,7 @@ from collections.abc import Callable
 import psycopg
 import redis
 
-from loom_scim_connector.fleet.politeness import ACQUIRE
+from loom_scim_connector.fleet.leases import ACQUIRE
 from loom_scim_connector.fleet.settings import DEFAULT_REDIS, ENV_REDIS
 
 PG_URL = (

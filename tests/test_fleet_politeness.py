@@ -158,3 +158,28 @@ async def test_a_long_request_keeps_its_slot_and_a_dead_workers_slot_lapses(cid:
 def _server_time(client: Any) -> tuple[int, int]:
     seconds, micros = client.time()
     return int(seconds), int(micros)
+
+
+async def test_a_request_keeps_its_slot_while_its_event_loop_is_blocked(cid: str) -> None:
+    """The slot was renewed by a task on the request's own event loop, which the store's
+    calls block: blocked past its lease, the slot lapsed while the request was still out,
+    and another worker could send one more request than the limit allows."""
+    client = redis.Redis.from_url(redis_url())
+    held = Held()
+    slow = PoliteTransport(redis_url(), cid, limit=1, inner=held, lease=0.3)
+    try:
+        request = asyncio.create_task(slow.handle_async_request(httpx.Request("GET", "http://x/")))
+        await _until(lambda: client.zcard(inflight_key(cid)) == 1, "the slot was never taken")
+        slots: Any = client.zrange(inflight_key(cid), 0, -1, withscores=True)
+        ((token, _),) = slots
+        time.sleep(1.0)  # noqa: ASYNC251 (the point: a blocking call stalls this loop)
+        seconds, micros = _server_time(client)
+        now = seconds * 1000 + micros // 1000
+        # Still held, its lease in the future: renewed while the loop could not run.
+        assert (client.zscore(inflight_key(cid), token) or 0) > now
+        held.release.set()
+        assert (await request).status_code == 200
+        assert client.zcard(inflight_key(cid)) == 0
+    finally:
+        await slow.aclose()
+        client.close()

@@ -8,10 +8,9 @@ ones waited behind them. So a workspace is **large** when its store holds at lea
 ``LOOM_SCIM_FLEET_LARGE_MEMBERS`` (5,000) live records of the sync's model (counted from
 its last sync: a first sync, of a size not yet known, counts as small), and a large
 sync first takes one of the slots of ``loom_scim:large-syncs:<queue>`` in Redis (the lease-based
-semaphore of :mod:`.politeness`, renewed while it runs, so a killed worker's slot comes
-back within its lease). The renewal runs in a thread of its own, not on the sync's
-event loop: the store's calls block that loop, and a slot not renewed while they did
-would lapse under a running sync, letting one more large sync start. With none free it
+semaphore of :mod:`.leases`, renewed while it runs by the worker's lease-keeping thread,
+not the sync's event loop, so a killed worker's slot comes back within its lease and a
+live one's never lapses while the store blocks the loop). With none free it
 does not start: :class:`LargeSyncsBusy` is retried after the busy countdown, and the
 process goes to the next message, most likely a small one. ``make fleet-load`` measures
 it (small workspaces' wait with and without the large ones).
@@ -27,17 +26,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import threading
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import redis
 import redis.asyncio as aioredis
 
 from loom_scim_connector.errors import LoomScimError
 
 from . import settings
-from .politeness import ACQUIRE, RENEW, SLOT_LEASE
+from .leases import ACQUIRE, SLOT_LEASE, keeper
 
 T = TypeVar("T")
 
@@ -85,32 +82,13 @@ async def run_fairly(
             if asyncio.iscoroutine(work):
                 work.close()
             raise LargeSyncsBusy(connection_id, members, limit)
-        stop = _keep(redis_url or settings.redis_url(), key, token, lease_ms)
+        keep = keeper(redis_url or settings.redis_url())
+        held = keep.hold(key, token, lease_ms)
         try:
             return await work
         finally:
-            stop.set()
+            keep.release(held)
             with contextlib.suppress(aioredis.RedisError):
                 await client.zrem(key, token)
     finally:
         await client.aclose()
-
-
-def _keep(url: str, key: str, token: str, lease_ms: int) -> threading.Event:
-    """Renew the slot every third of its lease from a daemon thread until the returned
-    event is set (a killed worker's thread dies with it: the slot lapses)."""
-    stop = threading.Event()
-
-    def keep() -> None:
-        client = redis.Redis.from_url(url)
-        try:
-            renew = client.register_script(RENEW)
-            while not stop.wait(lease_ms / 3000):
-                renew(keys=[key], args=[lease_ms, token])
-        except redis.RedisError:  # Redis away: the slot lapses, nothing worse
-            return
-        finally:
-            client.close()
-
-    threading.Thread(target=keep, name=f"large-sync-slot-{token}", daemon=True).start()
-    return stop

@@ -15,7 +15,9 @@ whichever worker and task send them.
 2. takes one of ``limit`` slots in ``loom_scim:inflight:<connection>``, a sorted set of
    lease tokens scored by their expiry (Redis server time, so worker clocks do not
    matter). A slot is given back when the response arrives; one whose worker died is
-   reclaimed when its lease (longer than any request's timeout) runs out.
+   reclaimed when its lease (longer than any request's timeout) runs out. The lease is
+   renewed by the worker's lease-keeping thread (:mod:`.leases`), never by this event
+   loop, which the store's calls block.
 """
 
 from __future__ import annotations
@@ -31,28 +33,9 @@ import redis.asyncio as aioredis
 
 from loom_scim_connector.retry import server_wait
 
-ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-    return 1
-end
-return 0
-"""
-RENEW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) == 1 then
-    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
-end
-return 1
-"""
+from .leases import ACQUIRE, SLOT_LEASE, keeper
+
 DEFAULT_LIMIT = 4
-# Renewed every third of it while the request is out, so only a dead worker's lapses.
-SLOT_LEASE = 15.0
 # A Retry-After beyond this is capped: the client's retry gives up long before.
 MAX_PAUSE = 300.0
 
@@ -95,7 +78,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self.lease_ms = int(lease * 1000)
         self.poll = poll
         self._acquire = self.redis.register_script(ACQUIRE)
-        self._renew = self.redis.register_script(RENEW)
+        self._keeper = keeper(redis_url)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._wait_while_paused()
@@ -105,11 +88,11 @@ class PoliteTransport(httpx.AsyncBaseTransport):
             if await self._acquire(keys=slots, args=[self.limit, self.lease_ms, token]):
                 break
             await asyncio.sleep(self.poll)
-        renewal = asyncio.create_task(self._keep(token))
+        lease = self._keeper.hold(slots[0], token, self.lease_ms)
         try:
             response = await self.inner.handle_async_request(request)
         finally:
-            renewal.cancel()
+            self._keeper.release(lease)
             await self.redis.zrem(inflight_key(self.connection_id), token)
         if response.status_code == 429:
             wait = server_wait(response.headers, datetime.now(UTC))
@@ -118,16 +101,6 @@ class PoliteTransport(httpx.AsyncBaseTransport):
                     pause_key(self.connection_id), "1", px=int(min(wait, MAX_PAUSE) * 1000)
                 )
         return response
-
-    async def _keep(self, token: str) -> None:
-        """Renew this request's slot until cancelled (the response came, or failed)."""
-        slots = [inflight_key(self.connection_id)]
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            try:
-                await self._renew(keys=slots, args=[self.lease_ms, token])
-            except aioredis.RedisError:  # Redis away: the lease lapses, nothing worse
-                return
 
     async def _wait_while_paused(self) -> None:
         while True:
