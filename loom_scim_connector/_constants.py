@@ -49,6 +49,8 @@ GUARD_MAX_FRACTION = 0.10
 # matched, than this share of Loom's active members).
 RECONCILE_MAX_CHANGES = 10
 RECONCILE_MIN_ROSTER_FRACTION = 0.5
+# `loom-scim mcp --max-total-changes`: changes one MCP server may make in all.
+MCP_MAX_TOTAL_CHANGES = 50
 
 # The headers a server may say "wait" with, first found first: RFC 9110's Retry-After
 # (delta seconds or an HTTP date); X-RateLimit-Reset (Atlassian: an ISO 8601 time;

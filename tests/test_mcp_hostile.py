@@ -20,6 +20,7 @@ from mcp_types import Implementation
 from loom_scim_connector import LoomConnection
 from loom_scim_connector.host.local import open_store
 from loom_scim_connector.mcp import Options, build_server
+from loom_scim_connector.mcp._budget import ChangeBudget
 from loom_scim_connector.sandbox import Sandbox
 
 from .conftest import cli
@@ -372,6 +373,38 @@ async def test_deleting_a_group_counts_each_member_it_takes_access_from(
         assert refused["class"] == "bad_input"
         assert "3 changes, more than 2: nothing was changed" in refused["message"]
     assert sorted(_scim(sandbox, "GET", f"/Groups/{group_id}").get("members", []), key=str)
+
+
+async def test_many_small_calls_stop_at_the_servers_total(sandbox: Sandbox, tmp_path: Path) -> None:
+    """--max-changes bounds a call; an agent redeeming its own tokens could still
+    deactivate the whole workspace one confirmed call at a time. --max-total-changes 2:
+    the third deactivation gets no token and changes nothing."""
+    ids = [user_id for user_id in sandbox.seeded["all"] if _active(sandbox, user_id)][:3]
+    server = _server(sandbox, tmp_path, budget=ChangeBudget(2))
+    async with Client(server, client_info=CLIENT) as client:
+        for user_id in ids[:2]:
+            token = data(await client.call_tool("deactivate-user", {"id": user_id}))["confirm"]
+            await client.call_tool("deactivate-user", {"id": user_id, "confirm": token})
+        refused = error(await client.call_tool("deactivate-user", {"id": ids[2]}))
+    assert refused["class"] == "bad_input"
+    assert "this server may make 0 more (2 of 2 made since it started)" in refused["message"]
+    assert [_active(sandbox, user_id) for user_id in ids] == [False, False, True]
+
+
+async def test_a_token_issued_within_the_total_is_refused_once_it_is_spent(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Two plans issued while one change was left: the first confirmed acts, the second
+    is refused at its confirm, before anything is sent."""
+    first, second = [u for u in sandbox.seeded["all"] if _active(sandbox, u)][:2]
+    server = _server(sandbox, tmp_path, budget=ChangeBudget(1))
+    async with Client(server, client_info=CLIENT) as client:
+        one = data(await client.call_tool("deactivate-user", {"id": first}))["confirm"]
+        two = data(await client.call_tool("deactivate-user", {"id": second}))["confirm"]
+        await client.call_tool("deactivate-user", {"id": first, "confirm": one})
+        refused = error(await client.call_tool("deactivate-user", {"id": second, "confirm": two}))
+    assert "--max-total-changes" in refused["message"]
+    assert [_active(sandbox, user_id) for user_id in (first, second)] == [False, True]
 
 
 # -- --read-only -----------------------------------------------------------------------------

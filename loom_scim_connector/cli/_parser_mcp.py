@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loom_scim_connector._constants import DEFAULT_STORE
+from loom_scim_connector._constants import DEFAULT_STORE, MCP_MAX_TOTAL_CHANGES
 
 from ._argparse import positive
 
@@ -50,6 +50,14 @@ def add_mcp_parser(sub: Any) -> None:
         default=10,
         metavar="N",
         help="refuse a call that would make more than N changes" + D,
+    )
+    p.add_argument(
+        "--max-total-changes",
+        type=positive,
+        default=MCP_MAX_TOTAL_CHANGES,
+        metavar="N",
+        help="refuse a call that would take this server past N changes in all since it "
+        "started (many small calls add up)" + D,
     )
     p.add_argument(
         "--confirm-minutes",

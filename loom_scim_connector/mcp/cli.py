@@ -15,6 +15,7 @@ from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.connections import choose
 from loom_scim_connector.errors import ConfigError
 
+from ._budget import ChangeBudget
 from ._http import ENV_TOKEN, check_bind, check_token, serve_http
 from ._token import Confirmations
 from .server import Options, build_server
@@ -74,13 +75,19 @@ def run_mcp(args: argparse.Namespace, err: TextIO) -> int:
         store=args.store,
         read_only=args.read_only,
         max_changes=args.max_changes,
+        budget=ChangeBudget(args.max_total_changes),
         confirmations=Confirmations(ttl=args.confirm_minutes * 60.0),
         extra_secrets=(token,) if token else (),
         roster_dirs=roster_dirs(args),
     )
     server = build_server(options)
     where = ", ".join(f"{name} ({c.base_url})" for name, c in connections.items())
-    mode = "read-only" if args.read_only else f"writes confirmed, at most {args.max_changes}"
+    mode = (
+        "read-only"
+        if args.read_only
+        else f"writes confirmed, at most {args.max_changes} a call and "
+        f"{args.max_total_changes} in all"
+    )
     if token is None:
         log.info("MCP server on stdio: %s; %s", where, mode)
         from mcp.server.stdio import stdio_server

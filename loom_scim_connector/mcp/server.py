@@ -35,6 +35,7 @@ from loom_scim_connector.errors import InputError, UnknownNameError
 from loom_scim_connector.host import LocalHost, validate_input
 from loom_scim_connector.manifest import Manifest, load_manifest
 
+from ._budget import ChangeBudget
 from ._confirm import actor_of, answered, ask_person, question
 from ._errors import Secrets, error_result, loggable
 from ._files import fenced
@@ -59,6 +60,7 @@ class Options:
     store: Path | str
     read_only: bool = False
     max_changes: int = 10
+    budget: ChangeBudget = field(default_factory=ChangeBudget)  # --max-total-changes
     manifest: Manifest = field(default_factory=load_manifest)
     confirmations: Confirmations = field(default_factory=Confirmations)
     extra_secrets: tuple[str, ...] = ()
@@ -178,6 +180,7 @@ class LoomTools:
         max_changes = self.options.max_changes
         async with session(host) as (client, witness):
             plan = await plan_of(host, client, action, validated, name, max_changes)
+            self.options.budget.check(plan["changes"])  # no token for a call that cannot act
             base = {CONNECTION_FIELD: name, "workspace": host.connection.base_url, "plan": plan}
             if token is None:
                 issued, expires = self.options.confirmations.issue(plan)
@@ -194,6 +197,7 @@ class LoomTools:
                 self.options.confirmations.redeem(spec.name, token, plan)
             if answer == "declined":
                 return _reply(base, "declined")
+            self.options.budget.spend(plan["changes"])
             output, ids = await act(host, client, witness, action, args, plan, actor_of(ctx))
         return _reply(base, "done", output.model_dump(mode="json", by_alias=True), ids=ids)
 
