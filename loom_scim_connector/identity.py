@@ -30,6 +30,13 @@ still compared by the rule above alone.
 Two addresses that differ after this are different people, even when a human might guess
 otherwise (``bob+loom@`` and ``bob@``, punycode and Unicode domains): the connector acts
 only on the person asked for, or no one.
+
+A person can still be *missed* that way: an address typed or exported with a full-width
+letter, a long s or a lost accent finds no account. :func:`look_alike` says when two
+addresses that name different people would look the same to a reader (compatibility
+forms folded, accents dropped, case folded): never to act on, only to say, next to "not
+found", which account the person may have meant. It does not know every homoglyph (a
+Cyrillic ``а`` for a Latin ``a`` is not folded).
 """
 
 from __future__ import annotations
@@ -49,6 +56,24 @@ def email_key(email: str) -> str:
 def same_email(a: object, b: object) -> bool:
     """Whether ``a`` and ``b`` are both addresses and name the same person."""
     return isinstance(a, str) and isinstance(b, str) and email_key(a) == email_key(b)
+
+
+def _skeleton(email: str) -> str:
+    """What a reader sees: compatibility forms folded, accents dropped, case folded."""
+    decomposed = unicodedata.normalize("NFKD", email.strip())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", bare.casefold())
+
+
+def look_alike(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` name different people (:func:`same_email`) but look the
+    same to a reader: a hint to show, never a match to act on."""
+    return (
+        isinstance(a, str)
+        and isinstance(b, str)
+        and not same_email(a, b)
+        and _skeleton(a) == _skeleton(b)
+    )
 
 
 def guest_address(upn: str) -> str | None:

@@ -148,6 +148,26 @@ def test_not_found_says_what_was_searched(connect: Any, tmp_path: Path) -> None:
     assert "all 2 users read" in detail
 
 
+def test_a_look_alike_address_is_named_next_to_not_found_and_never_acted_on(
+    connect: Any, tmp_path: Path
+) -> None:
+    """A leaver's address typed with a full-width letter finds no account: the identity
+    rule keeps it apart (another person, never acted on), but "not found" alone reads as
+    "gone" while Donald keeps his access. The account it looks like is named."""
+    standin = connect(atlassian())
+    typed = "\uff44onald.wirth5@acme.example"  # a full-width d
+    code, out, err = cli("offboard", typed)
+    assert code == EXIT_NOT_FOUND, out + err
+    assert standin.active("a1") is True
+    [record] = evidence(tmp_path, standin.url)
+    assert record.outcome == "not_found"
+    hint = "only looks like it (another person to the connector; check it is the one meant)"
+    assert f"{hint}: {DONALD} (id a1)" in (record.detail or "")
+    code, out, err = cli("action", "find-user", "--input", json.dumps({"email": typed}))
+    found = json.loads(out)
+    assert found["found"] is False and found["lookAlikes"] == [f"{DONALD} (id a1)"]
+
+
 def test_a_scan_cut_at_its_bound_is_not_not_found(
     connect: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from loom_scim_connector import filters
 from loom_scim_connector._constants import SCAN_LIMIT
 from loom_scim_connector.client import LoomScimClient, Search
-from loom_scim_connector.identity import same_email
+from loom_scim_connector.identity import look_alike, same_email
 
 # The filters a person is looked for with, in this order.
 FORMS = ("userName", "emails.value", "emails")
@@ -46,19 +46,39 @@ def carries(raw: Mapping[str, Any], email: str) -> bool:
     return any(same_email(address, email) for address in addresses(raw))
 
 
-async def find_people(client: LoomScimClient, email: str) -> Search:
-    """Every account that carries ``email``, and what was searched to find them."""
+async def find_people(client: LoomScimClient, email: str) -> tuple[Search, list[str]]:
+    """Every account that carries ``email``, and what was searched to find them; and,
+    of the accounts read on the way that do not carry it, those that carry an address
+    that only looks like it (:func:`~loom_scim_connector.identity.look_alike`), as
+    ``address (id)``: a hint for "not found", never acted on."""
+    near: dict[str, str] = {}
+
+    def match(item: dict[str, Any]) -> bool:
+        if carries(item, email):
+            return True
+        for address in addresses(item):
+            if look_alike(address, email):
+                near.setdefault(str(item.get("id")), f"{address} (id {item.get('id')})")
+        return False
+
     expressions = [filters.eq(attribute, email) for attribute in FORMS]
-    return await client.search(
-        "Users", expressions, lambda item: carries(item, email), scan=SCAN_LIMIT, every=True
-    )
+    found = await client.search("Users", expressions, match, scan=SCAN_LIMIT, every=True)
+    return found, list(near.values())
 
 
-def nothing_found(searched: str, complete: bool) -> str:
-    """What a search that found no one says: not found, or not found in the first N."""
+def nothing_found(searched: str, complete: bool, look_alikes: list[str] | None = None) -> str:
+    """What a search that found no one says: not found, or not found in the first N;
+    and the accounts whose address only looks like the one asked for, if any."""
     if complete:
-        return f"no Loom user carries this email (searched: {searched})"
-    return (
-        f"not found in the first {SCAN_LIMIT} users, which are not all of them: this "
-        f"person may still have an account (searched: {searched})"
-    )
+        said = f"no Loom user carries this email (searched: {searched})"
+    else:
+        said = (
+            f"not found in the first {SCAN_LIMIT} users, which are not all of them: this "
+            f"person may still have an account (searched: {searched})"
+        )
+    if look_alikes:
+        said += (
+            "; not acted on, an address that only looks like it (another person to the "
+            "connector; check it is the one meant): " + ", ".join(look_alikes)
+        )
+    return said

@@ -125,7 +125,7 @@ async def create_user(ctx: ActionContext[CreateUserInput]) -> UserProvisioning:
 
     async def existing() -> dict[str, Any] | None:
         """The one account that carries the email (a 409, or an earlier attempt)."""
-        search = await find_people(ctx.client, inp.email)
+        search, _ = await find_people(ctx.client, inp.email)
         if len(search.resources) > 1:
             ids = ", ".join(str(raw.get("id")) for raw in search.resources)
             raise ActionError(
@@ -197,7 +197,7 @@ async def get_user(ctx: ActionContext[UserIdInput]) -> User:
 async def find_user(ctx: ActionContext[FindUserInput]) -> FindUserResult:
     """Every account that carries the email, whatever the server's filters do (see
     ``_find``); what was searched is said, and a search cut at its bound is not complete."""
-    search = await find_people(ctx.client, ctx.input.email)
+    search, look_alikes = await find_people(ctx.client, ctx.input.email)
     users = [user_of(raw) for raw in search.resources]
     return FindUserResult(
         found=bool(users),
@@ -205,6 +205,7 @@ async def find_user(ctx: ActionContext[FindUserInput]) -> FindUserResult:
         users=users,
         searched=search.said(),
         complete=search.complete,
+        look_alikes=[] if users else look_alikes,
     )
 
 

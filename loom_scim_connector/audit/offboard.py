@@ -250,7 +250,7 @@ async def offboard_emails(
                 if ids:
                     continue
                 outcome = "not_found" if found.complete else "incomplete"
-                detail = nothing_found(found.searched, found.complete)
+                detail = nothing_found(found.searched, found.complete, found.look_alikes)
                 detail += "; the store knows no account of this email"
             item = _witnessed(witness, actor, source, action, None, email, outcome, detail)
             done.append(item if dry_run else _keep(host, item))

@@ -15,13 +15,17 @@ class FindUserResult(Record):
     them (one person may have two accounts); ``user``: the first. ``searched``: each
     filter tried and what it answered, then the listing read, if it was. ``complete``
     is false when the listing was read only up to its bound and nothing was found
-    there: not found in the first N, which never means gone."""
+    there: not found in the first N, which never means gone. ``lookAlikes``: accounts
+    read on the way whose address only looks like the one asked for (full-width letters,
+    a long s, an accent, case folding), as ``address (id N)``: another person to the
+    connector, never acted on; said so that a typo is not taken for "gone"."""
 
     found: bool
     user: User | None = None
     users: list[User] = Field(default_factory=list)
     searched: str = ""
     complete: bool = True
+    look_alikes: list[str] = Field(default_factory=list)
 
 
 class UserProvisioning(Record):
