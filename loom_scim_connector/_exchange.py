@@ -25,7 +25,7 @@ from ._messages import redact
 from ._status import error_for_status
 from ._timeouts import DeadlineExceeded
 from ._version import __version__
-from .errors import ApiError, NotTlsError, ProtocolError, TransportError
+from .errors import ApiError, DeadlineError, NotTlsError, ProtocolError, TransportError
 from .models.scim import is_scim_error, parse_error_body
 
 USER_AGENT = f"loom-scim-connector/{__version__}"
@@ -61,10 +61,12 @@ def transport_error(
     cause = _cause(exc)
     if isinstance(cause, ssl.SSLError) and cause.reason in _NOT_TLS:
         return NotTlsError(method, path, detail=_not_tls(exc), retryable=False, attempts=attempt)
-    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
     if isinstance(exc, DeadlineExceeded):
-        detail = str(exc)
-    elif isinstance(exc, httpx.DecodingError):
+        late = DeadlineError(method, path, detail=str(exc), retryable=True, attempts=attempt)
+        late.may_have_applied = True  # sent, or not: nobody knows, so a write looks first
+        return late
+    detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if isinstance(exc, httpx.DecodingError):
         detail = f"the answer's body could not be decoded as its Content-Encoding says ({exc})"
     error = TransportError(method, path, detail=scrub(detail), retryable=True, attempts=attempt)
     if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_HOST:

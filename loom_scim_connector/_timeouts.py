@@ -17,9 +17,9 @@ It is enforced where each request runs. On the event loop, the exchange is cance
 cancelled, so its own client stops itself: :func:`guard` gives each socket operation
 (connect, every read and write) at most the time its thread's request has left, so a
 dripped read ends at the deadline and the thread is free again. Either way the attempt
-fails with :class:`DeadlineExceeded`, an ``httpx.TimeoutException``: ``_exchange``
-classifies it as the other timeouts (retried; a write may have been applied, so it
-looks before it sends again).
+fails with :class:`DeadlineExceeded`, an ``httpx.TimeoutException``, which ``_exchange``
+turns into a :class:`~.errors.DeadlineError`: a network error like the other timeouts
+(retried; a write may have been applied, so it looks before it sends again; exit 1).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class DeadlineExceeded(httpx.TimeoutException):
     def __init__(self, seconds: float, request: httpx.Request | None = None) -> None:
         super().__init__(
             f"no whole answer within the request deadline of {seconds:g} s "
-            f"(connect, send, headers and body; {ENV_DEADLINE})",
+            "(connect, send, headers and body)",
             request=request,
         )
 

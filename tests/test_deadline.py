@@ -22,7 +22,7 @@ import pytest
 
 from loom_scim_connector import LoomConnection, LoomScimClient
 from loom_scim_connector.cli import EXIT_FAILURE, EXIT_OK
-from loom_scim_connector.errors import ConfigError, TransportError
+from loom_scim_connector.errors import ConfigError, DeadlineError
 from loom_scim_connector.retry import RetryPolicy, no_wait
 
 from .drip_server import DripState, serve, user
@@ -80,6 +80,7 @@ def test_a_dripped_list_page_ends_the_sync_with_the_timeout_error_and_deletes_no
     assert second.returncode == EXIT_FAILURE, second.stderr
     (line,) = error_lines(second.stderr)
     assert f"request deadline of {DEADLINE:g} s" in line and "after 5 attempts" in line
+    assert "raise LOOM_SCIM_REQUEST_DEADLINE" in line  # the setting to change is named
     with sqlite3.connect(store) as db:
         live = db.execute("SELECT count(*) FROM records WHERE deleted_at IS NULL").fetchone()
         runs = [status for (status,) in db.execute("SELECT status FROM runs ORDER BY run_id")]
@@ -134,7 +135,7 @@ async def test_each_path_stops_a_dripped_get_at_the_deadline_and_closes_it(
     state.drip = lambda _method, _path: "body"
     client = client_of(url, threaded=threaded)
     try:
-        with pytest.raises(TransportError, match=r"request deadline of 0\.3 s"):
+        with pytest.raises(DeadlineError, match=r"request deadline of 0\.3 s"):
             await asyncio.wait_for(client.get("Users", "u1"), timeout=10)
         # The request itself stopped (a thread ended its own read): the server sees the
         # connection closed while the client is still open, not a thread dripping on.
