@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from ._timeouts import deadline_on_this_thread, guard
+from ._timeouts import ThreadDeadline, guard
 
 # The answer's future, its loop, the path, the params, when the deadline ends (monotonic).
 _Job = tuple[asyncio.Future[httpx.Response], asyncio.AbstractEventLoop, str, Any, float]
@@ -74,7 +74,7 @@ class ThreadedGets:
             future, loop, path, params, ends_at = job
             if not future.cancelled():
                 try:
-                    with deadline_on_this_thread(ends_at, self._deadline):
+                    with ThreadDeadline(ends_at, self._deadline):
                         response = self._client.get(path, params=params)
                 except BaseException as exc:  # handed to the awaiting task, whatever it is
                     _hand(loop, future, None, exc)

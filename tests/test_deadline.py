@@ -148,6 +148,21 @@ async def test_each_path_stops_a_dripped_get_at_the_deadline_and_closes_it(
         await client.aclose()
 
 
+async def test_without_its_guard_a_thread_is_still_given_up_on_at_the_deadline(
+    dripping: tuple[DripState, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If an httpx release hid its pools from ``guard``, the event loop keeps the verdict."""
+    state, url = dripping
+    state.drip = lambda _method, _path: "headers"
+    monkeypatch.setattr("loom_scim_connector._threaded.guard", lambda _client: False)
+    client = client_of(url, threaded=True)
+    try:
+        with pytest.raises(DeadlineError):
+            await asyncio.wait_for(client.get("Users", "u1"), timeout=10)
+    finally:
+        await client.aclose()
+
+
 def test_the_deadline_is_read_from_the_environment_and_checked() -> None:
     from loom_scim_connector._timeouts import DEFAULT_DEADLINE, configured_deadline
 
