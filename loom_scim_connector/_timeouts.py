@@ -40,9 +40,10 @@ from ._constants import ENV_DEADLINE
 from .errors import ConfigError
 
 # Each operation: 10 s to connect, 30 s for any one read, write or pooled connection.
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_READ = 30.0
+DEFAULT_TIMEOUT = httpx.Timeout(_READ, connect=10.0)
 # Each attempt, whole: four read timeouts (see above).
-DEFAULT_DEADLINE = 4 * 30.0
+DEFAULT_DEADLINE = 4 * _READ
 
 
 def configured_deadline(environ: Mapping[str, str] | None = None) -> float:
