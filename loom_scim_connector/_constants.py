@@ -14,6 +14,8 @@ ENV_URL = "LOOM_SCIM_BRIDGE_URL"
 ENV_KEY = "LOOM_SCIM_API_KEY"
 ENV_EXPIRES = "LOOM_SCIM_API_KEY_EXPIRES_AT"
 ENV_CONFIG = "LOOM_SCIM_CONFIG"  # the named connections file
+# Seconds one attempt of a request may take in all (see _timeouts.py).
+ENV_DEADLINE = "LOOM_SCIM_REQUEST_DEADLINE"
 
 # Plain http is allowed only for these hosts (a local sandbox).
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -23,8 +23,9 @@ from pydantic_core import from_json
 from ._constants import LOOPBACK_HOSTS
 from ._messages import redact
 from ._status import error_for_status
+from ._timeouts import DeadlineExceeded
 from ._version import __version__
-from .errors import ApiError, NotTlsError, ProtocolError, TransportError
+from .errors import ApiError, DeadlineError, NotTlsError, ProtocolError, TransportError
 from .models.scim import is_scim_error, parse_error_body
 
 USER_AGENT = f"loom-scim-connector/{__version__}"
@@ -54,11 +55,16 @@ def transport_error(
     is not TLS (an https:// URL on a plain-HTTP port: it will not learn TLS in a second);
     a refused connection is tried once more, quickly (nothing listens there: a wrong
     port, or a server restarting); the rest (timeouts, resets) go through the whole
-    retry policy. So does an answer whose body does not decode as its Content-Encoding
-    says (a proxy that mangled it): nothing was read, and a write may have been applied."""
+    retry policy, an attempt past its total deadline too (:mod:`._timeouts`). So does an
+    answer whose body does not decode as its Content-Encoding says (a proxy that mangled
+    it): nothing was read, and a write may have been applied."""
     cause = _cause(exc)
     if isinstance(cause, ssl.SSLError) and cause.reason in _NOT_TLS:
         return NotTlsError(method, path, detail=_not_tls(exc), retryable=False, attempts=attempt)
+    if isinstance(exc, DeadlineExceeded):
+        late = DeadlineError(method, path, detail=str(exc), retryable=True, attempts=attempt)
+        late.may_have_applied = True  # sent, or not: nobody knows, so a write looks first
+        return late
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
     if isinstance(exc, httpx.DecodingError):
         detail = f"the answer's body could not be decoded as its Content-Encoding says ({exc})"

@@ -3,11 +3,13 @@
 The base of :class:`~loom_scim_connector.client.LoomScimClient`: one
 ``httpx.AsyncClient`` with the key, the one retry policy, the counters. Layers, outermost
 first: the retry loop (:meth:`Requester.request`) -> recovery (a write whose earlier
-attempt may have landed looks first) -> one HTTP exchange, read by :mod:`._exchange`.
+attempt may have landed looks first) -> one HTTP exchange, read by :mod:`._exchange`,
+each attempt within its total deadline (:mod:`._timeouts`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import logging
 import time
@@ -29,6 +31,7 @@ from ._exchange import (
 )
 from ._messages import redact
 from ._threaded import ThreadedGets
+from ._timeouts import DEFAULT_TIMEOUT, DeadlineExceeded, configured_deadline
 from .config import LoomConnection
 from .errors import ApiError, AuthenticationError
 from .pagination import Throttle
@@ -37,7 +40,7 @@ from .retry import RetryEvent, RetryPolicy
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 E = TypeVar("E", bound=ApiError)
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+__all__ = ["DEFAULT_TIMEOUT", "ClientStats", "Method", "Requester"]
 
 logger = logging.getLogger("loom_scim_connector")
 
@@ -70,8 +73,14 @@ class Requester:
         transport: httpx.AsyncBaseTransport | None,
         log: logging.Logger | None,
         threads: int = 8,
+        deadline: float | None = None,
     ) -> None:
         self.connection = connection
+        # Seconds each attempt may take in all (None: LOOM_SCIM_REQUEST_DEADLINE, else
+        # the default): httpx's timeouts bound one read, not a dripped answer.
+        self.deadline = configured_deadline() if deadline is None else deadline
+        if not 0 < self.deadline < float("inf"):
+            raise ValueError("deadline must be a number of seconds above 0")
         self.retry = retry or RetryPolicy()
         # 429s seen, and until when the server asked to wait: the planned walk slows down.
         self.throttle = Throttle(sleep=self.retry.sleep)
@@ -95,7 +104,11 @@ class Requester:
         # GETs on the network go through httpx's sync client on a few threads (about half
         # the CPU a request of the async stack costs; see _threaded). A given transport (a
         # test's, the dry run's, the fleet's politeness) keeps the async client for all.
-        self._gets = ThreadedGets(httpx.Client(**settings), threads) if transport is None else None
+        self._gets = (
+            ThreadedGets(httpx.Client(**settings), threads, self.deadline)
+            if transport is None
+            else None
+        )
 
     @property
     def base_url(self) -> str:
@@ -198,16 +211,7 @@ class Requester:
         content = jsonlib.dumps(body).encode() if body is not None else None
         started = time.perf_counter()
         try:
-            if (
-                self._gets is not None
-                and method == "GET"
-                and not self._http.event_hooks["response"]
-            ):
-                response = await self._gets.get(path.lstrip("/"), params)
-            else:
-                response = await self._http.request(
-                    method, path.lstrip("/"), params=params, content=content, headers=headers
-                )
+            response = await self._exchange(method, path.lstrip("/"), params, content, headers)
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self.named(transport_error(method, path, exc, attempt, self._redact)) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -217,6 +221,33 @@ class Requester:
         except ApiError as exc:
             self.named(exc)
             raise
+
+    async def _exchange(
+        self,
+        method: Method,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        content: bytes | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
+        """One attempt's whole answer, within the deadline, else :class:`DeadlineExceeded`."""
+        gets = self._gets
+        if gets is not None and method == "GET" and not self._http.event_hooks["response"]:
+            if gets.guarded:  # its thread ends the request at the deadline by itself
+                return await gets.get(path, params)
+            sent = gets.get(path, params)
+        else:
+            sent = self._http.request(method, path, params=params, content=content, headers=headers)
+        # The event loop's own timer: for what it sends itself, or a thread httpx hid
+        # its pools from (one costs about 1% of a GET's CPU: spared where not needed).
+        timer = asyncio.timeout(self.deadline)
+        try:
+            async with timer:
+                return await sent
+        except TimeoutError:
+            if not timer.expired():
+                raise
+            raise DeadlineExceeded(self.deadline) from None
 
     def named(self, error: E) -> E:
         """``error``, its advice naming where this connection's settings came from (the

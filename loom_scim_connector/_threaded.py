@@ -12,7 +12,9 @@ is read there by the one reader (``_exchange.read_answer``), under the one retry
 The threads are daemons, started as requests need them (up to ``size``): a request left
 running when the caller gave up on it (a walk stopped early, a timeout, Ctrl-C) never
 holds up the process's exit; its answer is dropped. A GET changes nothing on the server,
-so a dropped one is harmless.
+so a dropped one is harmless. A thread cannot be cancelled, so each request ends itself
+at its deadline (``_timeouts.guard``: every socket operation gets at most the time left):
+a server that drips its answer holds a thread no longer than the deadline.
 """
 
 from __future__ import annotations
@@ -21,20 +23,28 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
-_Job = tuple[asyncio.Future[httpx.Response], asyncio.AbstractEventLoop, str, Any]
+from ._timeouts import ThreadDeadline, guard
+
+# The answer's future, its loop, the path, the params, when the deadline ends (monotonic).
+_Job = tuple[asyncio.Future[httpx.Response], asyncio.AbstractEventLoop, str, Any, float]
 
 
 class ThreadedGets:
-    """``await gets.get(path, params)``: one GET on a worker thread, its whole body read."""
+    """``await gets.get(path, params)``: one GET on a worker thread, its whole body read
+    within ``deadline`` seconds of being asked for."""
 
-    def __init__(self, client: httpx.Client, size: int) -> None:
+    def __init__(self, client: httpx.Client, size: int, deadline: float) -> None:
         self._client = client
+        # False only if httpx moved its pools: the caller's own deadline still holds.
+        self.guarded = guard(client)
         self._size = size
+        self._deadline = deadline
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
@@ -44,6 +54,7 @@ class ThreadedGets:
     async def get(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[httpx.Response] = loop.create_future()
+        ends_at = time.monotonic() + self._deadline
         with self._lock:
             if self._closed:
                 raise RuntimeError("the client is closed")
@@ -52,7 +63,7 @@ class ThreadedGets:
                 threading.Thread(target=self._work, name="loom-scim-get", daemon=True).start()
             else:
                 self._idle -= 1  # this job takes an idle thread (or waits for one)
-        self._jobs.put((future, loop, path, params))
+        self._jobs.put((future, loop, path, params, ends_at))
         return await future
 
     def _work(self) -> None:
@@ -60,10 +71,11 @@ class ThreadedGets:
             job = self._jobs.get()
             if job is None:
                 return
-            future, loop, path, params = job
+            future, loop, path, params, ends_at = job
             if not future.cancelled():
                 try:
-                    response = self._client.get(path, params=params)
+                    with ThreadDeadline(ends_at, self._deadline):
+                        response = self._client.get(path, params=params)
                 except BaseException as exc:  # handed to the awaiting task, whatever it is
                     _hand(loop, future, None, exc)
                 else:

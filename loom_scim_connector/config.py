@@ -26,6 +26,7 @@ from pydantic import (
 
 from ._constants import (
     DISCOVERY_PREFIXES,
+    ENV_DEADLINE,
     ENV_EXPIRES,
     ENV_KEY,
     ENV_URL,
@@ -219,7 +220,7 @@ _MEANT = (
     (("KEY", "TOKEN", "SECRET", "BEARER"), ENV_KEY),
 )
 # LOOM_SCIM_* variables read elsewhere: never taken for a misspelling.
-_OTHER_VARIABLES = ("LOOM_SCIM_CONFIG", "LOOM_SCIM_FLEET_")
+_OTHER_VARIABLES = ("LOOM_SCIM_CONFIG", "LOOM_SCIM_FLEET_", ENV_DEADLINE)
 
 
 def _look_alike(env: Mapping[str, str], wanted: str) -> str | None:

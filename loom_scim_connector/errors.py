@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from ._constants import MANIFEST_NAME, RATE_LIMIT_HEADERS
+from ._constants import ENV_DEADLINE, MANIFEST_NAME, RATE_LIMIT_HEADERS
 from ._origins import FROM_ENV, Origins
 
 
@@ -224,6 +224,18 @@ class ServerError(ApiError):
 class TransportError(ApiError):
     kind = "network"
     hint = "The SCIM bridge could not be reached: check {url} and the network."
+
+
+class DeadlineError(TransportError):
+    """An attempt whose whole answer did not come within the request deadline (a server
+    that drips it): retried as any timeout; a write's outcome is unknown, so a retry looks
+    before sending again."""
+
+    kind = "timeout"
+    hint = (
+        "The SCIM bridge at {url} did not send its whole answer in time: run again later; "
+        f"if it is slow but sound, raise {ENV_DEADLINE} (seconds)."
+    )
 
 
 class NotTlsError(TransportError):

@@ -29,6 +29,7 @@ LAYERS = {
     "retry": 1,
     "pagination": 1,
     "_exchange": 1,
+    "_timeouts": 0.25,  # a request's timeouts and deadline: httpx, errors and constants
     "_threaded": 0.5,  # GETs on a few threads: httpx alone, below the request plumbing
     # The client's private halves, between pagination and retry (1) and the client (2)
     # that imports them: none imports another (the request plumbing, the search by

@@ -29,6 +29,11 @@ connection (--connection NAME, else from the environment, else the file's defaul
   --connection NAME wins over these (a warning says so when they are set too); every command
   that talks to a workspace names it on stderr first: its name (or the environment) and URL
 
+requests (any connection):
+  LOOM_SCIM_REQUEST_DEADLINE    optional: seconds one attempt of a request may take in all
+                                (connect, send, the whole answer; default 120); a server that
+                                drips its answer past it fails as a timeout (retried, then exit 1)
+
 exit codes:
   {EXIT_OK}  success
   {EXIT_FAILURE}  other failure (server error after retries, network, a lookup that cannot be
