@@ -112,10 +112,16 @@ def _child(argv: list[str], stamps_path: str) -> None:
             stamp("closed")
 
     _commands._sync = sync
-    code = cli.run(argv)
-    stamps_file = Path(stamps_path)
-    stamps_file.write_text(json.dumps({**stamps, "returned": time.time()}))
-    sys.exit(code)  # as main() does: the interpreter's own exit is timed too
+    original_main_run = cli.run
+
+    def run(*args: Any, **kwargs: Any) -> int:
+        code = original_main_run(*args, **kwargs)
+        Path(stamps_path).write_text(json.dumps({**stamps, "returned": time.time()}))
+        return code
+
+    cli.run = run
+    sys.argv = ["loom-scim", *argv]
+    cli.main()  # as the console script does, its exit included
 
 
 def run_once(cmd: list[str], env: dict[str, str]) -> tuple[dict[str, float], float, float]:
@@ -165,12 +171,13 @@ def main() -> None:
     print(f"  {'total':<28} {total * 1000:>8.1f} ms; CPU {cpu:.2f} s; peak RSS {rss:.1f} MiB")
     with tempfile.TemporaryDirectory() as tmp:  # the same sync once more, its imports
         command = ["sync", "users", "--store", str(Path(tmp) / "i.sqlite3"), "--page-size", "100"]
-        err = subprocess.run(  # noqa: S603
+        err = subprocess.run(  # noqa: S603 (in tmp: -m must not find ./loom_scim_connector)
             [sys.executable, "-X", "importtime", "-m", "loom_scim_connector", *command],
             capture_output=True,
             text=True,
             check=True,
             env=env,
+            cwd=tmp,
         ).stderr.splitlines()
     lines = [line for line in err if line.startswith("import time:") and "|" in line]
     own = sum(int(line.split("|")[0].split(":")[1]) for line in lines[1:])

@@ -42,6 +42,10 @@ from ._input import read_input
 from ._output import _one_line, _redact_env_key
 from ._parser import build_parser
 
+# httpx imports its own command line whenever click is installed (click and pygments,
+# about 2 MiB and 20 ms, before failing without rich); this CLI never runs it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 
 def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
     handler = logging.StreamHandler(err)
