@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import traceback
@@ -62,8 +63,10 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     stdin: TextIO | None = None,
+    whole_process: bool = False,
 ) -> int:
-    """Run the CLI and return its exit code (``main`` exits with it)."""
+    """Run the CLI and return its exit code (``main`` exits with it, ``whole_process``:
+    the process is this command's alone)."""
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     parser = build_parser()
     try:
@@ -86,6 +89,12 @@ def run(
             _sandbox,
             _sync_to,
         )
+
+        if whole_process:
+            # What exists now (the modules, their classes and schemas) lives as long as the
+            # process: the full collections of a long walk need not visit it again (about
+            # 0.15 s of CPU at 100k users).
+            gc.freeze()
 
         if args.command == "check":
             return asyncio.run(_check(args, out))
@@ -163,7 +172,12 @@ def _mcp(args: argparse.Namespace, err: TextIO) -> int:
 
 
 def main() -> NoReturn:
-    sys.exit(run())
+    code = run(whole_process=True)
+    # The interpreter's exit ends in full collections over every object still alive
+    # (about 0.1 s after a sync); frozen, they are freed with the process instead.
+    # Files and the store are closed by then, and atexit handlers still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 __all__ = [
