@@ -34,7 +34,7 @@ class ThreadedGets:
 
     def __init__(self, client: httpx.Client, size: int) -> None:
         self._client = client
-        self._size = size
+        self.size = size  # the most threads, so the most GETs in flight at once
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
@@ -47,7 +47,7 @@ class ThreadedGets:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the client is closed")
-            if self._idle == 0 and self._threads < self._size:
+            if self._idle == 0 and self._threads < self.size:
                 self._threads += 1
                 threading.Thread(target=self._work, name="loom-scim-get", daemon=True).start()
             else:
