@@ -171,7 +171,20 @@ def _mcp(args: argparse.Namespace, err: TextIO) -> int:
     return run_mcp(args, err)
 
 
+def _two_malloc_arenas() -> None:
+    """glibc gives each thread that allocates an arena of its own (up to 8 a core), each
+    keeping what it freed: the GET threads' response bodies held about 1 MiB of peak RSS
+    that way at 100k users. Two arenas, shared, keep them; elsewhere, nothing changes."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX; before any thread starts
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def main() -> NoReturn:
+    _two_malloc_arenas()
     code = run(whole_process=True)
     # The interpreter's exit ends in full collections over every object still alive
     # (about 0.1 s after a sync); frozen, they are freed with the process instead.
