@@ -152,12 +152,6 @@ def _async_function(key: str, target: str) -> Any:
     return function
 
 
-def _model(key: str, name: str, models: Mapping[str, type[BaseModel]]) -> type[BaseModel]:
-    if name not in models:
-        raise ManifestError(key, f"model {name!r} is not declared under 'models'")
-    return models[name]
-
-
 def _resolve_sync(name: str, spec: SyncSpec, models: Mapping[str, type[BaseModel]]) -> ResolvedSync:
     confirm = None
     if spec.confirm is not None:
@@ -166,7 +160,7 @@ def _resolve_sync(name: str, spec: SyncSpec, models: Mapping[str, type[BaseModel
         name,
         spec,
         _async_function(f"syncs.{name}.entrypoint", spec.entrypoint),
-        _model(f"syncs.{name}.output", spec.output, models),
+        models[spec.output],  # declared: _check_rules said so
         confirm,
     )
 
@@ -227,10 +221,7 @@ def parse_manifest(text: str, *, lazy: bool = False) -> Manifest:
     def action(name: str) -> ResolvedAction:
         a = spec.actions[name]
         function = _async_function(f"actions.{name}.entrypoint", a.entrypoint)
-        input_model = _model(f"actions.{name}.input", a.input, models)
-        return ResolvedAction(
-            name, a, function, input_model, _model(f"actions.{name}.output", a.output, models)
-        )
+        return ResolvedAction(name, a, function, models[a.input], models[a.output])
 
     def verify(_: str) -> Any:
         target = spec.provider.verification.entrypoint
