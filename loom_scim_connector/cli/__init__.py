@@ -179,7 +179,7 @@ def _two_malloc_arenas() -> None:
         import ctypes
 
         ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX; before any thread starts
-    except (OSError, AttributeError):  # not glibc
+    except (OSError, AttributeError, TypeError):  # not glibc (Windows: no CDLL(None))
         pass
 
 
