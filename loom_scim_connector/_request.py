@@ -114,6 +114,11 @@ class Requester:
     def base_url(self) -> str:
         return self.connection.base_url
 
+    def gets_in_flight_at_most(self, limit: int) -> bool:
+        """Whether this client's GETs go through at most ``limit`` threads (so no more
+        than ``limit`` are ever in flight, however many are asked for at once)."""
+        return self._gets is not None and self._gets.size <= limit
+
     def on_response(self, hook: Callable[[httpx.Response], Awaitable[None]]) -> None:
         """Call ``hook`` with every response this client receives (retries included):
         how offboarding evidence lists the exchanges it made. Never given a request's

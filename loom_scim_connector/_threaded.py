@@ -43,7 +43,7 @@ class ThreadedGets:
         self._client = client
         # False only if httpx moved its pools: the caller's own deadline still holds.
         self.guarded = guard(client)
-        self._size = size
+        self.size = size  # the most threads, so the most GETs in flight at once
         self._deadline = deadline
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -58,7 +58,7 @@ class ThreadedGets:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the client is closed")
-            if self._idle == 0 and self._threads < self._size:
+            if self._idle == 0 and self._threads < self.size:
                 self._threads += 1
                 threading.Thread(target=self._work, name="loom-scim-get", daemon=True).start()
             else:

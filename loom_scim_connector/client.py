@@ -175,11 +175,18 @@ class LoomScimClient(Requester):
         async def fetch(start_index: int, count: int | None) -> ListPage:
             return await self.list_page(resource, start_index, count, filter=filter)
 
+        in_flight = self.page_concurrency if concurrency is None else concurrency
         return paginate(
             fetch,
             cursor or PageCursor(page_size=self.page_size),
-            concurrency=self.page_concurrency if concurrency is None else concurrency,
+            concurrency=in_flight,
             throttle=self.throttle,
+            # Half as many pages again are asked for ahead when the GET threads alone
+            # bound what is in flight (no more threads than pages in flight): a thread
+            # need not wait for the event loop (reading and saving the pages before) to
+            # hand it the next page. Half: as fast as all at 50 ms a request, and each
+            # page held ahead costs memory (about 0.2 MiB parsed).
+            queued=in_flight // 2 if self.gets_in_flight_at_most(in_flight) else 0,
         )
 
     async def find_one(

@@ -43,6 +43,7 @@ LAYERS = {
     "check": 3,
     "syncs": 4,
     "actions": 4,
+    "manifest_spec": 4.5,  # the shape of integrations.yaml (pydantic only)
     "manifest": 5,
     "store": 1,
     "host": 6,

@@ -138,3 +138,41 @@ def test_a_broken_manifest_names_the_key(old: str, new: str, key: str) -> None:
 def test_invalid_yaml() -> None:
     with pytest.raises(ManifestError, match="not valid YAML"):
         parse_manifest("provider: [unclosed")
+
+
+def test_a_lazy_manifest_imports_an_entrypoint_only_when_used() -> None:
+    """`sync users` loads the manifest lazily: a broken action does not stop it, and the
+    action still fails, naming its key, when it is used."""
+    text = broken(
+        "loom_scim_connector.actions.users:get_user", "loom_scim_connector.nowhere:get_user"
+    )
+    manifest = parse_manifest(text, lazy=True)
+    assert manifest.sync("users").function.__name__ == "sync_users"
+    assert "get-user" in manifest.actions  # its name is known without importing it
+    with pytest.raises(ManifestError) as caught:
+        manifest.action("get-user")
+    assert caught.value.key == "actions.get-user.entrypoint"
+    with pytest.raises(ManifestError):
+        manifest.resolve_all()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("    confirm: loom_scim_connector.syncs.users:fetch_user\n", "", "syncs.users.confirm"),
+        (
+            "    input: UserIdInput\n    output: User\n    endpoint: {method: GET, path: /user}",
+            "    input: Missing\n    output: User\n    endpoint: {method: GET, path: /user}",
+            "actions.get-user.input",
+        ),
+    ],
+)
+def test_a_lazy_manifest_still_checks_every_rule_at_load(old: str, new: str, key: str) -> None:
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest(broken(old, new), lazy=True)
+    assert caught.value.key == key
+
+
+def test_the_c_yaml_parser_reads_the_manifest_as_the_python_one_does() -> None:
+    text = manifest_text()
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.safe_load(text)

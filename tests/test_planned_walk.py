@@ -15,7 +15,8 @@ import pytest
 from loom_scim_connector import AuthenticationError, LoomConnection, LoomScimClient, RetryPolicy
 from loom_scim_connector._constants import PAGE_CONCURRENCY
 from loom_scim_connector.host import LocalHost
-from loom_scim_connector.pagination import LAST_BY_TOTAL, PageCursor
+from loom_scim_connector.models.scim import ListPage, parse_list_response
+from loom_scim_connector.pagination import LAST_BY_TOTAL, PageCursor, Throttle, paginate
 
 from .conftest import Sleeps, list_body, scim
 
@@ -251,3 +252,84 @@ async def test_stopping_early_cancels_the_pages_fetched_ahead(connection: LoomCo
                     break
         assert server.in_flight == 0
         assert 2 < len(server.starts) <= 2 + PAGE_CONCURRENCY
+
+
+@dataclass
+class Pool:
+    """A fetch through at most ``size`` workers, as the client's GET threads are: a page
+    asked for beyond them waits its turn, unsent. Optionally a 429 told at one start."""
+
+    users: int
+    size: int
+    throttle: Throttle | None = None
+    throttle_at: int | None = None
+    asked: list[int] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    in_flight_after_429: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.gate = asyncio.Semaphore(self.size)
+
+    async def __call__(self, start: int, count: int | None) -> ListPage:
+        self.asked.append(start)
+        async with self.gate:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.throttle is not None and self.throttle.count:
+                self.in_flight_after_429.append(self.in_flight)
+            try:
+                await asyncio.sleep(0)
+                if start == self.throttle_at and self.throttle and not self.throttle.count:
+                    self.throttle.note(0.0)  # as the client does on a 429 it retries
+                ids = [f"u{i:05d}" for i in range(start, min(start + 10, self.users + 1))]
+                return parse_list_response(list_body(ids, total=self.users))
+            finally:
+                self.in_flight -= 1
+
+
+async def test_pages_queued_ahead_of_a_bounded_pool_keep_it_busy_never_beyond_it() -> None:
+    """With the GET threads bounding what is in flight, as many pages again are asked
+    for ahead, so a thread never waits for the event loop to hand it the next one."""
+    pool = Pool(400, size=4)
+    ids: list[str] = []
+    ahead: list[int] = []
+    walk = paginate(pool, PageCursor(page_size=10), concurrency=4, queued=4)
+    async with aclosing(walk) as pages:
+        async for page in pages:
+            ids.extend(str(r["id"]) for r in page)
+            ahead.append(len(pool.asked) - len(ids) // 10)  # asked, not yet read
+    assert ids == every(400)
+    assert sorted(pool.asked) == list(range(1, 400, 10))  # one request a page
+    assert pool.max_in_flight == 4
+    assert max(ahead) == 4 + 4 - 1  # the pool's four and four queued, bar the one read
+
+
+async def test_a_429_drops_the_queued_pages_and_halves_what_is_in_flight() -> None:
+    async def no_wait(_: float) -> None:
+        return None
+
+    throttle = Throttle(sleep=no_wait)
+    pool = Pool(400, size=4, throttle=throttle, throttle_at=101)
+    ids: list[str] = []
+    walk = paginate(pool, PageCursor(page_size=10), concurrency=4, throttle=throttle, queued=4)
+    async with aclosing(walk) as pages:
+        async for page in pages:
+            ids.extend(str(r["id"]) for r in page)
+    assert ids == every(400)  # every page once, in order, the dropped ones asked again
+    assert pool.max_in_flight == 4
+    # the pages queued when the 429 came are dropped, not sent: from then on, every
+    # request goes out with at most half the pool in flight
+    assert max(pool.in_flight_after_429) <= 2
+    assert len(pool.asked) > 40  # the dropped ones were asked for again
+
+
+async def test_only_a_client_whose_threads_bound_its_gets_queues_pages_ahead(
+    connection: LoomConnection,
+) -> None:
+    async with LoomScimClient(connection, page_concurrency=PAGE_CONCURRENCY) as threaded:
+        assert threaded.gets_in_flight_at_most(PAGE_CONCURRENCY)
+    async with LoomScimClient(connection, page_concurrency=2) as wider:  # confirms' 8
+        assert not wider.gets_in_flight_at_most(2)
+    async with LoomScimClient(connection, transport=httpx.MockTransport(Server(10))) as mocked:
+        assert not mocked.gets_in_flight_at_most(PAGE_CONCURRENCY)  # the async pool: no bound

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,30 @@ def test_a_store_of_the_first_release_is_upgraded_in_place(tmp_path: Path) -> No
     store.close()
     with sqlite3.connect(path) as db:  # schema 4: the generation that deleted it is kept
         assert db.execute("SELECT deleted_by FROM records").fetchall() == [(run.generation,)]
+
+
+def test_a_store_of_this_version_is_opened_without_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run opens its store: one already of this version is read, not made again
+    (no CREATE, no upgrade transaction, no version written)."""
+    path = tmp_path / "s.sqlite3"
+    SQLiteStore(path, "conn").close()  # made once
+    sent: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db: sqlite3.Connection = connect(*args, **kwargs)
+        db.set_trace_callback(sent.append)
+        return db
+
+    monkeypatch.setattr("loom_scim_connector.store._sqlite_db.sqlite3.connect", traced)
+    store = SQLiteStore(path, "conn")
+    writes = [q for q in sent if q.lstrip().upper().startswith(("CREATE", "ALTER", "BEGIN"))]
+    assert writes == [] and not any("user_version =" in q for q in sent), sent
+    run = store.begin_run("users", "User", lease=LEASE)  # and it is a working store
+    store.finish_run(run, "success")
+    store.close()
 
 
 def _race(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import traceback
@@ -42,6 +43,10 @@ from ._input import read_input
 from ._output import _one_line, _redact_env_key
 from ._parser import build_parser
 
+# httpx imports its own command line whenever click is installed (click and pygments,
+# about 2 MiB and 20 ms, before failing without rich); this CLI never runs it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 
 def _configure_logging(args: argparse.Namespace, err: TextIO) -> None:
     handler = logging.StreamHandler(err)
@@ -58,8 +63,10 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     stdin: TextIO | None = None,
+    whole_process: bool = False,
 ) -> int:
-    """Run the CLI and return its exit code (``main`` exits with it)."""
+    """Run the CLI and return its exit code (``main`` exits with it, ``whole_process``:
+    the process is this command's alone)."""
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     parser = build_parser()
     try:
@@ -82,6 +89,12 @@ def run(
             _sandbox,
             _sync_to,
         )
+
+        if whole_process:
+            # What exists now (the modules, their classes and schemas) lives as long as the
+            # process: the full collections of a long walk need not visit it again (about
+            # 0.15 s of CPU at 100k users).
+            gc.freeze()
 
         if args.command == "check":
             return asyncio.run(_check(args, out))
@@ -158,8 +171,26 @@ def _mcp(args: argparse.Namespace, err: TextIO) -> int:
     return run_mcp(args, err)
 
 
+def _two_malloc_arenas() -> None:
+    """glibc gives each thread that allocates an arena of its own (up to 8 a core), each
+    keeping what it freed: the GET threads' response bodies held about 1 MiB of peak RSS
+    that way at 100k users. Two arenas, shared, keep them; elsewhere, nothing changes."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX; before any thread starts
+    except (OSError, AttributeError, TypeError):  # not glibc (Windows: no CDLL(None))
+        pass
+
+
 def main() -> NoReturn:
-    sys.exit(run())
+    _two_malloc_arenas()
+    code = run(whole_process=True)
+    # The interpreter's exit ends in full collections over every object still alive
+    # (about 0.1 s after a sync); frozen, they are freed with the process instead.
+    # Files and the store are closed by then, and atexit handlers still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 __all__ = [

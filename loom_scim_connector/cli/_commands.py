@@ -17,8 +17,6 @@ from loom_scim_connector.check import check_connection, key_status
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.config import LoomConnection
 from loom_scim_connector.connections import default_config_path, load
-from loom_scim_connector.describe import action_help, action_lines
-from loom_scim_connector.dryrun import DryRunTransport, WouldSend
 from loom_scim_connector.errors import (
     ConfigError,
     InputError,
@@ -194,13 +192,19 @@ def _connections(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _actions(out: TextIO) -> int:
+    from loom_scim_connector.describe import action_lines
+
     out.write("\n".join(action_lines(load_manifest())) + "\n")
     out.write("\nloom-scim action NAME --help shows an action's input fields.\n")
     return EXIT_OK
 
 
 async def _action(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    manifest = load_manifest()
+    # Imported here: a sync needs neither (nor the other commands' modules).
+    from loom_scim_connector.describe import action_help, action_lines
+    from loom_scim_connector.dryrun import DryRunTransport, WouldSend
+
+    manifest = load_manifest(lazy=True)
     if args.name is None:  # `action --help` lists the actions; a bare `action` is an error
         parser: argparse.ArgumentParser = args.action_parser
         listed = "".join(f"  {line}\n" for line in action_lines(manifest))

@@ -68,7 +68,7 @@ class LocalHost:
         read_only: bool = False,
     ) -> None:
         self.connection = connection
-        self.manifest = manifest or load_manifest()
+        self.manifest = manifest or load_manifest(lazy=True)
         self.client_factory = client_factory
         self.on_record = on_record
         self.logger = logger or logging.getLogger("loom_scim_connector.host")

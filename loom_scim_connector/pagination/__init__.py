@@ -43,7 +43,10 @@ sequential walk. One that ignores ``startIndex`` answers pages 2 and 3 with page
 and the walk ends there on "no new ids", exactly as the sequential walk would (and then
 tries the ways of ``_recovery``).
 On a 429 (told through :class:`Throttle`), the walk halves how many requests it lets be
-in flight and launches nothing before the server's ``Retry-After`` has passed.
+in flight and launches nothing before the server's ``Retry-After`` has passed. A client
+whose GET threads themselves bound the requests in flight to N asks for more pages
+ahead (``queued``), which wait on its threads' queue unsent, so that a thread need not
+wait for the event loop while it reads and saves the pages before; a 429 drops them.
 
 One request per page, nothing extra: where the sequential walk asks one more page after
 a full last page, the planned walk ends after the page that completes a
@@ -83,6 +86,7 @@ async def paginate(
     *,
     concurrency: int = 1,
     throttle: Throttle | None = None,
+    queued: int = 0,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Yield the new resources of each page until the cursor says stop.
 
@@ -90,6 +94,8 @@ async def paginate(
     ``stop_reason`` after. With ``concurrency`` above 1, the pages after the first are
     planned and fetched concurrently when the first page allows it (see the module's
     docstring); the pages still come in ``startIndex`` order, each checked the same way.
+    ``queued``: pages asked for beyond those, for a transport that itself bounds the
+    requests in flight to ``concurrency`` (see ``_planned.planned``).
     When the walk ends knowing it is short, it tries the ways of ``_recovery``.
     Close the generator (``contextlib.aclosing``) when you stop early, so pages fetched
     ahead are cancelled.
@@ -103,7 +109,7 @@ async def paginate(
             yield fresh
         total, starts = plan(cursor, first, start)
         if starts:
-            ahead = planned(fetch, cursor, total, starts, concurrency, throttle)
+            ahead = planned(fetch, cursor, total, starts, concurrency, throttle, queued)
             async with contextlib.aclosing(ahead):
                 async for fresh in ahead:
                     yield fresh

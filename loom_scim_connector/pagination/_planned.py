@@ -63,15 +63,21 @@ async def planned(
     starts: range,
     concurrency: int,
     throttle: Throttle | None,
+    queued: int = 0,
 ) -> AsyncGenerator[list[dict[str, Any]], None]:
     """Fetch the planned pages, up to ``concurrency`` ahead, and accept them in order.
 
+    ``queued`` more pages may be asked for ahead when the caller's transport itself
+    keeps no more than ``concurrency`` requests in flight (a pool of that many threads):
+    its threads then go on to the next page while the event loop is busy reading and
+    saving the pages before, instead of waiting for it. The first 429 drops them.
     Returns when the cursor stops, when every planned page was accepted, or at the
     first page that departs from the plan (the caller then walks sequentially)."""
     size = cursor.page_size
-    window = concurrency
+    window = concurrency + queued
     throttles = throttle.count if throttle is not None else 0
     tasks: dict[int, asyncio.Task[ListPage]] = {}
+    dropped: list[asyncio.Task[ListPage]] = []
     launched = 0
 
     async def fetch_one(start: int) -> ListPage:
@@ -87,7 +93,13 @@ async def planned(
             page = await tasks.pop(i)
             if throttle is not None and throttle.count != throttles:
                 throttles = throttle.count
-                window = max(1, window // 2)
+                window = max(1, (window - queued) // 2)
+                if queued:  # those asked for beyond the new window wait, sent or not
+                    for j in range(i + 1 + window, launched):
+                        dropped.append(tasks.pop(j))
+                        dropped[-1].cancel()
+                    launched = min(launched, i + 1 + window)
+                    queued = 0
             fresh = cursor.accept(page)
             if fresh:
                 yield fresh
@@ -99,5 +111,5 @@ async def planned(
     finally:
         for task in tasks.values():
             task.cancel()
-        if tasks:  # collect what was fetched ahead and dropped, errors included
-            await asyncio.gather(*tasks.values(), return_exceptions=True)
+        if tasks or dropped:  # collect what was fetched ahead and dropped, errors included
+            await asyncio.gather(*tasks.values(), *dropped, return_exceptions=True)

@@ -173,14 +173,19 @@ def open_db(path: Path | str) -> sqlite3.Connection:
         if where != ":memory:":
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
-        db.executescript(_SCHEMA)
-        db.executescript(_evidence.SQLITE_SCHEMA)  # schema 3: offboarding evidence
-        db.executescript(_BINDING_SCHEMA)  # schema 4: the workspace a store belongs to
+        # A store of this version is used as it is: reads only. Otherwise (a new file, an
+        # older store) the tables are made and upgraded, and the version written.
+        current = db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        if not current:
+            db.executescript(_SCHEMA)
+            db.executescript(_evidence.SQLITE_SCHEMA)  # schema 3: offboarding evidence
+            db.executescript(_BINDING_SCHEMA)  # schema 4: the workspace a store belongs to
         record_columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
         if not {"id", "data", "last_seen_run", "deleted_at"} <= record_columns:
             raise StoreError(where, "has a 'records' table that loom-scim did not make")
-        _add_columns(db)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if not current:
+            _add_columns(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         reason = str(exc)
         if "not a database" in reason:
