@@ -25,7 +25,7 @@ from .store_contract import LEASE, FakeClock, MakeStore, StoreContract, user
 require_psycopg()
 
 import psycopg  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from loom_scim_connector.store.postgres import PostgresStore  # noqa: E402
 
@@ -249,3 +249,30 @@ def test_a_store_made_before_fencing_is_upgraded_on_open(pg_url: str) -> None:
         with psycopg.connect(dsn, autocommit=True) as db:
             rows = db.execute("SELECT deleted_by FROM loom_scim_records").fetchall()
         assert rows == [(run.generation,)]
+
+
+def test_opening_a_store_at_this_schema_waits_for_no_reader(pg_url: str) -> None:
+    """Every open ran ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``, which takes an ACCESS
+    EXCLUSIVE lock even when it adds nothing: each fleet task's open waited behind any
+    transaction reading the records table (a report, a status query), and every reader
+    after it waited behind the open."""
+    with schema_of_its_own() as dsn:
+        PostgresStore(dsn, "conn").close()  # the schema, made once
+        options = str(conninfo_to_dict(dsn).get("options", ""))
+        impatient = make_conninfo(dsn, options=f"{options} -clock_timeout=1000")
+        with psycopg.connect(dsn) as reader:  # a transaction left open, as a long report's
+            reader.execute("SELECT COUNT(*) FROM loom_scim_records").fetchone()
+            PostgresStore(impatient, "conn").close()  # no lock wanted: opens at once
+            reader.rollback()
+
+
+def test_a_store_missing_an_index_gets_it_back_on_open(pg_url: str) -> None:
+    """The fast path trusts the schema only when every object the scripts create exists."""
+    with schema_of_its_own() as dsn:
+        PostgresStore(dsn, "conn").close()
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute("DROP INDEX loom_scim_runs_running")
+        PostgresStore(dsn, "conn").close()
+        with psycopg.connect(dsn, autocommit=True) as db:
+            found = db.execute("SELECT to_regclass('loom_scim_runs_running')").fetchone()
+        assert found is not None and found[0] is not None
