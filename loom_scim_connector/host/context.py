@@ -1,7 +1,19 @@
-"""What the host hands a sync or an action (the protocols of :mod:`..contract`)."""
+"""What the host hands a sync or an action (the protocols of :mod:`..contract`).
+
+A batch is saved on a worker thread (``asyncio.to_thread``), not on the event loop:
+sqlite3 and psycopg release the GIL while the database works, so the GETs in flight and
+the parsing of the next page go on beside the save, on the other core. The contract is
+kept: ``await ctx.batch_save(...)`` returns once the batch's transaction has committed
+(and raises what the save raised: a lost lease, a store error). Batches are never saved
+two at once: a sync awaits each save before it hands over the next. The store lets one
+thread at a time use its connection (the heartbeat or the run's end waits for a save in
+progress), and a sync cancelled while its save runs leaves that transaction to commit or
+roll back whole on its thread before the run's end is written and the store is closed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +87,8 @@ class SyncContextImpl(RunContextImpl):
                     f"sync {self.run.sync} saved a {type(record).__name__}, "
                     f"not a {self.output_model.__name__}"
                 )
-        self.record_saved(self.store.save(self.run, encode(records)))
+        encoded = encode(records)
+        self.record_saved(await asyncio.to_thread(self.store.save, self.run, encoded))
 
     def record_saved(self, saved: list[tuple[Action, dict[str, Any]]]) -> None:
         only = self.unchanged_reported_only
