@@ -13,7 +13,7 @@ from ._sqlite_db import SQLiteBase
 from .base import Action, Run, _encoded, classify, text_of
 
 _UPSERT = _sightings.upsert_sql("records", "?")
-_SEEN = _sightings.seen_sql("records", "?")
+_SEEN = _sightings.seen_sql("records", "?", "id IN (SELECT value FROM json_each(?))")
 
 
 class SQLiteRecords(SQLiteBase):
@@ -35,13 +35,14 @@ class SQLiteRecords(SQLiteBase):
                 before = known.get(rid)
                 results.append((classify(before, data), _encoded(record, data)))
                 if before is not None and before[0] == data and before[1] is None:
-                    seen.append((run.generation, self.key, run.model, rid, run.generation))
+                    seen.append(rid)
                 else:
                     rows.append((self.key, run.model, rid, data, run.generation, now, now))
             if rows:
                 db.executemany(_UPSERT, rows)
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
-                db.executemany(_SEEN, seen)
+                g = run.generation
+                db.execute(_SEEN, (g, self.key, run.model, json.dumps(seen), g))
         return results
 
     def _known(
