@@ -42,7 +42,8 @@ def seen_sql(table: str, p: str, ids: str) -> str:
     SQLite, ``id IN (SELECT value FROM json_each(?))``; an array for PostgreSQL,
     ``id = ANY(%s)``). One statement for a whole batch, and cheaper than the upsert (no
     insert tried, no CASE, no text compared) for the steady state, where most records
-    come back unchanged."""
+    come back unchanged. Only for a batch where each id comes once: with repeats, every
+    row goes through the upsert in the caller's order, so the last one listed wins."""
     return (
         f"UPDATE {table} SET last_seen_run = {p}"  # noqa: S608
         f" WHERE connection = {p} AND model = {p} AND {ids} AND last_seen_run < {p}"

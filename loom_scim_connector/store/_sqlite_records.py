@@ -27,6 +27,7 @@ class SQLiteRecords(SQLiteBase):
         rows = []
         now = now_iso()
         seen = []
+        once = len(set(ids)) == len(ids)  # see _sightings.seen_sql
         with self._tx() as db:
             self._check_lease(db, run)
             known = self._known(db, run.model, ids)
@@ -34,7 +35,7 @@ class SQLiteRecords(SQLiteBase):
                 data = text_of(record)
                 before = known.get(rid)
                 results.append((classify(before, data), _encoded(record, data)))
-                if before is not None and before[0] == data and before[1] is None:
+                if once and before is not None and before[0] == data and before[1] is None:
                     seen.append(rid)
                 else:
                     rows.append((self.key, run.model, rid, data, run.generation, now, now))
