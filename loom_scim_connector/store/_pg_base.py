@@ -1,19 +1,11 @@
 """The PostgreSQL store's connection: opening it (never naming the password), its
 schema, one transaction per call (replayed on a deadlock), and the lease check every
 write makes in the transaction that writes (fencing). See :mod:`.postgres`.
-
-**Threads.** The host saves on a worker thread, off its event loop (``host/context.py``),
-while the loop may renew the lease or end the run. psycopg serializes single statements
-on a connection, not transactions: two threads' transactions on one connection would
-interleave (the second a savepoint inside the first). So every transaction
-(:meth:`PgBase._atomic`) holds the store's lock, and :meth:`PgBase.close` waits for one
-still running.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -83,7 +75,6 @@ class PgBase:
         self.key = connection_key
         self.owner = owner or default_owner()
         self.clock = clock
-        self._lock = threading.RLock()
         if isinstance(dsn_or_connection, str):
             self.where, self.db = connect(dsn_or_connection)
             self._owns_db = True
@@ -99,9 +90,8 @@ class PgBase:
             raise
 
     def close(self) -> None:
-        with self._lock:  # a save running on a worker thread ends (commits or not) first
-            if self._owns_db:
-                self.db.close()
+        if self._owns_db:
+            self.db.close()
 
     # -- transactions ---------------------------------------------------------------
 
@@ -112,11 +102,7 @@ class PgBase:
         attempt = 1
         while True:
             try:
-                with (
-                    self._lock,
-                    self.db.transaction(),
-                    self.db.cursor(row_factory=tuple_row) as cur,
-                ):
+                with self.db.transaction(), self.db.cursor(row_factory=tuple_row) as cur:
                     return body(cur)
             except _REPLAYABLE as exc:
                 # Only a transaction of our own can be replayed whole.

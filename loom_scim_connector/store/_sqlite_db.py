@@ -3,19 +3,11 @@ the lease check every write makes in the transaction that writes (fencing).
 
 Every way a file can fail to be a store becomes one :class:`StoreError` line here, so
 ``--store`` mistakes never reach the user as a traceback.
-
-**Threads.** The host saves on a worker thread, off its event loop (``host/context.py``),
-while the loop may renew the lease or end the run. So the connection is opened without
-sqlite3's same-thread check, and that check is replaced by a stronger rule: one thread at
-a time, every use of the connection inside :meth:`SQLiteBase._use` or
-:meth:`SQLiteBase._tx`, which hold the store's lock (a read fetches all its rows before
-the lock is let go; :meth:`SQLiteBase.close` waits for a save still running).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -80,31 +72,21 @@ class SQLiteBase:
         self.key = connection_key
         self.owner = owner or default_owner()
         self.clock = clock
-        self._lock = threading.RLock()
         self.db = open_read_only(path) if read_only else open_db(path)
 
     def close(self) -> None:
-        with self._lock:  # a save running on a worker thread ends (commits or not) first
-            self.db.close()
-
-    @contextmanager
-    def _use(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for this thread alone until the block ends (see Threads)."""
-        with self._lock:
-            yield self.db
+        self.db.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking SQLite's write lock at once (``IMMEDIATE``),
-        on this thread alone (see Threads)."""
-        with self._use() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        """One write transaction, taking SQLite's write lock at once (``IMMEDIATE``)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def _check_lease(self, db: sqlite3.Connection, run: Run) -> None:
         """Inside a write transaction: the run still holds its lease, or nothing is
@@ -152,13 +134,7 @@ def open_read_only(path: Path | str) -> sqlite3.Connection:
     uri = target.resolve().as_uri()
     for query in ("?mode=ro", "?mode=ro&immutable=1"):
         try:
-            db = sqlite3.connect(
-                uri + query,
-                uri=True,
-                timeout=30.0,
-                isolation_level=None,
-                check_same_thread=False,  # one thread at a time: SQLiteBase._use
-            )
+            db = sqlite3.connect(uri + query, uri=True, timeout=30.0, isolation_level=None)
             db.execute("PRAGMA query_only = ON")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
@@ -192,12 +168,7 @@ def open_db(path: Path | str) -> sqlite3.Connection:
         if not target.parent.is_dir():
             raise StoreError(where, f"the folder {target.parent} does not exist")
     try:
-        db = sqlite3.connect(
-            where,
-            timeout=30.0,
-            isolation_level=None,
-            check_same_thread=False,  # one thread at a time: SQLiteBase._use
-        )
+        db = sqlite3.connect(where, timeout=30.0, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 30000")
         if where != ":memory:":
             db.execute("PRAGMA journal_mode = WAL")

@@ -62,39 +62,37 @@ class SQLiteRecords(SQLiteBase):
         return found
 
     def live_count(self, model: str) -> int:
-        with self._use() as db:
-            row = db.execute(
-                "SELECT COUNT(*) FROM records WHERE connection = ? AND model = ?"
-                " AND deleted_at IS NULL",
-                (self.key, model),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM records WHERE connection = ? AND model = ?"
+            " AND deleted_at IS NULL",
+            (self.key, model),
+        ).fetchone()
         return int(row[0])
 
     def candidates(self, run: Run) -> list[str]:
-        with self._use() as db:
-            rows = db.execute(
+        return [
+            row[0]
+            for row in self.db.execute(
                 "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
                 " AND last_seen_run < ? ORDER BY id",
                 (self.key, run.model, run.generation),
-            ).fetchall()
-        return [row[0] for row in rows]
+            )
+        ]
 
     def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
-        with self._use() as db:
-            rows = db.execute(
-                "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-                " AND last_seen_run = ? LIMIT ?",
-                (self.key, run.model, run.generation, limit),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
+            " AND last_seen_run = ? LIMIT ?",
+            (self.key, run.model, run.generation, limit),
+        )
         return [str(row[0]) for row in rows]
 
     def live_sample(self, model: str, limit: int = 5) -> list[str]:
-        with self._use() as db:
-            rows = db.execute(
-                "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-                " ORDER BY last_seen_run DESC, id LIMIT ?",
-                (self.key, model, limit),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
+            " ORDER BY last_seen_run DESC, id LIMIT ?",
+            (self.key, model, limit),
+        )
         return [str(row[0]) for row in rows]
 
     def records(
@@ -103,20 +101,19 @@ class SQLiteRecords(SQLiteBase):
         query = "SELECT id, data, deleted_at FROM records WHERE connection = ? AND model = ?"
         if not include_deleted:
             query += " AND deleted_at IS NULL"
-        with self._use() as db:
-            if ids is None:
-                rows = db.execute(query + " ORDER BY id", (self.key, model)).fetchall()
-            else:  # only the rows asked for: never a parse of the whole model for a few ids
-                wanted = sorted({str(rid) for rid in ids})
-                rows = []
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows += db.execute(
-                        f"{query} AND id IN ({marks})",
-                        (self.key, model, *chunk),
-                    ).fetchall()
-                rows.sort(key=lambda row: row[0])
+        if ids is None:
+            rows = list(self.db.execute(query + " ORDER BY id", (self.key, model)))
+        else:  # only the rows asked for: never a parse of the whole model for a few ids
+            wanted = sorted({str(rid) for rid in ids})
+            rows = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self.db.execute(
+                    f"{query} AND id IN ({marks})",
+                    (self.key, model, *chunk),
+                )
+            rows.sort(key=lambda row: row[0])
         return [
             {**json.loads(data), **({"_deletedAt": deleted} if deleted else {})}
             for _, data, deleted in rows

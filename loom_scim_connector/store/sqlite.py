@@ -121,24 +121,22 @@ class SQLiteStore(SQLiteRecords):
         return gone
 
     def held_run(self, run_id: int) -> HeldRun | None:
-        with self._use() as db:
-            row = db.execute(
-                "SELECT sync, model, status FROM runs WHERE run_id = ? AND connection = ?",
-                (run_id, self.key),
-            ).fetchone()
-            if row is None:
-                return None
-            ids = [r[0] for r in db.execute("SELECT id FROM held WHERE run_id = ?", (run_id,))]
+        row = self.db.execute(
+            "SELECT sync, model, status FROM runs WHERE run_id = ? AND connection = ?",
+            (run_id, self.key),
+        ).fetchone()
+        if row is None:
+            return None
+        ids = [r[0] for r in self.db.execute("SELECT id FROM held WHERE run_id = ?", (run_id,))]
         return HeldRun(run_id, row[0], row[1] or "", row[2], sorted(ids))
 
     def runs(self, *, limit: int = 20) -> list[RunInfo]:
-        with self._use() as db:
-            rows = db.execute(
-                "SELECT r.run_id, r.sync, r.model, r.status, r.started_at, r.finished_at,"
-                " r.error, r.owner, (SELECT COUNT(*) FROM held h WHERE h.run_id = r.run_id)"
-                " FROM runs r WHERE r.connection = ? ORDER BY r.run_id DESC LIMIT ?",
-                (self.key, limit),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT r.run_id, r.sync, r.model, r.status, r.started_at, r.finished_at, r.error,"
+            " r.owner, (SELECT COUNT(*) FROM held h WHERE h.run_id = r.run_id)"
+            " FROM runs r WHERE r.connection = ? ORDER BY r.run_id DESC LIMIT ?",
+            (self.key, limit),
+        )
         return [
             RunInfo(r[0], r[1], r[2] or "", r[3], r[4], r[5], r[6], r[7] or "", r[8]) for r in rows
         ]
@@ -146,9 +144,8 @@ class SQLiteStore(SQLiteRecords):
     # -- the workspace -----------------------------------------------------------------
 
     def binding(self) -> Binding | None:
-        with self._use() as db:
-            row = db.execute(_binding.select_sql(_binding.SQLITE_TABLE, "?"), (self.key,))
-            return _binding.to_binding(row.fetchone())
+        row = self.db.execute(_binding.select_sql(_binding.SQLITE_TABLE, "?"), (self.key,))
+        return _binding.to_binding(row.fetchone())
 
     def bind(self, new: Binding, *, replaces: str | None) -> Binding:
         with self._tx() as db:
@@ -170,24 +167,21 @@ class SQLiteStore(SQLiteRecords):
     def evidence(
         self, *, email: str | None = None, user_id: str | None = None, limit: int | None = None
     ) -> list[Evidence]:
-        with self._use() as db:
-            return _evidence.select(
-                _exec(db), _evidence.SQLITE_TABLE, "?", self.key,
-                email=email, user_id=user_id, limit=limit,
-            )  # fmt: skip
+        return _evidence.select(
+            _exec(self.db), _evidence.SQLITE_TABLE, "?", self.key,
+            email=email, user_id=user_id, limit=limit,
+        )  # fmt: skip
 
     def evidence_chain(self, *, every_connection: bool = False) -> list[dict[str, Any]]:
         key = None if every_connection else self.key
-        with self._use() as db:
-            return _evidence.chain(_exec(db), _evidence.SQLITE_TABLE, "?", key)
+        return _evidence.chain(_exec(self.db), _evidence.SQLITE_TABLE, "?", key)
 
     # -- checkpoints ------------------------------------------------------------------
 
     def get_checkpoint(self, sync: str) -> dict[str, Any] | None:
-        with self._use() as db:
-            row = db.execute(
-                "SELECT data FROM checkpoints WHERE connection = ? AND sync = ?", (self.key, sync)
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT data FROM checkpoints WHERE connection = ? AND sync = ?", (self.key, sync)
+        ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
     def save_checkpoint(
