@@ -116,6 +116,23 @@ class StoreContract:
         assert [a for a, _ in saved] == ["UNCHANGED", "UPDATED"]
         assert store.live_count("User") == 2
 
+    def test_a_record_listed_twice_in_a_batch_is_saved_as_last_listed(
+        self, make_store: MakeStore
+    ) -> None:
+        """A server listing one user twice in a walk (paging shifted under it), changed
+        the first time and as stored the second: the last one listed is kept, whichever
+        copy equals what the store held (the unchanged records' one-statement sighting
+        must not leave the first copy in place)."""
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1"), user("u2")])
+        store.finish_run(run, "success")
+        run = store.begin_run("users", "User", lease=LEASE)
+        saved = store.save(run, [user("u1", email="new@example.com"), user("u1"), user("u2")])
+        assert [a for a, _ in saved] == ["UPDATED", "UNCHANGED", "UNCHANGED"]
+        assert [r["email"] for r in store.records("User")] == ["u1@example.com", "u2@example.com"]
+        assert store.candidates(run) == []
+
     def test_a_record_deleted_then_seen_again_is_added(self, make_store: MakeStore) -> None:
         store = make_store()
         run = store.begin_run("users", "User", lease=LEASE)

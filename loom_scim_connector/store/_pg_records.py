@@ -12,6 +12,7 @@ from ._pg_base import Cursor, PgBase
 from .base import Action, Run, _encoded, classify, text_of
 
 _UPSERT = _sightings.upsert_sql("loom_scim_records", "%s")
+_SEEN = _sightings.seen_sql("loom_scim_records", "%s", "id = ANY(%s)")
 
 
 class PgRecords(PgBase):
@@ -37,16 +38,27 @@ class PgRecords(PgBase):
             self._check_lease(cur, run)  # the lease row first, then records: one lock order
             known = self._lock_records(cur, run.model, sorted(set(ids)))
             results: list[tuple[Action, dict[str, Any]]] = []
-            for record, rid, data in zip(records, ids, datas, strict=True):
-                results.append((classify(known.get(rid), data), _encoded(record, data)))
+            seen: list[str] = []
+            changed: list[int] = []
+            once = len(set(ids)) == len(ids)  # see _sightings.seen_sql
+            for i, (record, rid, data) in enumerate(zip(records, ids, datas, strict=True)):
+                before = known.get(rid)
+                results.append((classify(before, data), _encoded(record, data)))
+                if once and before is not None and before[0] == data and before[1] is None:
+                    seen.append(rid)
+                else:
+                    changed.append(i)
             now = now_iso()
             # Rows go in id order (a stable sort keeps repeats of one id in the caller's
             # order, so the last one wins as with SQLite), the order they were locked in.
-            order = sorted(range(len(ids)), key=ids.__getitem__)
-            cur.executemany(
-                _UPSERT,
-                [(self.key, run.model, ids[i], datas[i], run.generation, now, now) for i in order],
-            )
+            changed.sort(key=ids.__getitem__)
+            key, model, g = self.key, run.model, run.generation
+            if changed:
+                cur.executemany(
+                    _UPSERT, [(key, model, ids[i], datas[i], g, now, now) for i in changed]
+                )
+            if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
+                cur.execute(_SEEN, (g, key, model, seen, g))
             return results
 
         return self._atomic(upsert)

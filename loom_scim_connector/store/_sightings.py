@@ -35,13 +35,17 @@ def upsert_sql(table: str, p: str) -> str:
     )
 
 
-def seen_sql(table: str, p: str) -> str:
-    """The upsert's effect on a live row whose data is already the bytes seen: only
-    ``last_seen_run`` moves, and never down: ``(generation, connection, model, id,
-    generation)``. Cheaper than the upsert (no insert tried, no CASE, no text compared)
-    for the steady state, where most records come back unchanged."""
+def seen_sql(table: str, p: str, ids: str) -> str:
+    """The upsert's effect on live rows whose data is already the bytes seen: only
+    ``last_seen_run`` moves, and never down: ``(generation, connection, model, ids,
+    generation)``, ``ids`` matched by the SQL given (one parameter: a JSON array for
+    SQLite, ``id IN (SELECT value FROM json_each(?))``; an array for PostgreSQL,
+    ``id = ANY(%s)``). One statement for a whole batch, and cheaper than the upsert (no
+    insert tried, no CASE, no text compared) for the steady state, where most records
+    come back unchanged. Only for a batch where each id comes once: with repeats, every
+    row goes through the upsert in the caller's order, so the last one listed wins."""
     return (
         f"UPDATE {table} SET last_seen_run = {p}"  # noqa: S608
-        f" WHERE connection = {p} AND model = {p} AND id = {p} AND last_seen_run < {p}"
+        f" WHERE connection = {p} AND model = {p} AND {ids} AND last_seen_run < {p}"
         " AND deleted_at IS NULL"
     )

@@ -13,7 +13,7 @@ from ._sqlite_db import SQLiteBase
 from .base import Action, Run, _encoded, classify, text_of
 
 _UPSERT = _sightings.upsert_sql("records", "?")
-_SEEN = _sightings.seen_sql("records", "?")
+_SEEN = _sightings.seen_sql("records", "?", "id IN (SELECT value FROM json_each(?))")
 
 
 class SQLiteRecords(SQLiteBase):
@@ -27,6 +27,7 @@ class SQLiteRecords(SQLiteBase):
         rows = []
         now = now_iso()
         seen = []
+        once = len(set(ids)) == len(ids)  # see _sightings.seen_sql
         with self._tx() as db:
             self._check_lease(db, run)
             known = self._known(db, run.model, ids)
@@ -34,14 +35,15 @@ class SQLiteRecords(SQLiteBase):
                 data = text_of(record)
                 before = known.get(rid)
                 results.append((classify(before, data), _encoded(record, data)))
-                if before is not None and before[0] == data and before[1] is None:
-                    seen.append((run.generation, self.key, run.model, rid, run.generation))
+                if once and before is not None and before[0] == data and before[1] is None:
+                    seen.append(rid)
                 else:
                     rows.append((self.key, run.model, rid, data, run.generation, now, now))
             if rows:
                 db.executemany(_UPSERT, rows)
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
-                db.executemany(_SEEN, seen)
+                g = run.generation
+                db.execute(_SEEN, (g, self.key, run.model, json.dumps(seen), g))
         return results
 
     def _known(
