@@ -65,7 +65,7 @@ def marks(model: type[BaseModel]) -> dict[str, Scim]:
 
 # Attribute names as RFC 7643 spells them, and Loom's: a dict whose keys are all among
 # these is read as is; any other spelling (or an unknown key) lower-cases the dict first.
-_CANONICAL = frozenset(
+CANONICAL = frozenset(
     {
         "schemas", "id", "externalId", "userName", "name", "displayName", "nickName",
         "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone",
@@ -83,7 +83,7 @@ def _keyed(raw: Any) -> tuple[Mapping[str, Any], bool]:
     """The dict and whether its keys are canonical; else lower-cased (``False``)."""
     if type(raw) is not dict and (raw is None or not isinstance(raw, Mapping)):  # fast first
         return {}, True
-    if raw.keys() <= _CANONICAL:
+    if raw.keys() <= CANONICAL:
         return raw, True
     return {str(k).lower(): v for k, v in raw.items()}, False
 
@@ -161,7 +161,7 @@ def wire_id(raw: Any) -> str | None:
     return value
 
 
-def _split(path: str) -> tuple[str, ...]:
+def split_path(path: str) -> tuple[str, ...]:
     """``name.givenName`` -> (name, givenName); ``urn:...:User:employeeNumber`` ->
     (urn:...:User, employeeNumber): the extension is the part before the last colon."""
     if path.startswith("urn:"):
@@ -225,7 +225,7 @@ def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str
     subs: dict[str, str] = {}
     fields = []
     for n, (name, mark) in enumerate(marks(model).items()):
-        first, *rest = _split(mark.path)
+        first, *rest = split_path(mark.path)
         if len(rest) > 1:
             raise ValueError(f"{model.__name__}.{name}: SCIM paths nest one level, not {mark.path}")
         constants[f"K{n}"] = (first, first.lower())
@@ -281,7 +281,7 @@ def create_body(
         mark = fields[name]
         if value is None or not mark.writable:
             continue
-        steps = _split(mark.path)
+        steps = split_path(mark.path)
         if steps[0].startswith("urn:") and steps[0] not in body["schemas"]:
             body["schemas"].append(steps[0])
         if mark.fallback is not None:

@@ -1,0 +1,164 @@
+"""The common case of reading a record: a shape check, then one pydantic-core call.
+
+:func:`.fieldmap.reader` reads any wire dict leniently, in Python, and the record model
+then validates the values it found. Most servers send every record the same plain way;
+for that way only, :func:`fast_reader` builds from the same :class:`~.fieldmap.Scim`
+marks a reader that skips the Python reading:
+
+1. **A shape it is sure of** (C-level checks on the dict, no copies): every key of the
+   record and of each sub-attribute it reads (``name``, ``meta``, the enterprise
+   extension, the items of ``emails``) is one of the lenient reader's canonical names,
+   so the lenient reader reads those dicts as they are; a sub-attribute is an object or
+   null; the ``id`` is non-empty text; a multi-valued attribute (``emails``) is null,
+   empty, one item, or a first item whose ``primary`` is JSON ``true``, and that item's
+   ``value`` is non-empty text (the item ``_primary`` picks); an attribute the lenient
+   reader takes from the extension before the top level (``loomMemberRole``) is not
+   null there when present.
+2. **One validation in Rust**: the record model's own core schema, each field's
+   validator unchanged (the same ``datetime``, ``bool`` and text rules as
+   ``model.model_validate``), each field fed from its wire path (``name.givenName``;
+   ``emails.0.value``, else ``userName``). Text fields also refuse a lone surrogate (as
+   the lenient reader does), and a number where text is expected fails (the lenient
+   reader turns it into text): both are declined.
+
+On that shape the lenient reader finds exactly these values, so the record equals the
+lenient one field by field, and its JSON is the same bytes. Whatever is not that shape
+is declined (``None``, or ``pydantic_core.ValidationError`` from step 2) and the caller
+reads that record leniently: declining is always safe. ``tests/test_fastread.py`` checks
+``fast == lenient`` on generated records, odd ones included.
+
+The record's ``model_fields_set`` holds the fields the wire had rather than all of them;
+equality, dumps and JSON do not depend on it. A model with a list-of-ids field
+(``values``: groups' members) has no fast reader: it is read leniently.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic_core import SchemaValidator
+
+from .fieldmap import CANONICAL, ENTERPRISE_USER, marks, split_path
+
+__all__ = ["fast_reader"]
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def _sure_of(
+    subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
+) -> Callable[[Any], bool]:
+    """Step 1: whether the lenient reader would read ``raw`` at exactly the wire paths."""
+    canonical = CANONICAL
+    extension = ENTERPRISE_USER
+
+    def item_ok(item: Any) -> bool:
+        if type(item) is not dict or not item.keys() <= canonical:
+            return False
+        value = item.get("value")
+        return type(value) is str and value != ""
+
+    def sure(raw: Any) -> bool:
+        if type(raw) is not dict or not raw.keys() <= canonical:
+            return False
+        rid = raw.get("id")
+        if type(rid) is not str or not rid:
+            return False
+        for key in subs:
+            sub = raw.get(key)
+            if sub is not None and (type(sub) is not dict or not sub.keys() <= canonical):
+                return False
+        for key in multis:
+            items = raw.get(key)
+            if items is None or items == []:
+                continue
+            if type(items) is not list or not item_ok(items[0]):
+                return False
+            if len(items) > 1 and items[0].get("primary") is not True:
+                return False
+        ext = raw.get(extension)
+        if anywhere and ext:
+            for key in anywhere:
+                if key in ext and ext[key] is None:
+                    return False
+        return True
+
+    return sure
+
+
+def _read_text_whole(schema: Any) -> None:
+    """A text field's own schema, made to read its text (``min_length=0`` passes any
+    text, but pydantic-core then refuses one holding a lone surrogate)."""
+    while schema["type"] in ("default", "nullable"):
+        schema = schema["schema"]
+    if schema["type"] == "str":
+        schema.setdefault("min_length", 0)
+
+
+def _validator(model: type[BaseModel]) -> tuple[SchemaValidator, Callable[[Any], bool]] | None:
+    core: Any = copy.deepcopy(model.__pydantic_core_schema__)
+    if core["type"] != "model" or core["schema"]["type"] != "model-fields":
+        return None
+    core.pop("ref", None)
+    core["config"] = {
+        **core.get("config", {}),
+        "extra_fields_behavior": "ignore",
+        "validate_by_name": False,
+    }
+    core["schema"]["extra_behavior"] = "ignore"
+    fields = core["schema"]["fields"]
+    subs: list[str] = []
+    multis: list[str] = []
+    anywhere: list[str] = []
+    for name, mark in marks(model).items():
+        if mark.values:
+            return None
+        _read_text_whole(fields[name]["schema"])
+        first, *rest = split_path(mark.path)
+        paths: list[list[str | int]]
+        if mark.primary is not None:
+            multis.append(first)
+            paths = [[first, 0, "value"]]
+        elif rest:
+            subs.append(first)
+            paths = [[first, rest[0]]]
+        elif mark.anywhere:
+            subs.append(ENTERPRISE_USER)
+            anywhere.append(first)
+            paths = [[ENTERPRISE_USER, first], [first]]
+        else:
+            paths = [[first]]
+        if mark.fallback is not None:
+            paths.append([mark.fallback])
+        fields[name]["validation_alias"] = paths
+    # pydantic-core uses a model class's own validator for any schema of that class (its
+    # "prebuilt" validator) when the class says it is complete: not while building this.
+    type.__setattr__(model, "__pydantic_complete__", False)
+    try:
+        validator = SchemaValidator(core)
+    finally:
+        type.__setattr__(model, "__pydantic_complete__", True)
+    sure = _sure_of(tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
+    return validator, sure
+
+
+def fast_reader(model: type[R]) -> Callable[[Any], R | None] | None:
+    """The reader of ``model``'s common case (see the module's docstring): the record;
+    ``None`` when the dict is not that case; ``pydantic_core.ValidationError`` when a
+    value is not one the fast reader takes. ``None`` itself when the model has a field
+    it cannot read (a list of ids)."""
+    built = _validator(model)
+    if built is None:
+        return None
+    validate, sure = built[0].validate_python, built[1]
+
+    def read(raw: Any) -> R | None:
+        if not sure(raw):
+            return None
+        record: R = validate(raw)
+        return record
+
+    return read
