@@ -48,44 +48,48 @@ __all__ = ["fast_reader"]
 R = TypeVar("R", bound=BaseModel)
 
 
+def sure_source(
+    subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
+) -> str:
+    """Step 1 as straight-line source (as :func:`.fieldmap.reader` is compiled: a loop
+    over the attributes costs about as much again): whether the lenient reader would read
+    ``raw`` at exactly the wire paths. Only names from the marks reach it, as ``repr``."""
+    lines = [
+        "def sure(raw):",
+        "    if type(raw) is not dict or not raw.keys() <= C: return False",
+        "    v = raw.get('id')",
+        "    if type(v) is not str or not v: return False",
+    ]
+    for key in subs:
+        lines += [
+            f"    v = raw.get({key!r})",
+            "    if v is not None and (type(v) is not dict or not v.keys() <= C): return False",
+        ]
+        if key == ENTERPRISE_USER:  # read before the top level: never a null there
+            lines += [f"    if v and v.get({name!r}, 0) is None: return False" for name in anywhere]
+    for key in multis:
+        lines += [
+            f"    v = raw.get({key!r})",
+            "    if v:",
+            "        if type(v) is not list: return False",
+            "        i = v[0]",
+            "        if type(i) is not dict or not i.keys() <= C: return False",
+            "        x = i.get('value')",
+            "        if type(x) is not str or not x: return False",
+            "        if len(v) > 1 and i.get('primary') is not True: return False",
+            "    elif v is not None and v != []: return False",
+        ]
+    lines.append("    return True")
+    return "\n".join(lines) + "\n"
+
+
 def _sure_of(
     subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
 ) -> Callable[[Any], bool]:
-    """Step 1: whether the lenient reader would read ``raw`` at exactly the wire paths."""
-    canonical = CANONICAL
-    extension = ENTERPRISE_USER
-
-    def item_ok(item: Any) -> bool:
-        if type(item) is not dict or not item.keys() <= canonical:
-            return False
-        value = item.get("value")
-        return type(value) is str and value != ""
-
-    def sure(raw: Any) -> bool:
-        if type(raw) is not dict or not raw.keys() <= canonical:
-            return False
-        rid = raw.get("id")
-        if type(rid) is not str or not rid:
-            return False
-        for key in subs:
-            sub = raw.get(key)
-            if sub is not None and (type(sub) is not dict or not sub.keys() <= canonical):
-                return False
-        for key in multis:
-            items = raw.get(key)
-            if items is None or items == []:
-                continue
-            if type(items) is not list or not item_ok(items[0]):
-                return False
-            if len(items) > 1 and items[0].get("primary") is not True:
-                return False
-        ext = raw.get(extension)
-        if anywhere and ext:
-            for key in anywhere:
-                if key in ext and ext[key] is None:
-                    return False
-        return True
-
+    namespace: dict[str, Any] = {"C": CANONICAL}
+    source = sure_source(subs, multis, anywhere)
+    exec(compile(source, "<fast reader's shape check>", "exec"), namespace)  # noqa: S102
+    sure: Callable[[Any], bool] = namespace["sure"]
     return sure
 
 
@@ -126,7 +130,6 @@ def _validator(model: type[BaseModel]) -> tuple[SchemaValidator, Callable[[Any],
             subs.append(first)
             paths = [[first, rest[0]]]
         elif mark.anywhere:
-            subs.append(ENTERPRISE_USER)
             anywhere.append(first)
             paths = [[ENTERPRISE_USER, first], [first]]
         else:
@@ -141,6 +144,8 @@ def _validator(model: type[BaseModel]) -> tuple[SchemaValidator, Callable[[Any],
         validator = SchemaValidator(core)
     finally:
         type.__setattr__(model, "__pydantic_complete__", True)
+    if anywhere and ENTERPRISE_USER not in subs:
+        subs.append(ENTERPRISE_USER)
     sure = _sure_of(tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
     return validator, sure
 
