@@ -48,9 +48,7 @@ __all__ = ["fast_reader"]
 R = TypeVar("R", bound=BaseModel)
 
 
-def sure_source(
-    subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
-) -> str:
+def sure_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]) -> str:
     """Step 1 as straight-line source (as :func:`.fieldmap.reader` is compiled: a loop
     over the attributes costs about as much again): whether the lenient reader would read
     ``raw`` at exactly the wire paths. Only names from the marks reach it, as ``repr``."""
