@@ -82,11 +82,11 @@ def sure_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[
 
 
 def _sure_of(
-    subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
+    model: str, subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
 ) -> Callable[[Any], bool]:
     namespace: dict[str, Any] = {"C": CANONICAL}
     source = sure_source(subs, multis, anywhere)
-    exec(compile(source, "<fast reader's shape check>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, f"<reader of {model}, its common case's shape>", "exec"), namespace)  # noqa: S102
     sure: Callable[[Any], bool] = namespace["sure"]
     return sure
 
@@ -144,7 +144,7 @@ def _validator(model: type[BaseModel]) -> tuple[SchemaValidator, Callable[[Any],
         type.__setattr__(model, "__pydantic_complete__", True)
     if anywhere and ENTERPRISE_USER not in subs:
         subs.append(ENTERPRISE_USER)
-    sure = _sure_of(tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
+    sure = _sure_of(model.__name__, tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
     return validator, sure
 
 
