@@ -48,47 +48,38 @@ __all__ = ["fast_reader"]
 R = TypeVar("R", bound=BaseModel)
 
 
-def sure_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]) -> str:
-    """Step 1 as straight-line source (as :func:`.fieldmap.reader` is compiled: a loop
-    over the attributes costs about as much again): whether the lenient reader would read
-    ``raw`` at exactly the wire paths. Only names from the marks reach it, as ``repr``."""
+def read_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]) -> str:
+    """The fast reader as straight-line source (as :func:`.fieldmap.reader` is compiled:
+    a loop over the attributes costs about as much again): step 1, whether the lenient
+    reader would read ``raw`` at exactly the wire paths (else ``None``), then step 2,
+    ``validate``. Only names from the marks reach it, as ``repr``."""
     lines = [
-        "def sure(raw):",
-        "    if type(raw) is not dict or not raw.keys() <= C: return False",
+        "def read(raw):",
+        "    if type(raw) is not dict or not raw.keys() <= C: return None",
         "    v = raw.get('id')",
-        "    if type(v) is not str or not v: return False",
+        "    if type(v) is not str or not v: return None",
     ]
     for key in subs:
         lines += [
             f"    v = raw.get({key!r})",
-            "    if v is not None and (type(v) is not dict or not v.keys() <= C): return False",
+            "    if v is not None and (type(v) is not dict or not v.keys() <= C): return None",
         ]
         if key == ENTERPRISE_USER:  # read before the top level: never a null there
-            lines += [f"    if v and v.get({name!r}, 0) is None: return False" for name in anywhere]
+            lines += [f"    if v and v.get({name!r}, 0) is None: return None" for name in anywhere]
     for key in multis:
         lines += [
             f"    v = raw.get({key!r})",
             "    if v:",
-            "        if type(v) is not list: return False",
+            "        if type(v) is not list: return None",
             "        i = v[0]",
-            "        if type(i) is not dict or not i.keys() <= C: return False",
+            "        if type(i) is not dict or not i.keys() <= C: return None",
             "        x = i.get('value')",
-            "        if type(x) is not str or not x: return False",
-            "        if len(v) > 1 and i.get('primary') is not True: return False",
-            "    elif v is not None and v != []: return False",
+            "        if type(x) is not str or not x: return None",
+            "        if len(v) > 1 and i.get('primary') is not True: return None",
+            "    elif v is not None and v != []: return None",
         ]
-    lines.append("    return True")
+    lines.append("    return validate(raw)")
     return "\n".join(lines) + "\n"
-
-
-def _sure_of(
-    model: str, subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[str, ...]
-) -> Callable[[Any], bool]:
-    namespace: dict[str, Any] = {"C": CANONICAL}
-    source = sure_source(subs, multis, anywhere)
-    exec(compile(source, f"<reader of {model}, its common case's shape>", "exec"), namespace)  # noqa: S102
-    sure: Callable[[Any], bool] = namespace["sure"]
-    return sure
 
 
 def _read_text_whole(schema: Any) -> None:
@@ -100,7 +91,7 @@ def _read_text_whole(schema: Any) -> None:
         schema.setdefault("min_length", 0)
 
 
-def _validator(model: type[BaseModel]) -> tuple[SchemaValidator, Callable[[Any], bool]] | None:
+def _compile(model: type[R]) -> Callable[[Any], R | None] | None:
     core: Any = copy.deepcopy(model.__pydantic_core_schema__)
     if core["type"] != "model" or core["schema"]["type"] != "model-fields":
         return None
@@ -144,8 +135,12 @@ def _validator(model: type[BaseModel]) -> tuple[SchemaValidator, Callable[[Any],
         type.__setattr__(model, "__pydantic_complete__", True)
     if anywhere and ENTERPRISE_USER not in subs:
         subs.append(ENTERPRISE_USER)
-    sure = _sure_of(model.__name__, tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
-    return validator, sure
+    source = read_source(tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
+    namespace: dict[str, Any] = {"C": CANONICAL, "validate": validator.validate_python}
+    name = f"<reader of {model.__name__}, its common case>"
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102
+    read: Callable[[Any], R | None] = namespace["read"]
+    return read
 
 
 def fast_reader(model: type[R]) -> Callable[[Any], R | None] | None:
@@ -153,15 +148,4 @@ def fast_reader(model: type[R]) -> Callable[[Any], R | None] | None:
     ``None`` when the dict is not that case; ``pydantic_core.ValidationError`` when a
     value is not one the fast reader takes. ``None`` itself when the model has a field
     it cannot read (a list of ids)."""
-    built = _validator(model)
-    if built is None:
-        return None
-    validate, sure = built[0].validate_python, built[1]
-
-    def read(raw: Any) -> R | None:
-        if not sure(raw):
-            return None
-        record: R = validate(raw)
-        return record
-
-    return read
+    return _compile(model)
