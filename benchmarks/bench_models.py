@@ -1,4 +1,5 @@
-"""Per-record cost of reading a SCIM user: json.loads alone, our lean wire model, and
+"""Per-record cost of reading a SCIM user: json.loads alone, our lean wire model (the
+lenient Python reader and the fast path of models/fastread.py, side by side), and
 scim2-models' full validation (for comparison; it is what the sandbox uses).
 
     make bench      (or .venv/bin/python benchmarks/bench_models.py)
@@ -10,7 +11,10 @@ import json
 import timeit
 from typing import Any
 
-from loom_scim_connector.models.scim import ENTERPRISE_USER, user_from_scim
+from pydantic_core import from_json
+
+from loom_scim_connector.models.records import User as LoomUser
+from loom_scim_connector.models.scim import ENTERPRISE_USER, _read_user, _record, user_from_scim
 
 USER: dict[str, Any] = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
@@ -44,6 +48,12 @@ def main() -> None:
     print(f"one SCIM user ({len(RAW)} bytes), best of 5 x {N:,}")
     base = per_record("json.loads", lambda: json.loads(RAW))
     per_record("json.loads + user_from_scim", lambda: user_from_scim(json.loads(RAW)), base)
+    parsed = from_json(RAW, cache_strings="keys")  # as the client parses a page
+    lenient = per_record(
+        "  reading alone, lenient (the old path)", lambda: _record(LoomUser, _read_user, parsed)
+    )
+    fast = per_record("  reading alone, fast path (fastread)", lambda: user_from_scim(parsed))
+    print(f"{'  fast path / lenient':44} {fast / lenient:7.2f}x")
     record = user_from_scim(USER)
     encode = type(record).__pydantic_serializer__.to_json
     total = per_record(

@@ -4,7 +4,8 @@ A record model declares each field with a :class:`Scim` mark (``Annotated[str | 
 Scim("name.givenName")]``). From those marks alone:
 
 * :func:`reader` compiles the wire-to-record reading a sync and an action's read-back
-  use: one pass over the dict ``json.loads`` gave, no intermediate model;
+  use: one pass over the dict ``json.loads`` gave, no intermediate model (a record in
+  the common, canonical shape is read by :mod:`.fastread` instead, to the same record);
 * :func:`create_body` and :func:`patch_ops` write an action's values to the wire, with
   the same paths, as RFC 7644 PATCH paths.
 
@@ -65,7 +66,7 @@ def marks(model: type[BaseModel]) -> dict[str, Scim]:
 
 # Attribute names as RFC 7643 spells them, and Loom's: a dict whose keys are all among
 # these is read as is; any other spelling (or an unknown key) lower-cases the dict first.
-_CANONICAL = frozenset(
+CANONICAL = frozenset(
     {
         "schemas", "id", "externalId", "userName", "name", "displayName", "nickName",
         "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone",
@@ -83,7 +84,7 @@ def _keyed(raw: Any) -> tuple[Mapping[str, Any], bool]:
     """The dict and whether its keys are canonical; else lower-cased (``False``)."""
     if type(raw) is not dict and (raw is None or not isinstance(raw, Mapping)):  # fast first
         return {}, True
-    if raw.keys() <= _CANONICAL:
+    if raw.keys() <= CANONICAL:
         return raw, True
     return {str(k).lower(): v for k, v in raw.items()}, False
 
@@ -161,7 +162,7 @@ def wire_id(raw: Any) -> str | None:
     return value
 
 
-def _split(path: str) -> tuple[str, ...]:
+def split_path(path: str) -> tuple[str, ...]:
     """``name.givenName`` -> (name, givenName); ``urn:...:User:employeeNumber`` ->
     (urn:...:User, employeeNumber): the extension is the part before the last colon."""
     if path.startswith("urn:"):
@@ -225,7 +226,7 @@ def reader_source(model: type[BaseModel]) -> tuple[str, dict[str, tuple[str, str
     subs: dict[str, str] = {}
     fields = []
     for n, (name, mark) in enumerate(marks(model).items()):
-        first, *rest = _split(mark.path)
+        first, *rest = split_path(mark.path)
         if len(rest) > 1:
             raise ValueError(f"{model.__name__}.{name}: SCIM paths nest one level, not {mark.path}")
         constants[f"K{n}"] = (first, first.lower())
@@ -281,7 +282,7 @@ def create_body(
         mark = fields[name]
         if value is None or not mark.writable:
             continue
-        steps = _split(mark.path)
+        steps = split_path(mark.path)
         if steps[0].startswith("urn:") and steps[0] not in body["schemas"]:
             body["schemas"].append(steps[0])
         if mark.fallback is not None:

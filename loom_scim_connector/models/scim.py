@@ -5,8 +5,9 @@ attribute names in any case, unknown attributes ignored, ``active`` as a boolean
 string, ``loomMemberRole`` at the top level or inside an extension, the email from
 ``emails[primary]``, else the first email, else ``userName``. Where each field lives is
 declared once, on the record model (:mod:`.fieldmap`); reading is one pass over the dict
-``json.loads`` produced, then one flat pydantic validation of the record (see
-``benchmarks/bench_models.py``).
+``json.loads`` produced, then one flat pydantic validation of the record; a record in
+the common, canonical shape skips the Python pass (:mod:`.fastread`: the same record,
+in one pydantic-core call; see ``benchmarks/bench_models.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .fastread import fast_reader
 from .fieldmap import (
     CORE_GROUP,
     CORE_USER,
@@ -55,6 +57,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 _read_user = reader(User)
 _read_group = reader(Group)
+_fast_user = fast_reader(User)
 # Each field's SCIM attribute, to name it when a record cannot be read.
 _PATHS: dict[type[BaseModel], dict[str, str]] = {
     model: {
@@ -95,6 +98,13 @@ class UnreadableRecord(ValueError):
 
 def user_from_scim(raw: Mapping[str, Any]) -> User:
     """A SCIM user as a record (:class:`UnreadableRecord` when it is not one)."""
+    if _fast_user is not None:
+        try:
+            record = _fast_user(raw)
+        except ValidationError:  # not a value the fast reader takes: read it leniently
+            record = None
+        if record is not None:
+            return record
     return _record(User, _read_user, raw)
 
 
