@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -162,6 +162,31 @@ class StoreContract:
         assert new_store.candidates(fresh) == []
         assert new_store.records("User", ids=["u1"])[0]["role"] == "admin"
         new_store.finish_run(fresh, "success")
+
+    def test_the_sighting_rule_holds_even_past_the_fence(self, make_store: MakeStore) -> None:
+        """Behind the lease, the store's own rule: a write by an older generation lands
+        neither on a record a newer one saw (data and sighting stay) nor on one a newer
+        one deleted; a write by a newer generation lands on both. The fence is passed
+        here by giving the lease holder an older generation."""
+        store = make_store()
+        run = store.begin_run("users", "User", lease=LEASE)
+        store.save(run, [user("u1"), user("u2"), user("u3")])
+        store.finish_run(run, "success")
+        newer = store.begin_run("users", "User", lease=LEASE)
+        store.save(newer, [user("u1", role="admin")])
+        assert store.finish_run(newer, "success", deleted=["u2"])[0]["id"] == "u2"
+        holder = store.begin_run("users", "User", lease=LEASE)
+        older = replace(holder, generation=newer.generation - 1)
+        store.save(older, [user("u1", role="viewer"), user("u2", role="viewer")])
+        store.save(older, [user("u1", role="admin")])  # unchanged bytes: only the sighting
+        assert store.records("User", ids=["u1"])[0]["role"] == "admin"
+        assert live_ids(store) == ["u1", "u3"]
+        at_newer = replace(holder, generation=newer.generation)
+        assert store.candidates(at_newer) == ["u3"]  # u1's sighting did not move down
+        store.save(holder, [user("u1", role="viewer"), user("u2")])
+        assert [r.get("role") for r in store.records("User")] == ["viewer", None, None]
+        assert store.candidates(holder) == ["u3"]
+        store.finish_run(holder, "success")
 
     def test_a_stalled_run_can_neither_save_nor_undo_a_newer_runs_deletions(
         self, make_store: MakeStore, clock: FakeClock

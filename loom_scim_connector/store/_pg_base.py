@@ -17,7 +17,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, tuple_row
 
-from . import _binding, _evidence
+from . import _binding, _evidence, _sightings
 from ._owner import default_owner
 from .base import LeaseLostError, Run, StoreError
 
@@ -29,9 +29,14 @@ _SCHEMA_LOCK = "loom_scim schema"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS loom_scim_records (
     connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL,
-    data TEXT NOT NULL, last_seen_run BIGINT NOT NULL,
+    data TEXT NOT NULL,
     first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
     deleted_by BIGINT,
+    PRIMARY KEY (connection, model, id)
+);
+CREATE TABLE IF NOT EXISTS loom_scim_sightings (
+    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT COLLATE "C" NOT NULL,
+    last_seen_run BIGINT NOT NULL,
     PRIMARY KEY (connection, model, id)
 );
 CREATE TABLE IF NOT EXISTS loom_scim_runs (
@@ -57,7 +62,7 @@ CREATE TABLE IF NOT EXISTS loom_scim_held (
 """
 # Schema 4 (an older store is upgraded on open): the generation that deleted a record.
 _UPGRADE = "ALTER TABLE loom_scim_records ADD COLUMN IF NOT EXISTS deleted_by BIGINT"
-_RECORD_COLUMNS = {"connection", "model", "id", "data", "last_seen_run", "deleted_at"}
+_RECORD_COLUMNS = {"connection", "model", "id", "data", "deleted_at"}
 # Whether the store is at this schema: every table and index the scripts create, and the
 # columns the upgrades add. Opening checks it with one read and runs the scripts only when
 # something is missing: ``ALTER TABLE`` takes an ACCESS EXCLUSIVE lock even when it has
@@ -69,12 +74,17 @@ _OBJECTS = tuple(
         r"IF NOT EXISTS (\w+)", _SCHEMA + _evidence.POSTGRES_SCHEMA + _binding.POSTGRES_SCHEMA
     )
 )
+# Schema 6 (see ._sightings): each record's last sighting moves from its own column to
+# loom_scim_sightings, and the column is dropped. An open checks the column is gone too.
+_MOVED = ("loom_scim_records", "last_seen_run")
 _ADDED_COLUMNS = (("loom_scim_records", "deleted_by"), (_evidence.POSTGRES_TABLE, "hash"))
 _CURRENT = (
     "SELECT (SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name)"
     " AND (SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS added (rel, col)"
     " JOIN pg_attribute ON attrelid = to_regclass(added.rel) AND attname = added.col"
     " AND NOT attisdropped) = %s"
+    " AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+    " AND attname = %s AND NOT attisdropped)"
 )
 _RETRIES = 5
 
@@ -134,7 +144,9 @@ class PgBase:
     def _create_schema(self) -> None:
         def current(cur: Cursor) -> bool:
             tables, columns = zip(*_ADDED_COLUMNS, strict=True)
-            cur.execute(_CURRENT, (list(_OBJECTS), list(tables), list(columns), len(columns)))
+            cur.execute(
+                _CURRENT, (list(_OBJECTS), list(tables), list(columns), len(columns), *_MOVED)
+            )
             row = cur.fetchone()
             return row is not None and bool(row[0])
 
@@ -161,6 +173,9 @@ class PgBase:
             present = {str(row[0]) for row in cur.fetchall()}
             _evidence.upgrade(exec_on(cur), _evidence.POSTGRES_TABLE, "%s", present, "BIGINT")
             cur.execute(_binding.POSTGRES_SCHEMA)
+            if "last_seen_run" in columns:  # schema 6, in this same transaction
+                cur.execute(_sightings.copy_sql("loom_scim_records", "loom_scim_sightings"))
+                cur.execute("ALTER TABLE loom_scim_records DROP COLUMN last_seen_run")
 
         try:
             # A store already at this schema is opened with one read: no DDL, no lock.

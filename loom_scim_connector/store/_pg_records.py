@@ -11,8 +11,12 @@ from ._owner import now_iso
 from ._pg_base import Cursor, PgBase
 from .base import Action, Run, _encoded, classify, text_of
 
-_UPSERT = _sightings.upsert_sql("loom_scim_records", "%s")
-_SEEN = _sightings.seen_sql("loom_scim_records", "%s", "id = ANY(%s)")
+_RECORDS, _SIGHTINGS = "loom_scim_records", "loom_scim_sightings"
+_UPSERT = _sightings.upsert_sql(_RECORDS, _SIGHTINGS, "%s")
+_SIGHT = _sightings.sight_sql(_RECORDS, _SIGHTINGS, "%s")
+_SEEN = _sightings.seen_sql(_SIGHTINGS, "%s", "id = ANY(%s)")
+UNSEEN = _sightings.unseen(_RECORDS, _SIGHTINGS, "%s")
+_JOIN = _sightings.join(_RECORDS, _SIGHTINGS)
 
 
 class PgRecords(PgBase):
@@ -53,10 +57,11 @@ class PgRecords(PgBase):
             # order, so the last one wins as with SQLite), the order they were locked in.
             changed.sort(key=ids.__getitem__)
             key, model, g = self.key, run.model, run.generation
-            if changed:
+            if changed:  # the records first: see _sightings.upsert_sql
                 cur.executemany(
-                    _UPSERT, [(key, model, ids[i], datas[i], g, now, now) for i in changed]
+                    _UPSERT, [(key, model, ids[i], datas[i], now, now, g) for i in changed]
                 )
+                cur.executemany(_SIGHT, [(key, model, ids[i], g) for i in changed])
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
                 cur.execute(_SEEN, (g, key, model, seen, g))
             return results
@@ -79,8 +84,7 @@ class PgRecords(PgBase):
     def candidates(self, run: Run) -> list[str]:
         def read(cur: Cursor) -> list[str]:
             cur.execute(
-                "SELECT id FROM loom_scim_records WHERE connection = %s AND model = %s"
-                " AND deleted_at IS NULL AND last_seen_run < %s ORDER BY id",
+                f"SELECT r.id {UNSEEN} ORDER BY r.id",
                 (self.key, run.model, run.generation),
             )
             return [str(row[0]) for row in cur.fetchall()]
@@ -90,8 +94,8 @@ class PgRecords(PgBase):
     def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
         def read(cur: Cursor) -> list[str]:
             cur.execute(
-                "SELECT id FROM loom_scim_records WHERE connection = %s AND model = %s"
-                " AND deleted_at IS NULL AND last_seen_run = %s ORDER BY id LIMIT %s",
+                f"SELECT r.id FROM {_JOIN} WHERE r.connection = %s AND r.model = %s"  # noqa: S608
+                " AND r.deleted_at IS NULL AND s.last_seen_run = %s ORDER BY r.id LIMIT %s",
                 (self.key, run.model, run.generation, limit),
             )
             return [str(row[0]) for row in cur.fetchall()]
@@ -101,8 +105,8 @@ class PgRecords(PgBase):
     def live_sample(self, model: str, limit: int = 5) -> list[str]:
         def read(cur: Cursor) -> list[str]:
             cur.execute(
-                "SELECT id FROM loom_scim_records WHERE connection = %s AND model = %s"
-                " AND deleted_at IS NULL ORDER BY last_seen_run DESC, id LIMIT %s",
+                f"SELECT r.id FROM {_JOIN} WHERE r.connection = %s AND r.model = %s"  # noqa: S608
+                " AND r.deleted_at IS NULL ORDER BY s.last_seen_run DESC, r.id LIMIT %s",
                 (self.key, model, limit),
             )
             return [str(row[0]) for row in cur.fetchall()]

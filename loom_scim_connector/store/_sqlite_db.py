@@ -14,20 +14,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import _evidence
+from . import _evidence, _sightings
 from ._binding import SQLITE_SCHEMA as _BINDING_SCHEMA
 from ._owner import default_owner
 from .base import LeaseLostError, Run, StoreError
 
-SCHEMA_VERSION = 5
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
-    data TEXT NOT NULL, last_seen_run INTEGER NOT NULL,
+SCHEMA_VERSION = 6
+# Schema 6: a record's last sighting is a row of ``sightings`` (see :mod:`._sightings`),
+# no longer a column of ``records``; a store of schema 5 or older is rebuilt so on open.
+_RECORDS = """
+CREATE TABLE IF NOT EXISTS {name} (
+    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
     first_seen_at TEXT NOT NULL, updated_at TEXT NOT NULL, deleted_at TEXT,
     deleted_by INTEGER,
     PRIMARY KEY (connection, model, id)
 );
+"""
+_RECORD_COLUMNS = "connection, model, id, data, first_seen_at, updated_at, deleted_at, deleted_by"
+_SCHEMA = (
+    _RECORDS.format(name="records")
+    + """
+CREATE TABLE IF NOT EXISTS sightings (
+    connection TEXT NOT NULL, model TEXT NOT NULL, id TEXT NOT NULL,
+    last_seen_run INTEGER NOT NULL,
+    PRIMARY KEY (connection, model, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL, sync TEXT NOT NULL,
     started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL, error TEXT
@@ -44,6 +55,13 @@ CREATE TABLE IF NOT EXISTS held (
     run_id INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, id)
 );
 """
+)
+# A store of schema 5 opened read-only cannot be rebuilt: its sightings are read from its
+# records' own column through this view, made in the connection's temporary schema (which
+# unqualified names look in first).
+_SCHEMA5_SIGHTINGS = (
+    "CREATE TEMP VIEW sightings AS SELECT connection, model, id, last_seen_run FROM main.records"
+)
 # Columns added after the first release (schema 1), added on open: to ``runs`` in
 # schema 2; to ``records`` in schema 4, the generation that deleted a record.
 _ADDED_COLUMNS = {
@@ -117,10 +135,25 @@ def _add_columns(db: sqlite3.Connection) -> None:
         # schema 5: the evidence chain, its columns added and existing rows chained
         present = {row[1] for row in db.execute("PRAGMA table_info(evidence)")}
         _evidence.upgrade(exec_on(db), _evidence.SQLITE_TABLE, "?", present, "INTEGER")
+        if "last_seen_run" in {row[1] for row in db.execute("PRAGMA table_info(records)")}:
+            _move_sightings(db)
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _move_sightings(db: sqlite3.Connection) -> None:
+    """Schema 6, inside the upgrade's transaction: each record's ``last_seen_run`` becomes
+    its row in ``sightings``, and ``records`` is rebuilt without the column (the portable
+    way: ``DROP COLUMN`` needs SQLite 3.35)."""
+    db.execute(_sightings.copy_sql("records", "sightings"))
+    db.execute(_RECORDS.format(name="records_v6"))
+    db.execute(
+        f"INSERT INTO records_v6 ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} FROM records"  # noqa: S608
+    )
+    db.execute("DROP TABLE records")
+    db.execute("ALTER TABLE records_v6 RENAME TO records")
 
 
 def open_read_only(path: Path | str) -> sqlite3.Connection:
@@ -148,7 +181,11 @@ def open_read_only(path: Path | str) -> sqlite3.Connection:
         break
     if "records" not in tables:
         raise StoreError(where, "is not a loom-scim store (it has no records table)")
-    if version != SCHEMA_VERSION:
+    if version == 5:  # (query_only refuses even a temporary view; mode=ro still holds)
+        db.execute("PRAGMA query_only = OFF")
+        db.execute(_SCHEMA5_SIGHTINGS)
+        db.execute("PRAGMA query_only = ON")
+    elif version != SCHEMA_VERSION:
         db.close()
         raise StoreError(
             where,
@@ -181,7 +218,7 @@ def open_db(path: Path | str) -> sqlite3.Connection:
             db.executescript(_evidence.SQLITE_SCHEMA)  # schema 3: offboarding evidence
             db.executescript(_BINDING_SCHEMA)  # schema 4: the workspace a store belongs to
         record_columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
-        if not {"id", "data", "last_seen_run", "deleted_at"} <= record_columns:
+        if not {"id", "data", "deleted_at"} <= record_columns:
             raise StoreError(where, "has a 'records' table that loom-scim did not make")
         if not current:
             _add_columns(db)

@@ -12,8 +12,11 @@ from ._owner import now_iso
 from ._sqlite_db import SQLiteBase
 from .base import Action, Run, _encoded, classify, text_of
 
-_UPSERT = _sightings.upsert_sql("records", "?")
-_SEEN = _sightings.seen_sql("records", "?", "id IN (SELECT value FROM json_each(?))")
+_UPSERT = _sightings.upsert_sql("records", "sightings", "?")
+_SIGHT = _sightings.sight_sql("records", "sightings", "?")
+_SEEN = _sightings.seen_sql("sightings", "?", "id IN (SELECT value FROM json_each(?))")
+_UNSEEN = _sightings.unseen("records", "sightings", "?")
+_JOIN = _sightings.join("records", "sightings")
 
 
 class SQLiteRecords(SQLiteBase):
@@ -25,7 +28,9 @@ class SQLiteRecords(SQLiteBase):
         ids = [str(r["id"]) for r in records]
         results: list[tuple[Action, dict[str, Any]]] = []
         rows = []
+        sights = []
         now = now_iso()
+        g = run.generation
         seen = []
         once = len(set(ids)) == len(ids)  # see _sightings.seen_sql
         with self._tx() as db:
@@ -38,11 +43,12 @@ class SQLiteRecords(SQLiteBase):
                 if once and before is not None and before[0] == data and before[1] is None:
                     seen.append(rid)
                 else:
-                    rows.append((self.key, run.model, rid, data, run.generation, now, now))
-            if rows:
+                    rows.append((self.key, run.model, rid, data, now, now, g))
+                    sights.append((self.key, run.model, rid, g))
+            if rows:  # the records first: see _sightings.upsert_sql
                 db.executemany(_UPSERT, rows)
+                db.executemany(_SIGHT, sights)
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
-                g = run.generation
                 db.execute(_SEEN, (g, self.key, run.model, json.dumps(seen), g))
         return results
 
@@ -73,24 +79,23 @@ class SQLiteRecords(SQLiteBase):
         return [
             row[0]
             for row in self.db.execute(
-                "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-                " AND last_seen_run < ? ORDER BY id",
+                f"SELECT r.id {_UNSEEN} ORDER BY r.id",
                 (self.key, run.model, run.generation),
             )
         ]
 
     def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
         rows = self.db.execute(
-            "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-            " AND last_seen_run = ? LIMIT ?",
+            f"SELECT r.id FROM {_JOIN} WHERE r.connection = ? AND r.model = ?"  # noqa: S608
+            " AND r.deleted_at IS NULL AND s.last_seen_run = ? LIMIT ?",
             (self.key, run.model, run.generation, limit),
         )
         return [str(row[0]) for row in rows]
 
     def live_sample(self, model: str, limit: int = 5) -> list[str]:
         rows = self.db.execute(
-            "SELECT id FROM records WHERE connection = ? AND model = ? AND deleted_at IS NULL"
-            " ORDER BY last_seen_run DESC, id LIMIT ?",
+            f"SELECT r.id FROM {_JOIN} WHERE r.connection = ? AND r.model = ?"  # noqa: S608
+            " AND r.deleted_at IS NULL ORDER BY s.last_seen_run DESC, r.id LIMIT ?",
             (self.key, model, limit),
         )
         return [str(row[0]) for row in rows]

@@ -52,6 +52,7 @@ from . import _binding
 from ._owner import is_dead, now_iso
 from ._pg_base import Cursor
 from ._pg_evidence import PgEvidence
+from ._pg_records import UNSEEN
 from .base import (
     ABANDONED,
     Binding,
@@ -152,12 +153,14 @@ class PostgresStore(PgEvidence):
             gone: dict[str, dict[str, Any]] = {}
             if wanted:
                 self._lock_records(cur, run.model, wanted)
-                cur.execute(
-                    "UPDATE loom_scim_records SET deleted_at = %s, updated_at = %s,"
-                    " deleted_by = %s WHERE connection = %s AND model = %s AND id = ANY(%s)"
-                    " AND deleted_at IS NULL AND last_seen_run < %s RETURNING id, data",
-                    (stamp, stamp, run.generation, self.key, run.model, wanted, run.generation),
-                )
+                cur.execute(  # the records of `wanted` the run may delete (unseen, live)
+                    "UPDATE loom_scim_records u SET deleted_at = %s, updated_at = %s,"  # noqa: S608
+                    f" deleted_by = %s FROM (SELECT r.id {UNSEEN} AND r.id = ANY(%s)) d"
+                    " WHERE u.connection = %s AND u.model = %s AND u.id = d.id"
+                    " RETURNING u.id, u.data",
+                    (stamp, stamp, run.generation, self.key, run.model, run.generation,
+                     wanted, self.key, run.model),
+                )  # fmt: skip
                 gone = {str(rid): json.loads(data) for rid, data in cur.fetchall()}
             if held:
                 cur.execute(

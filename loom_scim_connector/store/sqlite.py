@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import _binding, _evidence
+from . import _binding, _evidence, _sightings
 from ._owner import is_dead, now_iso
 from ._sqlite_db import exec_on as _exec
 from ._sqlite_records import SQLiteRecords
@@ -26,6 +26,8 @@ from .base import (
     RunStatus,
     refuse_if_held,
 )
+
+_UNSEEN = _sightings.unseen("records", "sightings", "?")
 
 
 class SQLiteStore(SQLiteRecords):
@@ -89,9 +91,8 @@ class SQLiteStore(SQLiteRecords):
             stamp = now_iso()
             for rid in deleted:
                 row = db.execute(
-                    "SELECT data FROM records WHERE connection = ? AND model = ? AND id = ?"
-                    " AND deleted_at IS NULL AND last_seen_run < ?",
-                    (self.key, run.model, rid, run.generation),
+                    f"SELECT r.data {_UNSEEN} AND r.id = ?",
+                    (self.key, run.model, run.generation, rid),
                 ).fetchone()
                 if row is None:
                     continue
