@@ -23,6 +23,7 @@ from loom_scim_connector.cli import EXIT_FAILURE, EXIT_OK, run
 from loom_scim_connector.host.local import open_store
 from loom_scim_connector.store import SQLiteStore
 from loom_scim_connector.store._chain import GENESIS, Verified, verify
+from loom_scim_connector.store._sqlite_db import SCHEMA_VERSION
 
 from .store_contract import proof
 
@@ -285,7 +286,7 @@ def test_a_sqlite_store_of_schema_4_has_its_evidence_chained_on_open(tmp_path: P
         )
     _chained_after_upgrade(str(path), lambda: SQLiteStore(path, "conn"))
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_postgres_store_made_before_the_chain_has_its_evidence_chained_on_open() -> None:

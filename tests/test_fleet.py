@@ -142,7 +142,7 @@ def _cleanup(pg: str, prefix: str) -> None:
             like,
         ),
     ]
-    for table in ("records", "runs", "checkpoints", "locks"):
+    for table in ("records", "sightings", "runs", "checkpoints", "locks"):
         deletes.append(
             (f"loom_scim_{table}", f"DELETE FROM loom_scim_{table} WHERE connection LIKE %s", like)  # noqa: S608
         )

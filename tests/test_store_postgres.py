@@ -49,7 +49,15 @@ def prefix(pg_url: str) -> Iterator[str]:
             " (SELECT run_id FROM loom_scim_runs WHERE connection LIKE %s)",
             (like,),
         )
-        for table in ("records", "runs", "checkpoints", "locks", "evidence", "bindings"):
+        for table in (
+            "records",
+            "sightings",
+            "runs",
+            "checkpoints",
+            "locks",
+            "evidence",
+            "bindings",
+        ):
             db.execute(f"DELETE FROM loom_scim_{table} WHERE connection LIKE %s", (like,))  # noqa: S608
 
 

@@ -13,7 +13,7 @@ from .base import Action, Run, _encoded, classify, text_of
 
 _RECORDS, _SIGHTINGS = "loom_scim_records", "loom_scim_sightings"
 _UPSERT = _sightings.upsert_sql(_RECORDS, _SIGHTINGS, "%s")
-_SIGHT = _sightings.sight_sql(_RECORDS, _SIGHTINGS, "%s")
+_SIGHT = _sightings.sight_sql(_RECORDS, _SIGHTINGS, "%s", "unnest(%s::text[]) AS value")
 _SEEN = _sightings.seen_sql(_SIGHTINGS, "%s", "id = ANY(%s)")
 UNSEEN = _sightings.unseen(_RECORDS, _SIGHTINGS, "%s")
 _JOIN = _sightings.join(_RECORDS, _SIGHTINGS)
@@ -61,7 +61,7 @@ class PgRecords(PgBase):
                 cur.executemany(
                     _UPSERT, [(key, model, ids[i], datas[i], now, now, g) for i in changed]
                 )
-                cur.executemany(_SIGHT, [(key, model, ids[i], g) for i in changed])
+                cur.execute(_SIGHT, (key, model, g, list(dict.fromkeys(ids[i] for i in changed))))
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
                 cur.execute(_SEEN, (g, key, model, seen, g))
             return results

@@ -70,12 +70,15 @@ def upsert_sql(records: str, sightings: str, p: str) -> str:
     )
 
 
-def sight_sql(records: str, sightings: str, p: str) -> str:
-    """The sighting of a record just written by :func:`upsert_sql`: ``(connection, model,
-    id, generation)``."""
+def sight_sql(records: str, sightings: str, p: str, ids: str) -> str:
+    """The sightings of records just written by :func:`upsert_sql`: ``(connection, model,
+    generation, ids)``, ``ids`` the rows given by the SQL given, each id once (one
+    parameter: for SQLite, ``json_each(?)``; for PostgreSQL, ``unnest(%s::text[])``, each
+    naming its column ``value``). One statement for the batch."""
     return (
         f"INSERT INTO {sightings} AS s (connection, model, id, last_seen_run)"  # noqa: S608
-        f" VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (connection, model, id) DO UPDATE SET"
+        f" SELECT {p}, {p}, value, {p} FROM {ids} WHERE true"
+        " ON CONFLICT (connection, model, id) DO UPDATE SET"
         " last_seen_run = excluded.last_seen_run"
         f" WHERE {_lands(records, sightings, 'excluded.last_seen_run')}"
     )

@@ -13,7 +13,7 @@ from ._sqlite_db import SQLiteBase
 from .base import Action, Run, _encoded, classify, text_of
 
 _UPSERT = _sightings.upsert_sql("records", "sightings", "?")
-_SIGHT = _sightings.sight_sql("records", "sightings", "?")
+_SIGHT = _sightings.sight_sql("records", "sightings", "?", "json_each(?)")
 _SEEN = _sightings.seen_sql("sightings", "?", "id IN (SELECT value FROM json_each(?))")
 _UNSEEN = _sightings.unseen("records", "sightings", "?")
 _JOIN = _sightings.join("records", "sightings")
@@ -28,7 +28,7 @@ class SQLiteRecords(SQLiteBase):
         ids = [str(r["id"]) for r in records]
         results: list[tuple[Action, dict[str, Any]]] = []
         rows = []
-        sights = []
+        sights: list[str] = []
         now = now_iso()
         g = run.generation
         seen = []
@@ -44,10 +44,12 @@ class SQLiteRecords(SQLiteBase):
                     seen.append(rid)
                 else:
                     rows.append((self.key, run.model, rid, data, now, now, g))
-                    sights.append((self.key, run.model, rid, g))
+                    sights.append(rid)
             if rows:  # the records first: see _sightings.upsert_sql
                 db.executemany(_UPSERT, rows)
-                db.executemany(_SIGHT, sights)
+                db.execute(
+                    _SIGHT, (self.key, run.model, g, json.dumps(list(dict.fromkeys(sights))))
+                )
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
                 db.execute(_SEEN, (g, self.key, run.model, json.dumps(seen), g))
         return results
