@@ -15,8 +15,8 @@ _RECORDS, _SIGHTINGS = "loom_scim_records", "loom_scim_sightings"
 _UPSERT = _sightings.upsert_sql(_RECORDS, _SIGHTINGS, "%s")
 _SIGHT = _sightings.sight_sql(_RECORDS, _SIGHTINGS, "%s", "unnest(%s::text[]) AS value")
 _SEEN = _sightings.seen_sql(_SIGHTINGS, "%s", "id = ANY(%s)")
+_LIVE = _sightings.live(_RECORDS, _SIGHTINGS, "%s")
 UNSEEN = _sightings.unseen(_RECORDS, _SIGHTINGS, "%s")
-_JOIN = _sightings.join(_RECORDS, _SIGHTINGS)
 
 
 class PgRecords(PgBase):
@@ -84,7 +84,7 @@ class PgRecords(PgBase):
     def candidates(self, run: Run) -> list[str]:
         def read(cur: Cursor) -> list[str]:
             cur.execute(
-                f"SELECT r.id {UNSEEN} ORDER BY r.id",
+                f"SELECT s.id {UNSEEN} ORDER BY s.id",
                 (self.key, run.model, run.generation),
             )
             return [str(row[0]) for row in cur.fetchall()]
@@ -94,8 +94,7 @@ class PgRecords(PgBase):
     def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
         def read(cur: Cursor) -> list[str]:
             cur.execute(
-                f"SELECT r.id FROM {_JOIN} WHERE r.connection = %s AND r.model = %s"  # noqa: S608
-                " AND r.deleted_at IS NULL AND s.last_seen_run = %s ORDER BY r.id LIMIT %s",
+                f"SELECT s.id {_LIVE} AND s.last_seen_run = %s ORDER BY s.id LIMIT %s",
                 (self.key, run.model, run.generation, limit),
             )
             return [str(row[0]) for row in cur.fetchall()]
@@ -105,8 +104,7 @@ class PgRecords(PgBase):
     def live_sample(self, model: str, limit: int = 5) -> list[str]:
         def read(cur: Cursor) -> list[str]:
             cur.execute(
-                f"SELECT r.id FROM {_JOIN} WHERE r.connection = %s AND r.model = %s"  # noqa: S608
-                " AND r.deleted_at IS NULL ORDER BY s.last_seen_run DESC, r.id LIMIT %s",
+                f"SELECT s.id {_LIVE} ORDER BY s.last_seen_run DESC, s.id LIMIT %s",
                 (self.key, model, limit),
             )
             return [str(row[0]) for row in cur.fetchall()]

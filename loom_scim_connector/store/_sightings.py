@@ -11,28 +11,29 @@ written in the transaction that writes the record; a record without one (none is
 so) is never a candidate for deletion.
 
 The SQL is written once with ``{p}`` for the driver's placeholder (``?`` for sqlite3,
-``%s`` for psycopg) and the tables' names, as in :mod:`._evidence`; the record is ``r``
+``%s`` for psycopg) and the tables' names, as in :mod:`._evidence`; a record is ``r``
 and its sighting ``s``.
 """
 
 from __future__ import annotations
 
 
-def join(records: str, sightings: str) -> str:
-    """Records ``r`` with their sightings ``s``."""
+def live(records: str, sightings: str, p: str) -> str:
+    """``FROM ... WHERE`` of the live records of a model, ``r``, with their sightings,
+    ``s``: ``(connection, model)``. Read from the narrow sightings first (SQLite keeps a
+    ``CROSS JOIN``'s order; PostgreSQL plans it as any join): a condition on the sighting
+    then leaves most records unread (an unchanged workspace's candidates: none)."""
     return (
-        f"{records} r JOIN {sightings} s"
-        " ON s.connection = r.connection AND s.model = r.model AND s.id = r.id"
+        f"FROM {sightings} s CROSS JOIN {records} r WHERE s.connection = {p} AND s.model = {p}"
+        " AND r.connection = s.connection AND r.model = s.model AND r.id = s.id"
+        " AND r.deleted_at IS NULL"
     )
 
 
 def unseen(records: str, sightings: str, p: str) -> str:
     """``FROM ... WHERE`` of the live records a run has not seen, the only records it may
     delete: ``(connection, model, generation)``."""
-    return (
-        f"FROM {join(records, sightings)} WHERE r.connection = {p} AND r.model = {p}"
-        f" AND r.deleted_at IS NULL AND s.last_seen_run < {p}"
-    )
+    return f"{live(records, sightings, p)} AND s.last_seen_run < {p}"
 
 
 def _lands(records: str, sightings: str, g: str) -> str:

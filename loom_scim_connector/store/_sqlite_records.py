@@ -15,8 +15,8 @@ from .base import Action, Run, _encoded, classify, text_of
 _UPSERT = _sightings.upsert_sql("records", "sightings", "?")
 _SIGHT = _sightings.sight_sql("records", "sightings", "?", "json_each(?)")
 _SEEN = _sightings.seen_sql("sightings", "?", "id IN (SELECT value FROM json_each(?))")
+_LIVE = _sightings.live("records", "sightings", "?")
 _UNSEEN = _sightings.unseen("records", "sightings", "?")
-_JOIN = _sightings.join("records", "sightings")
 
 
 class SQLiteRecords(SQLiteBase):
@@ -81,23 +81,21 @@ class SQLiteRecords(SQLiteBase):
         return [
             row[0]
             for row in self.db.execute(
-                f"SELECT r.id {_UNSEEN} ORDER BY r.id",
+                f"SELECT s.id {_UNSEEN} ORDER BY s.id",
                 (self.key, run.model, run.generation),
             )
         ]
 
     def seen_sample(self, run: Run, limit: int = 3) -> list[str]:
         rows = self.db.execute(
-            f"SELECT r.id FROM {_JOIN} WHERE r.connection = ? AND r.model = ?"  # noqa: S608
-            " AND r.deleted_at IS NULL AND s.last_seen_run = ? LIMIT ?",
+            f"SELECT s.id {_LIVE} AND s.last_seen_run = ? LIMIT ?",
             (self.key, run.model, run.generation, limit),
         )
         return [str(row[0]) for row in rows]
 
     def live_sample(self, model: str, limit: int = 5) -> list[str]:
         rows = self.db.execute(
-            f"SELECT r.id FROM {_JOIN} WHERE r.connection = ? AND r.model = ?"  # noqa: S608
-            " AND r.deleted_at IS NULL ORDER BY s.last_seen_run DESC, r.id LIMIT ?",
+            f"SELECT s.id {_LIVE} ORDER BY s.last_seen_run DESC, s.id LIMIT ?",
             (self.key, model, limit),
         )
         return [str(row[0]) for row in rows]

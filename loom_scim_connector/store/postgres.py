@@ -155,7 +155,7 @@ class PostgresStore(PgEvidence):
                 self._lock_records(cur, run.model, wanted)
                 cur.execute(  # the records of `wanted` the run may delete (unseen, live)
                     "UPDATE loom_scim_records u SET deleted_at = %s, updated_at = %s,"  # noqa: S608
-                    f" deleted_by = %s FROM (SELECT r.id {UNSEEN} AND r.id = ANY(%s)) d"
+                    f" deleted_by = %s FROM (SELECT s.id {UNSEEN} AND s.id = ANY(%s)) d"
                     " WHERE u.connection = %s AND u.model = %s AND u.id = d.id"
                     " RETURNING u.id, u.data",
                     (stamp, stamp, run.generation, self.key, run.model, run.generation,

@@ -91,7 +91,7 @@ class SQLiteStore(SQLiteRecords):
             stamp = now_iso()
             for rid in deleted:
                 row = db.execute(
-                    f"SELECT r.data {_UNSEEN} AND r.id = ?",
+                    f"SELECT r.data {_UNSEEN} AND s.id = ?",
                     (self.key, run.model, run.generation, rid),
                 ).fetchone()
                 if row is None:
