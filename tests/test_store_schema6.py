@@ -19,8 +19,11 @@ from typing import Any
 
 import pytest
 
+from loom_scim_connector.cli import EXIT_OK
+from loom_scim_connector.sandbox import Sandbox
 from loom_scim_connector.store import Run, SQLiteStore, Store, StoreError
 
+from .conftest import cli
 from .store_contract import LEASE, user
 
 Rows = dict[tuple[str, str, str], tuple[Any, ...]]
@@ -169,3 +172,26 @@ def test_a_sqlite_move_that_fails_leaves_the_store_of_schema_5_as_it_was(
     reader = SQLiteStore(path, "conn-a", read_only=True)  # still readable meanwhile
     assert reader.live_sample("User", limit=1) == ["u1"]
     reader.close()
+
+
+def test_review_reads_a_store_of_schema_5_read_only_and_a_sync_moves_it(
+    env: Sandbox, tmp_path: Path
+) -> None:
+    store = tmp_path / "s.sqlite3"
+    assert cli("sync", "users", "--store", str(store))[0] == EXIT_OK
+    with raw(store) as db:
+        db.executescript(MOVE_BACK)
+    before = store.read_bytes()
+    code, _, err = cli("review", "--no-sync", "--store", str(store), "--html", "r.html")
+    assert code == EXIT_OK, err
+    assert store.read_bytes() == before  # nothing written
+    wal = Path(f"{store}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    code, _, err = cli("sync", "users", "--store", str(store))
+    assert code == EXIT_OK, err
+    with raw(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (6,)
+        assert (
+            db.execute("SELECT COUNT(*) FROM records WHERE deleted_at IS NOT NULL").fetchone()[0]
+            == 0
+        )

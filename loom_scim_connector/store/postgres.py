@@ -32,7 +32,8 @@ SQLite's ``BEGIN IMMEDIATE``, with no serialization failures to retry. A hash co
 between two keys only makes their ``begin_run`` calls wait for each other for a moment.
 Locks are always taken in one order (advisory lock, lease row, run rows, record rows by
 id), and record rows are locked in id order (``SELECT ... ORDER BY id FOR UPDATE``)
-before they are written, so two writers cannot deadlock; should PostgreSQL still report
+before they are written (a record's sighting, in ``loom_scim_sightings``, is written
+only under its record row's lock), so two writers cannot deadlock; should PostgreSQL still report
 a deadlock or serialization failure, the transaction is retried.
 
 **Caveats of a shared database.** Leases compare each host's own clock, so hosts must
