@@ -69,7 +69,13 @@ _OBJECTS = tuple(
         r"IF NOT EXISTS (\w+)", _SCHEMA + _evidence.POSTGRES_SCHEMA + _binding.POSTGRES_SCHEMA
     )
 )
-_ADDED_COLUMNS = (("loom_scim_records", "deleted_by"), (_evidence.POSTGRES_TABLE, "hash"))
+# The columns read before the scripts ran (a table of that name made by another program,
+# or by a newer version, is not this schema) and those the upgrades add.
+_ADDED_COLUMNS = (
+    *(("loom_scim_records", column) for column in sorted(_RECORD_COLUMNS)),
+    ("loom_scim_records", "deleted_by"),
+    (_evidence.POSTGRES_TABLE, "hash"),
+)
 _CURRENT = (
     "SELECT (SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name)"
     " AND (SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS added (rel, col)"
