@@ -179,6 +179,7 @@ class Requester:
         try:
             return await self._send_once(method, path, params, body, attempt)
         except ApiError as exc:
+            exc.earlier_may_have_applied = landed.maybe
             landed.maybe = landed.maybe or exc.may_have_applied
             raise
 
