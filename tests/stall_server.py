@@ -101,7 +101,7 @@ def _send(
     status: int,
     answer: Any,
 ) -> bool:
-    body = json.dumps(answer).encode()
+    body = b"" if status == 204 else json.dumps(answer).encode()
     start = f"HTTP/1.1 {status} X\r\nContent-Type: application/scim+json\r\n"
     try:
         if how is None:
