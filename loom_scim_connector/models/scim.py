@@ -46,6 +46,7 @@ __all__ = [
     "WireFormatError",
     "group_from_scim",
     "is_scim_error",
+    "one_line",
     "parse_error_body",
     "parse_list_response",
     "parse_service_provider_config",
@@ -260,8 +261,13 @@ _NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def one_line(text: str) -> str:
+    """What a server sent, fit for one line of a terminal, a JSON answer or a store."""
+    return _LONE_SURROGATE.sub("\ufffd", _NOT_ONE_LINE.sub(" ", text)).strip()
+
+
 def _one_line_short(text: str) -> str:
-    text = _LONE_SURROGATE.sub("\ufffd", _NOT_ONE_LINE.sub(" ", text)).strip()
+    text = one_line(text)
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
