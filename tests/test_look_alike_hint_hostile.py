@@ -94,3 +94,16 @@ def test_find_user_names_a_look_alike_with_an_unprintable_id_as_printable_json(
     assert "b\u00f6b@acme.example" in hint
     hint.encode("utf-8")  # a lone surrogate cannot be written anywhere else
     assert "\n" not in hint
+
+
+def test_an_account_whose_id_holds_a_newline_forges_no_line_of_the_table(
+    tmp_path: Path,
+) -> None:
+    """Not a look-alike: an account that does carry the address, with an id the server
+    made up. The id reaches the table as sent; its newline printed a row of its own."""
+    forged = f"7\n{LEAVER}  offboarded  7  yes"
+    state = Listing(users=[{**user(forged, ASKED), "id": forged}])
+    with serve(state) as url:
+        done = loom_scim(url, "offboard", ASKED, "--store", str(tmp_path / "s.db"), cwd=tmp_path)
+    _header, *rows = done.stdout.splitlines()
+    assert len(rows) == 1, f"one account, {len(rows)} lines shown: {rows}"

@@ -25,6 +25,7 @@ from loom_scim_connector.host import LocalHost
 from loom_scim_connector.host.report import shown_store as _shown
 from loom_scim_connector.identity import email_key
 from loom_scim_connector.models.inputs import FindUserInput
+from loom_scim_connector.models.scim_errors import one_line
 from loom_scim_connector.store import Evidence
 
 from ._connect import connect
@@ -196,10 +197,13 @@ def offboard_exit(results: list[Evidence]) -> int:
 
 
 def offboard_table(results: list[Evidence]) -> str:
-    rows = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
+    rows: list[tuple[str, ...]] = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
     for item in results:
         mark = "" if item.outcome in SETTLED or item.outcome.startswith("would_") else "!"
-        rows.append((item.email, mark + item.outcome, item.user_id or "-", item.detail or ""))
+        # The id and the detail are what a server sent: one line each, or a newline in an
+        # id would print a row of its own (a forged "offboarded").
+        cells = (item.email, mark + item.outcome, item.user_id or "-", item.detail or "")
+        rows.append(tuple(one_line(cell) for cell in cells))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip()
