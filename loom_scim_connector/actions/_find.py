@@ -26,6 +26,8 @@ from loom_scim_connector.client import LoomScimClient, Search
 from loom_scim_connector.identity import look_alike, same_email
 from loom_scim_connector.models.scim import one_line
 
+# How many look-alikes one line of offboard's table and evidence names.
+SHOWN_LOOK_ALIKES = 5
 # The filters a person is looked for with, in this order.
 FORMS = ("userName", "emails.value", "emails")
 
@@ -81,8 +83,11 @@ def nothing_found(searched: str, complete: bool, look_alikes: list[str] | None =
             f"person may still have an account (searched: {searched})"
         )
     if look_alikes:
+        shown = ", ".join(look_alikes[:SHOWN_LOOK_ALIKES])
+        if len(look_alikes) > SHOWN_LOOK_ALIKES:  # find-user's lookAlikes lists them all
+            shown += f" and {len(look_alikes) - SHOWN_LOOK_ALIKES} more"
         said += (
             "; not acted on, an address that only looks like it (another person to the "
-            "connector; check it is the one meant): " + ", ".join(look_alikes)
+            "connector; check it is the one meant): " + shown
         )
     return said
