@@ -102,3 +102,25 @@ def test_offboard_evidence_says_deleted_when_its_own_unanswered_delete_removed_t
     with sqlite3.connect(store) as db:
         outcomes = [o for (o,) in db.execute("SELECT outcome FROM evidence WHERE user_id = 'u1'")]
     assert outcomes[-1] == "deleted", outcomes
+
+
+class DeletingBehindAGateway(Deleting):
+    """The first DELETE is applied, then a gateway answers 502 (the server's answer lost
+    behind it); the retry is answered 404."""
+
+    def answer(self, method: str, target: str, body: Any) -> tuple[int, Any]:
+        if method == "DELETE" and not any(line.startswith("DELETE") for line in self.log):
+            super().answer(method, target, body)
+            return 502, {"message": "Bad Gateway"}
+        return super().answer(method, target, body)
+
+
+def test_a_delete_answered_502_after_it_landed_and_then_404_is_deleted_not_already_gone(
+    tmp_path: Path,
+) -> None:
+    state = DeletingBehindAGateway(users=[user("u1", "person1@acme.example")])
+    with serve(state) as url:
+        done = loom_scim(url, "action", "delete-user", "--input", '{"id": "u1"}', cwd=tmp_path)
+    assert done.returncode == EXIT_OK, done.stderr
+    assert state.log.count("DELETE /Users/u1") == 2, state.log
+    assert json.loads(done.stdout)["outcome"] == "deleted"
