@@ -52,3 +52,62 @@ def test_an_unchanged_user_whose_id_holds_a_nul_is_seen_and_never_deleted(
     assert not [p for p in lookups if "%00" in p], "a listed user was looked up as gone"
     actions = [json.loads(line)["_metadata"]["lastAction"] for line in out.splitlines()]
     assert actions == ["UNCHANGED"] * len(users)
+
+
+# -- Ctrl-C at any moment of the console script ---------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+# The console script pyproject.toml declares, run as pip's generated script runs it, with
+# a Ctrl-C (KeyboardInterrupt) raised the first time the named module is imported.
+CONSOLE = """
+import importlib, sys, tomllib
+target = tomllib.load(open(sys.argv[1], "rb"))["project"]["scripts"]["loom-scim"]
+module, function = target.split(":")
+where, fired = sys.argv[2], []
+
+def ctrl_c(event, args):
+    if event == "import" and args[0] == where and not fired:
+        fired.append(True)
+        raise KeyboardInterrupt
+
+sys.addaudithook(ctrl_c)
+sys.argv = ["loom-scim", *sys.argv[3:]]
+sys.exit(getattr(importlib.import_module(module), function)())
+"""
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "loom_scim_connector.store",  # while the console script imports the CLI
+        "loom_scim_connector.fleet.cli",  # while the command line is being read
+    ],
+)
+def test_ctrl_c_while_the_cli_starts_is_one_line_and_exit_130_not_a_traceback(
+    tmp_path: Path, where: str
+) -> None:
+    """A Ctrl-C in the first few hundred milliseconds (the imports, reading the command
+    line) printed Python's traceback of the import and died by the signal: the README
+    promises one line and 130 without --debug. Nothing was sent then, nothing deleted."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "LOOM_SCIM_BRIDGE_URL": "http://127.0.0.1:9/scim/v2",
+        "LOOM_SCIM_API_KEY": "hostile-review-key-0123456789",
+    }
+    argv = ["sync", "users", "--store", str(tmp_path / "s.sqlite3")]
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE, str(ROOT / "pyproject.toml"), where, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.startswith("loom-scim: interrupted"), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
