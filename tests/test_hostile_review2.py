@@ -5,6 +5,9 @@ loopback, one test for each break found, named for what it proves."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +92,13 @@ def test_ctrl_c_while_the_cli_starts_is_one_line_and_exit_130_not_a_traceback(
     """A Ctrl-C in the first few hundred milliseconds (the imports, reading the command
     line) printed Python's traceback of the import and died by the signal: the README
     promises one line and 130 without --debug. Nothing was sent then, nothing deleted."""
-    import os
-    import subprocess
-    import sys
-
     env = {
         **os.environ,
         "LOOM_SCIM_BRIDGE_URL": "http://127.0.0.1:9/scim/v2",
         "LOOM_SCIM_API_KEY": "hostile-review-key-0123456789",
     }
     argv = ["sync", "users", "--store", str(tmp_path / "s.sqlite3")]
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603
         [sys.executable, "-c", CONSOLE, str(ROOT / "pyproject.toml"), where, *argv],
         capture_output=True,
         text=True,
