@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from loom_scim_connector.cli import EXIT_OK
+from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_OK
 
 from .test_speed_hostile import cli, deleted, listing, not_found, raw, serve
 
@@ -110,3 +112,55 @@ def test_ctrl_c_while_the_cli_starts_is_one_line_and_exit_130_not_a_traceback(
     assert done.returncode == 130, done.stderr
     assert done.stderr.startswith("loom-scim: interrupted"), done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+# -- a store of this schema, opened with reads only --------------------------------------
+
+
+@pytest.fixture
+def read_only_file(tmp_path: Path) -> Iterator[Callable[[Path], Path]]:
+    """``file`` seen read-only in a writable folder (where SQLite can make its WAL files):
+    a read-only bind mount of the file itself, which root cannot write either."""
+    mounted: list[Path] = []
+
+    def mount(file: Path) -> Path:
+        target = tmp_path / "read-only.sqlite3"
+        target.touch()
+        done = subprocess.run(  # noqa: S603 (fixed arguments, no shell)
+            [shutil.which("mount") or "/bin/mount", "--bind", "-o", "ro", str(file), str(target)],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip("no read-only file can be made here (mount refused)")
+        mounted.append(target)
+        with pytest.raises(OSError, match="Read-only file system"):
+            target.open("ab").close()
+        return target
+
+    yield mount
+    for target in mounted:
+        subprocess.run([shutil.which("umount") or "/bin/umount", "-l", str(target)], check=True)  # noqa: S603
+
+
+def test_a_current_store_that_cannot_be_written_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only_file: Callable[[Path], Path]
+) -> None:
+    """A store of this schema is opened without writes now; a read-only one was no longer
+    refused at open ("is read-only: the store must be writable", exit 2, as before) but at
+    the first write, mid-sync: 'unexpected OperationalError: attempt to write a readonly
+    database ... please report it', exit 1."""
+    users = [_user(str(n), n) for n in range(1, 4)]
+    store = tmp_path / "s.sqlite3"
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        return listing(users, query) if path == "/Users" else not_found()
+
+    with serve(answer) as url:
+        assert cli(url, ["sync", "users", "--store", str(store)], monkeypatch)[0] == EXIT_OK
+        frozen = read_only_file(store)
+        code, out, err = cli(url, ["sync", "users", "--store", str(frozen)], monkeypatch)
+    assert "unexpected" not in err, err
+    assert code == EXIT_BAD_INPUT, err
+    assert "is read-only: the store must be writable" in err
+    assert out == ""
