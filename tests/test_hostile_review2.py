@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from loom_scim_connector.cli import EXIT_BAD_INPUT, EXIT_OK
+from loom_scim_connector.store import SQLiteStore
 
 from .test_speed_hostile import cli, deleted, listing, not_found, raw, serve
 
@@ -28,14 +29,14 @@ def _user(uid: str, n: int) -> dict[str, Any]:
 # -- the sighting of unchanged records in one statement ---------------------------------
 
 
-def test_an_unchanged_user_whose_id_holds_a_nul_is_seen_and_never_deleted(
+def test_a_user_whose_id_holds_a_nul_is_quarantined_seen_and_never_deleted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The SQLite store moves unchanged rows' sighting with ``id IN json_each(?)``; SQLite
-    cuts a JSON string's value at an escaped NUL (``\\u0000``), so a listed, unchanged user
-    whose id holds one kept its old sighting, became a deletion candidate and was deleted
-    when the server's lookup of that id (a path with ``%00``) answered a SCIM 404: a user
-    this very walk listed. Every listed user must count as seen: no lookup, no deletion."""
+    """An id holding a NUL: no store keeps it whole (PostgreSQL refuses it; SQLite's
+    json_each, which moves unchanged rows' sighting, cut it at the NUL, so a listed user
+    kept its old sighting and was deleted when the server's lookup of that id, a path
+    with ``%00``, answered a SCIM 404). Such a record is quarantined: reported, counted
+    as seen, never looked up as gone, never deleted; the others are saved."""
     users = [_user(f"odd\x00{n}" if n % 2 else str(n), n) for n in range(1, 7)]
     store = tmp_path / "s.sqlite3"
     argv = ["sync", "users", "--store", str(store)]
@@ -55,8 +56,28 @@ def test_an_unchanged_user_whose_id_holds_a_nul_is_seen_and_never_deleted(
         assert code == EXIT_OK, err
     assert deleted(store) == set()
     assert not [p for p in lookups if "%00" in p], "a listed user was looked up as gone"
-    actions = [json.loads(line)["_metadata"]["lastAction"] for line in out.splitlines()]
-    assert actions == ["UNCHANGED"] * len(users)
+    actions = {
+        json.loads(line)["id"]: json.loads(line)["_metadata"]["lastAction"]
+        for line in out.splitlines()
+    }
+    assert actions == {"2": "UNCHANGED", "4": "UNCHANGED", "6": "UNCHANGED"}
+    assert "3 quarantined" in err and "NUL" in err
+
+
+def test_the_sqlite_store_sees_an_unchanged_record_whose_id_holds_a_nul(
+    tmp_path: Path,
+) -> None:
+    """The store itself (a row an older version saved, or any host's record): an
+    unchanged record's sighting moves whatever its id holds, so it is no candidate."""
+    store = SQLiteStore(tmp_path / "s.sqlite3", "conn")
+    records = [{"id": "a\x00b", "email": "a@x"}, {"id": "c", "email": "c@x"}]
+    for _ in range(2):
+        run = store.begin_run("users", "User", lease=30.0)
+        saved = store.save(run, records)
+        assert store.candidates(run) == []
+        store.finish_run(run, "success")
+    assert [action for action, _ in saved] == ["UNCHANGED", "UNCHANGED"]
+    store.close()
 
 
 # -- Ctrl-C at any moment of the console script ---------------------------------------
