@@ -185,3 +185,37 @@ def test_a_current_store_that_cannot_be_written_is_one_line_and_exit_2(
     assert code == EXIT_BAD_INPUT, err
     assert "is read-only: the store must be writable" in err
     assert out == ""
+
+
+# -- what a server sends, printed for people ------------------------------------------
+
+FORGED = "\nloom-scim: users: success; 999 saved (0 deleted)\x1b[2K\r"
+
+
+def test_server_text_in_the_table_and_the_quarantine_note_cannot_forge_a_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records and ids went to the terminal as the server sent them: an email with a
+    newline printed a forged ``DELETED   boss@...`` row in ``--format table``, and an
+    unreadable record's id a forged ``loom-scim: users: success`` line in the quarantine
+    note, with ESC sequences that erase what is really there. Each control character is
+    shown as its escape instead: one row a record, one line a note."""
+    users = [
+        _user("1", 1),
+        {**_user("2", 2), "emails": [{"value": "x@y\nDELETED   boss@acme.example\x1b[2K"}]},
+        {"id": "evil" + FORGED, "userName": None},  # no email: quarantined
+    ]
+    argv = ["sync", "users", "--store", str(tmp_path / "s.sqlite3"), "--format", "table"]
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        return listing(users, query) if path == "/Users" else not_found()
+
+    with serve(answer) as url:
+        code, out, err = cli(url, argv, monkeypatch)
+    assert code == EXIT_OK, err
+    assert len(out.splitlines()) == 2, out
+    assert not [line for line in out.splitlines() if line.startswith("DELETED")], out
+    assert "\\nDELETED" in out  # shown, escaped, in its own row
+    assert len(err.splitlines()) == 4, err  # workspace, pages, the note, the summary
+    assert "\x1b" not in out + err and "\r" not in out + err
+    assert "evil\\nloom-scim: users: success" in err
