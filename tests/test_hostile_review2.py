@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -219,3 +220,48 @@ def test_server_text_in_the_table_and_the_quarantine_note_cannot_forge_a_line(
     assert len(err.splitlines()) == 4, err  # workspace, pages, the note, the summary
     assert "\x1b" not in out + err and "\r" not in out + err
     assert "evil\\nloom-scim: users: success" in err
+
+
+# -- reconcile --apply: an account read again that cannot be read ---------------------
+
+
+def test_reconcile_apply_skips_an_orphan_it_cannot_read_again_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The orphan read again just before acting came back unreadable (``active`` of
+    "maybe"): the roster re-check caught only pydantic's ValidationError, which the
+    readers never raise, so the UnreadableRecord ended the whole apply as 'unexpected
+    ... please report it', exit 1, leaving the next orphans as they were. That one is
+    skipped, not changed, its evidence saying why; the next is offboarded."""
+
+    def member(i: int, **more: Any) -> dict[str, Any]:
+        return {**_user(str(i), i), "externalId": f"x{i}", **more}
+
+    users = {str(i): member(i) for i in range(1, 11)}
+    sent: list[str] = []
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        if path == "/Users":
+            return listing(list(users.values()), query)
+        uid = path.removeprefix("/Users/")
+        if method == "PATCH" and uid in users:
+            sent.append(f"PATCH {uid}")
+            users[uid] = {**users[uid], "active": False}
+        if uid == "3":  # read again, it no longer reads
+            return raw(200, {**users[uid], "active": "maybe"})
+        return raw(200, users[uid]) if uid in users else not_found()
+
+    roster = tmp_path / "roster.csv"
+    kept = [i for i in range(1, 11) if i not in (3, 7)]
+    roster.write_text("email,status\n" + "".join(f"u{i}@acme.example,ACTIVE\n" for i in kept))
+    store = tmp_path / "s.sqlite3"
+    argv = ["reconcile", "--roster", str(roster), "--apply", "--store", str(store)]
+    with serve(answer) as url:
+        code, out, err = cli(url, argv, monkeypatch)
+    assert "unexpected" not in err, err
+    assert code == EXIT_OK, err  # a change skipped, as for an account renamed meanwhile
+    assert sent == ["PATCH 7"], (sent, err)
+    assert users["7"]["active"] is False and users["3"]["active"] is True
+    with sqlite3.connect(store) as db:
+        outcomes = dict(db.execute("SELECT user_id, outcome FROM evidence").fetchall())
+    assert outcomes.get("3") == "skipped", (outcomes, err, out)
