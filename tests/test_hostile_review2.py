@@ -265,3 +265,30 @@ def test_reconcile_apply_skips_an_orphan_it_cannot_read_again_and_goes_on(
     with sqlite3.connect(store) as db:
         outcomes = dict(db.execute("SELECT user_id, outcome FROM evidence").fetchall())
     assert outcomes.get("3") == "skipped", (outcomes, err, out)
+
+
+def test_reconcile_tables_cannot_be_forged_by_an_address_the_server_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The findings table and the plan printed a Loom address as sent: a newline in it
+    printed a forged finding row of its own."""
+    users = [{**_user(str(i), i), "externalId": f"x{i}"} for i in range(1, 6)]
+    users[2]["emails"] = [{"value": "u3@acme.example\n  ceo@acme.example   1   forged\x1b[2K"}]
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "email,status\n" + "".join(f"u{i}@acme.example,ACTIVE\n" for i in (1, 2, 4, 5))
+    )
+    argv = ["reconcile", "--roster", str(roster), "--store", str(tmp_path / "s.sqlite3")]
+
+    def answer(method: str, path: str, query: dict[str, str]) -> bytes | None:
+        return listing(users, query) if path == "/Users" else not_found()
+
+    with serve(answer) as url:
+        code, out, err = cli(url, argv, monkeypatch)
+    assert "unexpected" not in err, err
+    assert code == EXIT_OK, err
+    assert not [
+        line for line in out.splitlines() if "ceo@acme.example" in line and "u3@" not in line
+    ], out
+    assert "\x1b" not in out + err
+    assert "u3@acme.example\\n  ceo@acme.example" in out
