@@ -13,6 +13,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from loom_scim_connector._messages import shown
 from loom_scim_connector.audit.offboard import (
     SETTLED,
     default_actor,
@@ -199,7 +200,8 @@ def offboard_table(results: list[Evidence]) -> str:
     rows = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
     for item in results:
         mark = "" if item.outcome in SETTLED or item.outcome.startswith("would_") else "!"
-        rows.append((item.email, mark + item.outcome, item.user_id or "-", item.detail or ""))
+        user_id, detail = shown(item.user_id or "-"), shown(item.detail or "")
+        rows.append((shown(item.email), mark + item.outcome, user_id, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip()
