@@ -13,6 +13,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from loom_scim_connector._messages import shown
 from loom_scim_connector.audit.offboard import (
     SETTLED,
     default_actor,
@@ -25,7 +26,6 @@ from loom_scim_connector.host import LocalHost
 from loom_scim_connector.host.report import shown_store as _shown
 from loom_scim_connector.identity import email_key
 from loom_scim_connector.models.inputs import FindUserInput
-from loom_scim_connector.models.scim_errors import one_line
 from loom_scim_connector.store import Evidence
 
 from ._connect import connect
@@ -200,10 +200,10 @@ def offboard_table(results: list[Evidence]) -> str:
     rows: list[tuple[str, ...]] = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
     for item in results:
         mark = "" if item.outcome in SETTLED or item.outcome.startswith("would_") else "!"
-        # The id and the detail are what a server sent: one line each, or a newline in an
-        # id would print a row of its own (a forged "offboarded").
-        cells = (item.email, mark + item.outcome, item.user_id or "-", item.detail or "")
-        rows.append(tuple(one_line(cell) for cell in cells))
+        # What a server sent (the id, the detail): escaped, or a newline in an id would
+        # print a row of its own (a forged "offboarded").
+        user_id, detail = shown(item.user_id or "-"), shown(item.detail or "")
+        rows.append((shown(item.email), mark + item.outcome, user_id, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip()

@@ -9,7 +9,7 @@ marks a reader that skips the Python reading:
    record and of each sub-attribute it reads (``name``, ``meta``, the enterprise
    extension, the items of ``emails``) is one of the lenient reader's canonical names,
    so the lenient reader reads those dicts as they are; a sub-attribute is an object or
-   null; the ``id`` is non-empty text; a multi-valued attribute (``emails``) is null,
+   null; the ``id`` is non-empty text without a NUL; a multi-valued attribute (``emails``) is null,
    empty, one item, or a first item whose ``primary`` is JSON ``true``, and that item's
    ``value`` is non-empty text (the item ``_primary`` picks); an attribute the lenient
    reader takes from the extension before the top level (``loomMemberRole``) is not
@@ -57,7 +57,7 @@ def read_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[
         "def read(raw):",
         "    if type(raw) is not dict or not raw.keys() <= C: return None",
         "    v = raw.get('id')",
-        "    if type(v) is not str or not v: return None",
+        "    if type(v) is not str or not v or '\\0' in v: return None",
     ]
     for key in subs:
         lines += [

@@ -122,8 +122,11 @@ def _record(model: type[R], read: Callable[[Mapping[str, Any]], dict[str, Any]],
         raise UnreadableRecord(wire_id(raw), f"{exc.path} {exc.reason}") from None
     except ValidationError as exc:
         raise UnreadableRecord(wire_id(raw), _why(model, exc)) from None
-    if not getattr(record, "id", None):
+    rid = getattr(record, "id", None)
+    if not rid:
         raise UnreadableRecord(None, "its id is empty")
+    if "\0" in rid:  # still its id: the record counts as seen, kept as stored
+        raise UnreadableRecord(rid, "id holds a NUL character, which not every store can keep")
     return record
 
 
