@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import drip_server
 from .drip_server import DripState
 
 STALLS = ("chunked", "continue", "silent", "body")
@@ -34,28 +35,8 @@ class StallState(DripState):
 @contextmanager
 def serve(state: StallState) -> Iterator[str]:
     """Serve ``state`` on 127.0.0.1; yield the base URL (``.../scim/v2``)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=_connection, args=(state, conn, stop), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/scim/v2"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with drip_server.serve(state, _connection) as url:
+        yield url
 
 
 def _connection(state: StallState, conn: socket.socket, stop: threading.Event) -> None:
