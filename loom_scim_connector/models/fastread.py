@@ -135,13 +135,13 @@ def _others(anywhere: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, A
         missing = [name for name in anywhere if found.get(name) is None]
         if not missing:
             return raw
+        if len(extra) > 1:  # which the lenient reader meets first: not checked here
+            return None
         key = holders[0]
         extension = raw[key]
-        if (
-            len(extra) > 1
-            or not key.lower().startswith("urn:")
-            or not extension.keys() <= CANONICAL
-        ):
+        if not key.lower().startswith("urn:"):  # not an extension: the lenient reader ignores it
+            return None
+        if not extension.keys() <= CANONICAL:  # read lower-cased: not checked here
             return None
         moved = {name: extension[name] for name in missing if extension.get(name) is not None}
         return {**raw, **moved} if moved else raw
