@@ -433,10 +433,11 @@ def vendor_texts(draw: st.DrawFn) -> str:
         raw.pop(ATLASSIAN_EXTERNAL, None)
         raw.pop(ROLE_EXTENSION, None)
     pairs: list[tuple[str, Any]] = list(raw.items())
-    added = draw(st.lists(st.sampled_from(EXTENSION_KEYS), max_size=2))
+    added: list[str] = draw(st.lists(st.sampled_from(EXTENSION_KEYS), max_size=2))
     for key in added:
         pairs.append((key, draw(extension_values)))
-    if added and draw(st.booleans()):
+    again: bool = draw(st.booleans())
+    if added and again:
         pairs.append((draw(st.sampled_from(added)).swapcase(), draw(extension_values)))
     if draw(st.booleans()):
         pairs.append(("emails", draw(emails)))
