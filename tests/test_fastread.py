@@ -403,8 +403,19 @@ EXTENSION_SUBKEYS = [
     "employeeNumber", "department", "manager",
 ]  # fmt: skip
 roles = st.sampled_from(["admin", "viewer", "creator", None, "", 3, "a\udc3cb"])
+extension_dicts = st.dictionaries(
+    st.sampled_from(EXTENSION_SUBKEYS), st.one_of(roles, scalars), max_size=3
+)
+holders = st.builds(  # an extension holding the role, spelled some way, among other keys
+    lambda key, role, others: {**others, key: role},
+    st.sampled_from(["loomMemberRole", "loomMemberRole", "LoomMemberRole", "loommemberrole"]),
+    roles,
+    extension_dicts,
+)
 extension_values = st.one_of(
-    st.dictionaries(st.sampled_from(EXTENSION_SUBKEYS), st.one_of(roles, scalars), max_size=3),
+    holders,
+    holders,
+    extension_dicts,
     scalars,
     st.lists(st.dictionaries(st.sampled_from(EXTENSION_SUBKEYS), roles, max_size=2), max_size=2),
 )
