@@ -6,8 +6,9 @@ string, ``loomMemberRole`` at the top level or inside an extension, the email fr
 ``emails[primary]``, else the first email, else ``userName``. Where each field lives is
 declared once, on the record model (:mod:`.fieldmap`); reading is one pass over the dict
 ``json.loads`` produced, then one flat pydantic validation of the record; a record in
-the common, canonical shape skips the Python pass (:mod:`.fastread`: the same record,
-in one pydantic-core call; see ``benchmarks/bench_models.py``).
+a common shape (canonical, or as Atlassian and WorkOS send users) skips the Python pass
+(:mod:`.fastread`: the same record, in one pydantic-core call; see
+``benchmarks/bench_models.py``).
 """
 
 from __future__ import annotations
