@@ -1,6 +1,7 @@
 """Per-record cost of reading a SCIM user: json.loads alone, our lean wire model (the
 lenient Python reader and the fast path of models/fastread.py, side by side), and
-scim2-models' full validation (for comparison; it is what the sandbox uses).
+scim2-models' full validation (for comparison; it is what the sandbox uses). Then the
+reading alone of a user as each vendor shapes it (``vendor_shapes.py``), both ways.
 
     make bench      (or .venv/bin/python benchmarks/bench_models.py)
 """
@@ -8,13 +9,24 @@ scim2-models' full validation (for comparison; it is what the sandbox uses).
 from __future__ import annotations
 
 import json
+import sys
 import timeit
+from pathlib import Path
 from typing import Any
 
 from pydantic_core import from_json
 
 from loom_scim_connector.models.records import User as LoomUser
-from loom_scim_connector.models.scim import ENTERPRISE_USER, _read_user, _record, user_from_scim
+from loom_scim_connector.models.scim import (
+    ENTERPRISE_USER,
+    _fast_user,
+    _read_user,
+    _record,
+    user_from_scim,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from vendor_shapes import SHAPES, shaped_users
 
 USER: dict[str, Any] = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER],
@@ -77,6 +89,15 @@ def main() -> None:
             base,
         )
     print(f"=> 100,000 users: {total * 100_000:.1f} s of parsing in the sync")
+    print("reading alone, a user as each vendor shapes it (the first of its workspace):")
+    for shape in SHAPES[1:]:
+        raw = from_json(json.dumps(shaped_users(shape, 1)[0]), cache_strings="keys")
+        way = "fast" if _fast_user is not None and _fast_user(raw) is not None else "declined"
+        slow = per_record(f"  {shape}: lenient", lambda raw=raw: _record(LoomUser, _read_user, raw))
+        quick = per_record(
+            f"  {shape}: user_from_scim ({way})", lambda raw=raw: user_from_scim(raw)
+        )
+        print(f"{'  ' + shape + ': user_from_scim / lenient':44} {quick / slow:7.2f}x")
 
 
 if __name__ == "__main__":

@@ -152,7 +152,9 @@ def error_from(
     )
     error.attempts = attempt
     error.scim_body = is_scim_error(response.content)
-    error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH")
+    # A 5xx may come after the server acted (a gateway that lost its answer): for a DELETE,
+    # a 404 on the retry is then our own deletion, not "already gone".
+    error.may_have_applied = response.status_code >= 500 and method in ("POST", "PATCH", "DELETE")
     return error
 
 

@@ -3,7 +3,8 @@
 ``plain(error, known)`` turns one pydantic error into ``(field, message)``: an unknown
 field is named with the closest known one suggested, a bad date says which format it
 wants, a missing field says it is required. Our own validators' messages are kept as
-they are (they are written for people already).
+they are (they are written for people already). ``redact`` takes a secret out of any text;
+``shown`` makes what a server sent one printable line.
 """
 
 from __future__ import annotations
@@ -163,3 +164,20 @@ def _char(match: re.Match[str]) -> str:
 def _lower(char: str) -> str:
     low = char.lower()
     return low if len(low) == 1 else char
+
+
+# What must not reach a terminal as it is: C0 and C1 controls (a newline, a carriage
+# return, ESC), DEL, the line and paragraph separators and the bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def shown(text: object) -> str:
+    """What a server sent (an email, an id), for people: each control character as its
+    escape (``\\n``, ``\\x1b``), so a value can neither print a line of its own nor move
+    the cursor over what is really there; anything else as it is."""
+    value = str(text)
+    return value if value.isprintable() else _UNPRINTABLE.sub(_escaped, value)

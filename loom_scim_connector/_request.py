@@ -9,7 +9,6 @@ each attempt within its total deadline (:mod:`._timeouts`).
 
 from __future__ import annotations
 
-import asyncio
 import json as jsonlib
 import logging
 import time
@@ -31,7 +30,7 @@ from ._exchange import (
 )
 from ._messages import redact
 from ._threaded import ThreadedGets
-from ._timeouts import DEFAULT_TIMEOUT, DeadlineExceeded, configured_deadline
+from ._timeouts import DEFAULT_TIMEOUT, configured_deadline, within_deadline
 from .config import LoomConnection
 from .errors import ApiError, AuthenticationError
 from .pagination import Throttle
@@ -184,6 +183,7 @@ class Requester:
         try:
             return await self._send_once(method, path, params, body, attempt)
         except ApiError as exc:
+            exc.earlier_may_have_applied = landed.maybe
             landed.maybe = landed.maybe or exc.may_have_applied
             raise
 
@@ -245,14 +245,7 @@ class Requester:
             sent = self._http.request(method, path, params=params, content=content, headers=headers)
         # The event loop's own timer: for what it sends itself, or a thread httpx hid
         # its pools from (one costs about 1% of a GET's CPU: spared where not needed).
-        timer = asyncio.timeout(self.deadline)
-        try:
-            async with timer:
-                return await sent
-        except TimeoutError:
-            if not timer.expired():
-                raise
-            raise DeadlineExceeded(self.deadline) from None
+        return await within_deadline(sent, self.deadline)
 
     def named(self, error: E) -> E:
         """``error``, its advice naming where this connection's settings came from (the

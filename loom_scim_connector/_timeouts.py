@@ -22,16 +22,26 @@ resolver's own timeouts bound it). Either way the attempt
 fails with :class:`DeadlineExceeded`, an ``httpx.TimeoutException``, which ``_exchange``
 turns into a :class:`~.errors.DeadlineError`: a network error like the other timeouts
 (retried; a write may have been applied, so it looks before it sends again; exit 1).
+
+A transport that makes a request wait for its turn before it is sent (the fleet's
+politeness: a workspace's pause after a 429, up to 5 minutes, or one of its slots) calls
+:func:`waiting_for_turn` first and :func:`sent_now` when it sends: the deadline counts
+from there, as it counts "from connecting"; the turn itself may take at most what the
+transport says more (a Redis gone silent must not hold a request forever). Else a
+request that never left this machine failed as a server too slow to answer, and each
+retry waited into the same pause.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
+from contextvars import ContextVar
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -73,6 +83,48 @@ class DeadlineExceeded(httpx.TimeoutException):
             "(connect, send, headers and body)",
             request=request,
         )
+
+
+T = TypeVar("T")
+
+# The event loop's timer of the request this task is sending, and its seconds.
+_loop_timer: ContextVar[tuple[asyncio.Timeout, float] | None] = ContextVar(
+    "loom_scim_deadline", default=None
+)
+
+
+async def within_deadline(sent: Awaitable[T], seconds: float) -> T:
+    """``await sent``, ended at ``seconds`` (from :func:`sent_now` if it is called)."""
+    timer = asyncio.timeout(seconds)
+    try:
+        async with timer:
+            reset = _loop_timer.set((timer, seconds))
+            try:
+                return await sent
+            finally:
+                _loop_timer.reset(reset)
+    except TimeoutError:
+        if not timer.expired():
+            raise
+        raise DeadlineExceeded(seconds) from None
+
+
+def waiting_for_turn(at_most: float) -> None:
+    """The request this task is sending waits for its turn, not for the server: until
+    :func:`sent_now`, it ends ``at_most`` seconds past its deadline counted from now."""
+    current = _loop_timer.get()
+    if current is not None:
+        timer, seconds = current
+        timer.reschedule(asyncio.get_running_loop().time() + at_most + seconds)
+
+
+def sent_now() -> None:
+    """The request this task is sending leaves now: its deadline counts from here (a
+    wait for the workspace's turn is not the server's slowness)."""
+    current = _loop_timer.get()
+    if current is not None:
+        timer, seconds = current
+        timer.reschedule(asyncio.get_running_loop().time() + seconds)
 
 
 # The deadline of the request this thread is sending (time.monotonic()), and whether

@@ -219,8 +219,16 @@ _MEANT = (
     (("URL", "BRIDGE", "ENDPOINT", "HOST"), ENV_URL),
     (("KEY", "TOKEN", "SECRET", "BEARER"), ENV_KEY),
 )
-# LOOM_SCIM_* variables read elsewhere: never taken for a misspelling.
-_OTHER_VARIABLES = ("LOOM_SCIM_CONFIG", "LOOM_SCIM_FLEET_", ENV_DEADLINE)
+# LOOM_SCIM_* variables read elsewhere (the fleet, `loom-scim mcp`'s own token, the
+# project's tests and their browser): never taken for a misspelling.
+_OTHER_VARIABLES = (
+    "LOOM_SCIM_CONFIG",
+    "LOOM_SCIM_FLEET_",
+    "LOOM_SCIM_MCP_",
+    "LOOM_SCIM_TEST_",
+    "LOOM_SCIM_CHROMIUM",
+    ENV_DEADLINE,
+)
 
 
 def _look_alike(env: Mapping[str, str], wanted: str) -> str | None:

@@ -111,6 +111,10 @@ class ApiError(LoomScimError):
         # Set by the client: a POST/PATCH that timed out after sending, or got a 5xx,
         # may have been applied, so a retry must first check before writing again.
         self.may_have_applied = False
+        # Set by the client: an earlier attempt of this request may have been applied
+        # (it got no answer, or a 5xx). A write's 404 then may be its own earlier
+        # attempt's doing (a DELETE that landed), not "it was already gone".
+        self.earlier_may_have_applied = False
         # Set by the client: the error body was a SCIM error (RFC 7644 3.12: its schemas
         # list the Error URN). A gateway's JSON, HTML, plain text or nothing is not.
         self.scim_body = False

@@ -91,9 +91,14 @@ def _carries(item: dict[str, Any], email: str) -> bool:
     return item.get("userName", "").lower() == email or email in emails
 
 
+Connection = Callable[[Any, socket.socket, threading.Event], None]
+
+
 @contextmanager
-def serve(state: DripState) -> Iterator[str]:
-    """Serve ``state`` on 127.0.0.1; yield the base URL (``.../scim/v2``)."""
+def serve(state: DripState, connection: Connection | None = None) -> Iterator[str]:
+    """Serve ``state`` on 127.0.0.1, each connection by ``connection`` (this module's
+    dripping answers by default); yield the base URL (``.../scim/v2``)."""
+    handle = connection or _connection
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     stop = threading.Event()
@@ -106,7 +111,7 @@ def serve(state: DripState) -> Iterator[str]:
                 continue
             except OSError:
                 return
-            threading.Thread(target=_connection, args=(state, conn, stop), daemon=True).start()
+            threading.Thread(target=handle, args=(state, conn, stop), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()

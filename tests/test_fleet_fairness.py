@@ -25,7 +25,7 @@ from loom_scim_connector.fleet import settings  # noqa: E402
 from loom_scim_connector.fleet.connections import ENV_FERNET_KEY, Cipher, ConnectionRegistry  # noqa: E402
 from loom_scim_connector.fleet.errors import ErrorLog  # noqa: E402
 from loom_scim_connector.fleet.fairness import LargeSyncsBusy, large_key, run_fairly  # noqa: E402
-from loom_scim_connector.fleet.tasks import run_sync  # noqa: E402
+from loom_scim_connector.fleet.work import run_sync  # noqa: E402
 
 from .test_fleet import _cleanup  # noqa: E402
 

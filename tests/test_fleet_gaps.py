@@ -45,7 +45,7 @@ from loom_scim_connector.fleet.connections import (  # noqa: E402
 )
 from loom_scim_connector.fleet.errors import error_kind  # noqa: E402
 from loom_scim_connector.fleet.status import fleet_status  # noqa: E402
-from loom_scim_connector.fleet.tasks import run_sync  # noqa: E402
+from loom_scim_connector.fleet.work import run_sync  # noqa: E402
 from loom_scim_connector.store import StoreError  # noqa: E402
 
 

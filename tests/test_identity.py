@@ -170,3 +170,12 @@ def test_an_entra_guest_upn_decodes_to_the_address_it_encodes(
     upn: str, address: str | None
 ) -> None:
     assert guest_address(upn) == address
+
+
+def test_a_line_names_five_look_alikes_and_counts_the_rest() -> None:
+    from loom_scim_connector.actions._find import nothing_found
+
+    alikes = [f"b\u00f6b{n}@acme.example (id {n})" for n in range(2500)]
+    said = nothing_found("userName eq ...: 0 found", True, alikes)
+    assert said.endswith("b\u00f6b4@acme.example (id 4) and 2495 more")
+    assert len(said) < 500

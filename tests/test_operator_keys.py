@@ -133,3 +133,26 @@ def test_a_misspelt_expiry_variable_is_warned_of(
     assert code == EXIT_OK, err
     assert "LOOM_SCIM_KEY_EXPIRES_AT is set but not read: did you mean" in err
     assert "LOOM_SCIM_API_KEY_EXPIRES_AT?" in err
+
+
+def test_variables_read_elsewhere_are_never_taken_for_a_misspelling(
+    env: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LOOM_SCIM_MCP_TOKEN`` (the MCP server's own token) was named as a misspelt API
+    key, and a test server's ``LOOM_SCIM_TEST_POSTGRES_URL`` as a misspelt bridge URL,
+    ahead of the real misspelling."""
+    import os
+
+    url = os.environ["LOOM_SCIM_BRIDGE_URL"]
+    monkeypatch.delenv("LOOM_SCIM_BRIDGE_URL")
+    monkeypatch.setenv("LOOM_SCIM_TEST_POSTGRES_URL", "postgresql://127.0.0.1/test")
+    monkeypatch.setenv("LOOM_SCIM_URL", url)
+    code, _, err = cli("sync", "users")
+    assert code == EXIT_BAD_INPUT
+    assert "LOOM_SCIM_URL is set: did you mean LOOM_SCIM_BRIDGE_URL?" in err
+    monkeypatch.setenv("LOOM_SCIM_BRIDGE_URL", url)
+    monkeypatch.delenv("LOOM_SCIM_API_KEY")
+    monkeypatch.setenv("LOOM_SCIM_MCP_TOKEN", "an-mcp-token-of-its-own-0123456789")
+    code, _, err = cli("sync", "users")
+    assert code == EXIT_BAD_INPUT
+    assert "LOOM_SCIM_MCP_TOKEN" not in err, err

@@ -284,3 +284,19 @@ def test_a_store_missing_an_index_gets_it_back_on_open(pg_url: str) -> None:
         with psycopg.connect(dsn, autocommit=True) as db:
             found = db.execute("SELECT to_regclass('loom_scim_runs_running')").fetchone()
         assert found is not None and found[0] is not None
+
+
+def test_a_records_table_of_another_shape_is_refused_on_open_even_with_every_object(
+    pg_url: str,
+) -> None:
+    """The one-read open trusts the schema only when the records table has the columns
+    this version reads: a table of that name lacking one (another program's, or a newer
+    version's) is refused in one line, not met later as a database error mid-sync."""
+    with schema_of_its_own() as dsn:
+        PostgresStore(dsn, "conn").close()
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute(
+                "ALTER TABLE loom_scim_records DROP COLUMN deleted_at"
+            )  # (since schema 6, not last_seen_run)
+        with pytest.raises(StoreError, match="did not make"):
+            PostgresStore(dsn, "conn")

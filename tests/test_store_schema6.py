@@ -195,3 +195,20 @@ def test_review_reads_a_store_of_schema_5_read_only_and_a_sync_moves_it(
             db.execute("SELECT COUNT(*) FROM records WHERE deleted_at IS NOT NULL").fetchone()[0]
             == 0
         )
+
+
+def test_a_record_whose_id_holds_a_nul_has_its_own_sighting(tmp_path: Path) -> None:
+    """Each changed record's sighting is written under its whole id (SQLite's json_each
+    would cut ``a\\0b`` to ``a``): so a later run that does not see it may delete it, and
+    the record ``a`` is not seen by proxy."""
+    store = SQLiteStore(tmp_path / "s.sqlite3", "conn")
+    run = store.begin_run("users", "User", lease=LEASE)
+    store.save(run, [user("a\x00b"), user("c")])
+    store.finish_run(run, "success")
+    run = store.begin_run("users", "User", lease=LEASE)
+    store.save(run, [user("a"), user("c")])
+    store.finish_run(run, "success")
+    run = store.begin_run("users", "User", lease=LEASE)
+    store.save(run, [user("c")])
+    assert store.candidates(run) == ["a", "a\x00b"]
+    store.close()

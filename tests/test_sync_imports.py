@@ -21,7 +21,7 @@ HOME = str(Path(loom_scim_connector.__file__).resolve().parents[1])
 # Run as the console script does (main(), its exit included), listing the modules loaded.
 SCRIPT = """
 import atexit, json, sys
-from loom_scim_connector.cli import main
+from loom_scim_connector.__main__ import main
 path, sys.argv = sys.argv[1], ["loom-scim", *sys.argv[2:]]
 atexit.register(lambda: open(path, "w").write(json.dumps(sorted(sys.modules))))
 main()

@@ -24,7 +24,10 @@ from loom_scim_connector import filters
 from loom_scim_connector._constants import SCAN_LIMIT
 from loom_scim_connector.client import LoomScimClient, Search
 from loom_scim_connector.identity import look_alike, same_email
+from loom_scim_connector.models.scim import one_line
 
+# How many look-alikes one line of offboard's table and evidence names.
+SHOWN_LOOK_ALIKES = 5
 # The filters a person is looked for with, in this order.
 FORMS = ("userName", "emails.value", "emails")
 
@@ -50,7 +53,9 @@ async def find_people(client: LoomScimClient, email: str) -> tuple[Search, list[
     """Every account that carries ``email``, and what was searched to find them; and,
     of the accounts read on the way that do not carry it, those that carry an address
     that only looks like it (:func:`~loom_scim_connector.identity.look_alike`), as
-    ``address (id)``: a hint for "not found", never acted on."""
+    ``address (id)``: a hint for "not found", never acted on. The hint is the server's
+    text about another account, never read as a user is: shown on one line (a newline
+    could forge a line of the table, a lone surrogate could not be written)."""
     near: dict[str, str] = {}
 
     def match(item: dict[str, Any]) -> bool:
@@ -58,7 +63,8 @@ async def find_people(client: LoomScimClient, email: str) -> tuple[Search, list[
             return True
         for address in addresses(item):
             if look_alike(address, email):
-                near.setdefault(str(item.get("id")), f"{address} (id {item.get('id')})")
+                shown = one_line(f"{address} (id {item.get('id')})")
+                near.setdefault(str(item.get("id")), shown)
         return False
 
     expressions = [filters.eq(attribute, email) for attribute in FORMS]
@@ -77,8 +83,11 @@ def nothing_found(searched: str, complete: bool, look_alikes: list[str] | None =
             f"person may still have an account (searched: {searched})"
         )
     if look_alikes:
+        shown = ", ".join(look_alikes[:SHOWN_LOOK_ALIKES])
+        if len(look_alikes) > SHOWN_LOOK_ALIKES:  # find-user's lookAlikes lists them all
+            shown += f" and {len(look_alikes) - SHOWN_LOOK_ALIKES} more"
         said += (
             "; not acted on, an address that only looks like it (another person to the "
-            "connector; check it is the one meant): " + ", ".join(look_alikes)
+            "connector; check it is the one meant): " + shown
         )
     return said

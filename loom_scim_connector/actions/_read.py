@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from loom_scim_connector.client import LoomScimClient, Resource
-from loom_scim_connector.errors import ProtocolError
+from loom_scim_connector.errors import NotFoundError, ProtocolError
 from loom_scim_connector.models.records import Group, User
 from loom_scim_connector.models.scim import UnreadableRecord, group_from_scim, user_from_scim
 
@@ -36,3 +36,11 @@ async def read_or_none(
     client: LoomScimClient, resource: Resource, rid: str
 ) -> dict[str, Any] | None:
     return await client.get_or_none(resource, rid)
+
+
+def gone_by(refused: NotFoundError) -> Literal["deleted", "already_gone"]:
+    """What a write's 404 says: ``already_gone``, unless an earlier attempt of the same
+    request may have landed (no answer, or a 5xx): then it is most likely that attempt's
+    doing (a DELETE applied, its answer lost), and the account is ``deleted``, by this
+    connector: never recorded as gone before it acted."""
+    return "deleted" if refused.earlier_may_have_applied else "already_gone"

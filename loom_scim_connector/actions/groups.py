@@ -18,7 +18,7 @@ from loom_scim_connector.models.inputs import (
 from loom_scim_connector.models.outputs import GroupDeletion
 from loom_scim_connector.models.records import Group
 
-from ._read import group_of, read_group, read_or_none
+from ._read import gone_by, group_of, read_group, read_or_none
 
 
 def _add_members(ids: list[str]) -> dict[str, Any]:
@@ -112,8 +112,8 @@ async def remove_group_members(ctx: ActionContext[GroupMembersInput]) -> Group:
 async def delete_group(ctx: ActionContext[GroupIdInput]) -> GroupDeletion:
     try:
         await ctx.client.delete("Groups", ctx.input.id)
-    except NotFoundError:
-        return GroupDeletion(id=ctx.input.id, outcome="already_gone")
+    except NotFoundError as exc:
+        return GroupDeletion(id=ctx.input.id, outcome=gone_by(exc))
     if await read_or_none(ctx.client, "Groups", ctx.input.id) is not None:
         raise ActionError(f"group {ctx.input.id} still exists after DELETE.")
     return GroupDeletion(id=ctx.input.id, outcome="deleted")

@@ -25,7 +25,7 @@ from loom_scim_connector.models.outputs import (
 from loom_scim_connector.models.records import User
 
 from ._find import find_people
-from ._read import read_or_none, read_user, user_of
+from ._read import gone_by, read_or_none, read_user, user_of
 from ._role import TOP_LEVEL, RoleLocation, from_schemas, locate_role, put_role, role_op
 
 ROLE_FIX = (
@@ -242,9 +242,10 @@ async def deactivate_user(ctx: ActionContext[UserIdInput]) -> UserDeprovisioning
     user_id = ctx.input.id
     try:
         await ctx.client.patch("Users", user_id, patch_ops(User, {"active": False}))
-    except NotFoundError:
-        ctx.logger.info("user %s does not exist: nothing to deprovision", user_id)
-        return UserDeprovisioning(id=user_id, outcome="already_gone")
+    except NotFoundError as exc:
+        if gone_by(exc) == "already_gone":
+            ctx.logger.info("user %s does not exist: nothing to deprovision", user_id)
+        return UserDeprovisioning(id=user_id, outcome=gone_by(exc))
     raw = await read_or_none(ctx.client, "Users", user_id)
     if raw is None:
         return UserDeprovisioning(id=user_id, outcome="deleted")
@@ -273,8 +274,8 @@ async def delete_user(ctx: ActionContext[UserIdInput]) -> UserDeletion:
     user_id = ctx.input.id
     try:
         await ctx.client.delete("Users", user_id)
-    except NotFoundError:
-        return UserDeletion(id=user_id, outcome="already_gone")
+    except NotFoundError as exc:
+        return UserDeletion(id=user_id, outcome=gone_by(exc))
     raw = await read_or_none(ctx.client, "Users", user_id)
     if raw is None:
         return UserDeletion(id=user_id, outcome="deleted")

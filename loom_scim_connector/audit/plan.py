@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from loom_scim_connector.client import LoomScimClient
 from loom_scim_connector.errors import (
     AuthenticationError,
@@ -25,7 +23,7 @@ from loom_scim_connector.errors import (
 )
 from loom_scim_connector.host import LocalHost
 from loom_scim_connector.models.records import User
-from loom_scim_connector.models.scim import user_from_scim
+from loom_scim_connector.models.scim import UnreadableRecord, user_from_scim
 from loom_scim_connector.store import Evidence, now_iso
 
 from ._intent import resolve_in
@@ -116,8 +114,8 @@ async def apply_plan(
     def still_orphaned(raw: dict[str, Any]) -> str | None:
         try:
             record = user_from_scim(raw).model_dump(mode="json", by_alias=True)
-        except ValidationError:
-            return None  # the action reads the user again and says what is wrong
+        except UnreadableRecord as exc:  # never act on an account that cannot be read
+            return f"it cannot be read ({exc.reason})"
         return check.not_orphaned(record)
 
     async with session(host) as (client, witness):

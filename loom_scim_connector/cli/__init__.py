@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -68,8 +69,8 @@ def run(
     """Run the CLI and return its exit code (``main`` exits with it, ``whole_process``:
     the process is this command's alone)."""
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
-    parser = build_parser()
     try:
+        parser = build_parser()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or --version
@@ -77,6 +78,9 @@ def run(
     except UsageError as exc:
         err.write(f"loom-scim: error: {_one_line(str(exc))}\n")
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # while reading the command line: nothing sent yet
+        err.write("loom-scim: interrupted; nothing was sent\n")
+        return EXIT_INTERRUPTED
     _configure_logging(args, err)
     try:
         # Imported once the command is known: --version and --help pay for none of it.
@@ -186,6 +190,8 @@ def _two_malloc_arenas() -> None:
 def main() -> NoReturn:
     _two_malloc_arenas()
     code = run(whole_process=True)
+    # The command is over and has said how: a Ctrl-C now would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The interpreter's exit ends in full collections over every object still alive
     # (about 0.1 s after a sync); frozen, they are freed with the process instead.
     # Files and the store are closed by then, and atexit handlers still run.

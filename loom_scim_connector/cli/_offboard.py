@@ -13,6 +13,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
+from loom_scim_connector._messages import shown
 from loom_scim_connector.audit.offboard import (
     SETTLED,
     default_actor,
@@ -196,10 +197,13 @@ def offboard_exit(results: list[Evidence]) -> int:
 
 
 def offboard_table(results: list[Evidence]) -> str:
-    rows = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
+    rows: list[tuple[str, ...]] = [("EMAIL", "OUTCOME", "USER ID", "VERIFIED")]
     for item in results:
         mark = "" if item.outcome in SETTLED or item.outcome.startswith("would_") else "!"
-        rows.append((item.email, mark + item.outcome, item.user_id or "-", item.detail or ""))
+        # What a server sent (the id, the detail): escaped, or a newline in an id would
+        # print a row of its own (a forged "offboarded").
+        user_id, detail = shown(item.user_id or "-"), shown(item.detail or "")
+        rows.append((shown(item.email), mark + item.outcome, user_id, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip()

@@ -9,7 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any, TextIO
 
 from loom_scim_connector._constants import ENV_KEY
-from loom_scim_connector._messages import redact
+from loom_scim_connector._messages import redact, shown
 from loom_scim_connector.store import text_of
 
 if TYPE_CHECKING:
@@ -98,25 +98,29 @@ def _table_row(action: str, record: dict[str, Any]) -> str:
     if "email" in record:
         value = record.get("active")
         active = "?" if value is None else "active" if value else "INACTIVE"
-        managed = f"IdP {record['externalId']}" if record.get("externalId") else "domain capture"
+        managed = (
+            f"IdP {shown(record['externalId'])}" if record.get("externalId") else "domain capture"
+        )
         return (
-            f"{action:<9} {record['email']:<40} {record.get('role') or '-':<8} "
+            f"{action:<9} {shown(record['email']):<40} {shown(record.get('role') or '-'):<8} "
             f"{active:<8} {managed}"
         )
     members = len(record.get("memberIds") or [])
-    return (
-        f"{action:<9} {record.get('displayName', record.get('id'))!s:<40} {_n(members, 'member')}"
-    )
+    name = shown(record.get("displayName", record.get("id")))
+    return f"{action:<9} {name:<40} {_n(members, 'member')}"
 
 
 def _held_message(args: argparse.Namespace, report: SyncReport, held: list[dict[str, Any]]) -> str:
-    shown = [f"  {r.get('id')}  {r.get('email') or r.get('displayName') or ''}" for r in held]
-    more = len(report.held) - len(shown)
+    listed = [
+        f"  {shown(r.get('id'))}  {shown(r.get('email') or r.get('displayName') or '')}"
+        for r in held
+    ]
+    more = len(report.held) - len(listed)
     return "\n".join(
         [
             f"{_n(len(report.held), report.model + ' record')} not seen in two walks of run "
             f"{report.run_id}; they are kept, none was deleted:",
-            *shown,
+            *listed,
             *([f"  ... and {more} more"] if more > 0 else []),
             "If they really left, release them (each is still looked up first, and only "
             "those the server says are gone are deleted):",

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any, TextIO
 
+from loom_scim_connector._messages import shown
 from loom_scim_connector.audit.offboard import default_actor
 from loom_scim_connector.audit.plan import Applied, Change, apply_plan, build_plan, refuse
 from loom_scim_connector.audit.reconcile import CATEGORIES, Finding, Reconciliation, reconcile
@@ -86,7 +87,7 @@ def _dry_run(
         log.warning("the roster looks truncated or wrong: %s (--apply would refuse)", why)
     target = out if args.format == "table" else None
     lines = [f"\nplan (dry run, nothing changed): {len(plan)} change(s)"]
-    lines += [f"  {change.describe()}" for change in plan]
+    lines += [f"  {shown(change.describe())}" for change in plan]
     drifted = len(result.category("role_drift"))
     if drifted and not args.apply_roles:
         lines.append(f"  ({drifted} role drift not in the plan: add --apply-roles to fix it)")
@@ -124,13 +125,14 @@ def _table(args: argparse.Namespace, roster: Roster, result: Reconciliation, out
         f"roster {roster.path} ({roster.format}): {result.roster_entries} entries; Loom: "
         f"{result.loom_active} active members, {result.matched_active} matched\n"
     )
-    width = max([34, *(len(f.email) for name in CATEGORIES for f in result.category(name))])
+    width = max([34, *(len(shown(f.email)) for name in CATEGORIES for f in result.category(name))])
     for name in CATEGORIES:
         found = result.category(name)
         out.write(f"\n{name} ({len(found)}): {WHAT[name]}\n")
         for f in found:
-            by = f" [{f.matched_by}]" if f.matched_by else ""
-            out.write(f"  {f.email:<{width}} {f.id or '-':<26} {f.reason}{by}\n")
+            by = f" [{shown(f.matched_by)}]" if f.matched_by else ""
+            row = f"{shown(f.email):<{width}} {shown(f.id or '-'):<26} {shown(f.reason)}{by}"
+            out.write(f"  {row}\n")
     counts = ", ".join(f"{n} {name}" for name, n in result.counts().items())
     out.write(f"\n{counts}\n")
     if args.seat_price is not None:
@@ -140,8 +142,8 @@ def _table(args: argparse.Namespace, roster: Roster, result: Reconciliation, out
 
 def _print_applied(args: argparse.Namespace, done: list[Applied], out: TextIO) -> None:
     for item in done:
-        line = f"{item.change.describe()} -> {item.outcome}"
-        detail = f" ({item.detail})" if item.detail else ""
+        line = f"{shown(item.change.describe())} -> {item.outcome}"
+        detail = f" ({shown(item.detail)})" if item.detail else ""
         if args.format == "table":
             out.write(f"applied: {line}{detail}\n")
         else:

@@ -236,7 +236,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _release_held(args: argparse.Namespace, database: str, out: TextIO) -> int:
     """Here, not on a worker: a person runs it after reviewing the held records. Each
     is still looked up first; only those the server says are gone are deleted."""
-    from .tasks import release_held
+    from .work import release_held
 
     released = release_held(
         args.id, args.sync, args.run_id, dsn=database, without_controls=args.without_controls

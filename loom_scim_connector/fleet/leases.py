@@ -46,6 +46,11 @@ return 1
 """
 # A slot's lease, in seconds: longer than any request's timeout; renewed every third.
 SLOT_LEASE = 15.0
+# The keeper's own bound on one renewal (connect, send, answer), in seconds: a connection
+# gone silent (a partition, a half-open one after a failover) fails it, and the next
+# round connects again. redis-py before 8.0 (which the fleet's kombu still allows) waits
+# forever by default: the keeper would be stuck, and every slot of its worker lapse.
+RENEW_TIMEOUT = SLOT_LEASE / 3
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,9 @@ class Keeper:
             self._held.discard(lease)
 
     def _run(self) -> None:
-        client = redis.Redis.from_url(self.url)
+        client = redis.Redis.from_url(
+            self.url, socket_timeout=RENEW_TIMEOUT, socket_connect_timeout=RENEW_TIMEOUT
+        )
         renew = client.register_script(RENEW)
         try:
             while True:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 import httpx
 import redis.asyncio as aioredis
 
+from loom_scim_connector._timeouts import sent_now, waiting_for_turn
 from loom_scim_connector.retry import server_wait
 
 from .leases import ACQUIRE, SLOT_LEASE, keeper
@@ -81,6 +82,9 @@ class PoliteTransport(httpx.AsyncBaseTransport):
         self._keeper = keeper(redis_url)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # The request's deadline counts from sent_now(), below; its turn comes within a
+        # pause at most, or it fails (no verdict is put off for ever).
+        waiting_for_turn(MAX_PAUSE)
         await self._wait_while_paused()
         token = secrets.token_hex(8)
         slots = [inflight_key(self.connection_id)]
@@ -89,6 +93,7 @@ class PoliteTransport(httpx.AsyncBaseTransport):
                 break
             await asyncio.sleep(self.poll)
         lease = self._keeper.hold(slots[0], token, self.lease_ms)
+        sent_now()  # the waits for the workspace's turn are not the server's slowness
         try:
             response = await self.inner.handle_async_request(request)
         finally:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from loom_scim_connector._messages import shown as printable
+
 Stage = Literal["listed", "lookup"]
 
 
@@ -72,7 +74,7 @@ class SyncReport:
         if not self.quarantined:
             return None
         listed = "; ".join(
-            f"{q.id if q.id is not None else '(no usable id)'}: {q.reason}"
+            f"{printable(q.id) if q.id is not None else '(no usable id)'}: {printable(q.reason)}"
             for q in self.quarantined[:shown]
         )
         more = len(self.quarantined) - shown

@@ -69,6 +69,10 @@ async def _current(
             digest = hashlib.sha256(canonical(raw).encode()).hexdigest()
             named: dict[str, Any] = {k: raw[k] for k in ("userName", "displayName") if k in raw}
             unreadable = {"exists": True, "id": data["id"], "unreadable": str(exc)}
+            # Its members still lose their access if it is deleted: counted as listed.
+            members = [v for k, v in raw.items() if str(k).lower() == "members"]
+            if members and isinstance(members[0], list):
+                unreadable["memberCount"] = len(members[0])
             return {**unreadable, **named, "recordSha256": digest}
         return {"exists": True, **record}
     if resource == "Users" and "email" in data:
@@ -89,8 +93,9 @@ async def plan_of(
     data = validated.model_dump(mode="json", by_alias=True, exclude_unset=True)
     current = await _current(host, client, action, data)
     count = changes_in(validated)
-    if action.spec.endpoint.method == "DELETE" and current and current.get("memberIds"):
-        count = max(count, len(current["memberIds"]))  # a group's deletion: each member's access
+    if action.spec.endpoint.method == "DELETE" and current:
+        # A group's deletion: each member's access (read, or counted in an unreadable record).
+        count = max(count, len(current.get("memberIds") or ()), current.get("memberCount", 0))
     if count > max_changes:
         raise PlanRefusedError(
             "--max-changes",

@@ -5,15 +5,22 @@ then validates the values it found. Most servers send every record the same plai
 for that way only, :func:`fast_reader` builds from the same :class:`~.fieldmap.Scim`
 marks a reader that skips the Python reading:
 
-1. **A shape it is sure of** (C-level checks on the dict, no copies): every key of the
-   record and of each sub-attribute it reads (``name``, ``meta``, the enterprise
+1. **A shape it is sure of** (C-level checks on the dict, no copies in the common
+   case): every key of each sub-attribute it reads (``name``, ``meta``, the enterprise
    extension, the items of ``emails``) is one of the lenient reader's canonical names,
    so the lenient reader reads those dicts as they are; a sub-attribute is an object or
-   null; the ``id`` is non-empty text; a multi-valued attribute (``emails``) is null,
+   null; the ``id`` is non-empty text without a NUL; a multi-valued attribute (``emails``) is null,
    empty, one item, or a first item whose ``primary`` is JSON ``true``, and that item's
-   ``value`` is non-empty text (the item ``_primary`` picks); an attribute the lenient
-   reader takes from the extension before the top level (``loomMemberRole``) is not
-   null there when present.
+   ``value`` is non-empty text (the item ``_primary`` picks); with several items and
+   another one primary, ``_primary`` itself picks, and its value is fed as item 0; an
+   attribute the lenient reader takes from the extension before the top level
+   (``loomMemberRole``) is not null there when present. The record's own keys are
+   canonical too, or the others are what real servers add (Atlassian's
+   ``urn:scim:schemas:extension:atlassian-external:1.0``, a custom extension WorkOS
+   maps attributes to, a vendor's own attribute): none a case variant of a canonical
+   name, and none an extension holding ``loomMemberRole`` in any case, unless the
+   enterprise extension has it (read first) or that extension is the only other key,
+   its keys canonical (its value is then fed as the top-level one).
 2. **One validation in Rust**: the record model's own core schema, each field's
    validator unchanged (the same ``datetime``, ``bool`` and text rules as
    ``model.model_validate``), each field fed from its wire path (``name.givenName``;
@@ -41,7 +48,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
-from .fieldmap import CANONICAL, ENTERPRISE_USER, marks, split_path
+from .fieldmap import CANONICAL, ENTERPRISE_USER, _primary, marks, split_path
+
+# Each canonical name lower-cased: a key outside CANONICAL that lower-cases to one of
+# these is a case variant the lenient reader would read in its place.
+CANONICAL_LOWER = frozenset(name.lower() for name in CANONICAL)
+# What else JSON holds: values the lenient reader finds nothing in.
+_JSON_LEAVES = frozenset({list, str, int, float, bool, type(None)})
 
 __all__ = ["fast_reader"]
 
@@ -55,9 +68,12 @@ def read_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[
     ``validate``. Only names from the marks reach it, as ``repr``."""
     lines = [
         "def read(raw):",
-        "    if type(raw) is not dict or not raw.keys() <= C: return None",
+        "    if type(raw) is not dict: return None",
+        "    if not raw.keys() <= C:",
+        "        raw = others(raw)",
+        "        if raw is None: return None",
         "    v = raw.get('id')",
-        "    if type(v) is not str or not v: return None",
+        "    if type(v) is not str or not v or '\\0' in v: return None",
     ]
     for key in subs:
         lines += [
@@ -72,14 +88,65 @@ def read_source(subs: tuple[str, ...], multis: tuple[str, ...], anywhere: tuple[
             "    if v:",
             "        if type(v) is not list: return None",
             "        i = v[0]",
-            "        if type(i) is not dict or not i.keys() <= C: return None",
-            "        x = i.get('value')",
-            "        if type(x) is not str or not x: return None",
-            "        if len(v) > 1 and i.get('primary') is not True: return None",
+            "        if len(v) > 1 and (type(i) is not dict or i.get('primary') is not True):",
+            "            x = primary(v)",  # the lenient reader's own choice, fed as item 0
+            "            if x is None: return None",
+            f"            raw = {{**raw, {key!r}: [{{'value': x}}]}}",
+            "        else:",
+            "            if type(i) is not dict or not i.keys() <= C: return None",
+            "            x = i.get('value')",
+            "            if type(x) is not str or not x: return None",
             "    elif v is not None and v != []: return None",
         ]
     lines.append("    return validate(raw)")
     return "\n".join(lines) + "\n"
+
+
+def _others(anywhere: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """Step 1 for a record with keys outside :data:`.fieldmap.CANONICAL` (another
+    extension, a vendor's own attribute): the record to validate, or ``None``.
+
+    The lenient reader then lower-cases the record's keys: the same values, as long as
+    no other key is a case variant of a name it reads (declined). It ignores those keys,
+    except that an ``anywhere`` attribute (``loomMemberRole``) is read from the enterprise
+    extension, then the first other extension that has it, then the top level: an
+    extension holding it in any case is declined, unless the enterprise extension has
+    it (read there first) or it is the record's only other key, an extension with
+    canonical keys (its value is then put at the top level, where the validator reads
+    it after the enterprise extension)."""
+    lowered = {name.lower() for name in anywhere}
+
+    def others(raw: dict[str, Any]) -> dict[str, Any] | None:
+        extra = raw.keys() - CANONICAL
+        holders = []
+        for key in extra:
+            if type(key) is not str or key.lower() in CANONICAL_LOWER:
+                return None
+            value = raw[key]
+            if type(value) is dict:
+                if not lowered.isdisjoint(str(k).lower() for k in value):
+                    holders.append(key)
+            elif type(value) not in _JSON_LEAVES:  # a Mapping the lenient reader reads
+                return None
+        if not holders:
+            return raw
+        enterprise = raw.get(ENTERPRISE_USER)
+        found = enterprise if type(enterprise) is dict else {}
+        missing = [name for name in anywhere if found.get(name) is None]
+        if not missing:
+            return raw
+        if len(extra) > 1:  # which the lenient reader meets first: not checked here
+            return None
+        key = holders[0]
+        extension = raw[key]
+        if not key.lower().startswith("urn:"):  # not an extension: the lenient reader ignores it
+            return None
+        if not extension.keys() <= CANONICAL:  # read lower-cased: not checked here
+            return None
+        moved = {name: extension[name] for name in missing if extension.get(name) is not None}
+        return {**raw, **moved} if moved else raw
+
+    return others
 
 
 def _read_text_whole(schema: Any) -> None:
@@ -136,7 +203,12 @@ def _compile(model: type[R]) -> Callable[[Any], R | None] | None:
     if anywhere and ENTERPRISE_USER not in subs:
         subs.append(ENTERPRISE_USER)
     source = read_source(tuple(dict.fromkeys(subs)), tuple(multis), tuple(anywhere))
-    namespace: dict[str, Any] = {"C": CANONICAL, "validate": validator.validate_python}
+    namespace: dict[str, Any] = {
+        "C": CANONICAL,
+        "validate": validator.validate_python,
+        "others": _others(tuple(anywhere)),
+        "primary": _primary,
+    }
     name = f"<reader of {model.__name__}, its common case>"
     exec(compile(source, name, "exec"), namespace)  # noqa: S102
     read: Callable[[Any], R | None] = namespace["read"]

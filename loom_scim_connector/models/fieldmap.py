@@ -5,7 +5,7 @@ Scim("name.givenName")]``). From those marks alone:
 
 * :func:`reader` compiles the wire-to-record reading a sync and an action's read-back
   use: one pass over the dict ``json.loads`` gave, no intermediate model (a record in
-  the common, canonical shape is read by :mod:`.fastread` instead, to the same record);
+  a common shape is read by :mod:`.fastread` instead, to the same record);
 * :func:`create_body` and :func:`patch_ops` write an action's values to the wire, with
   the same paths, as RFC 7644 PATCH paths.
 

@@ -6,14 +6,13 @@ string, ``loomMemberRole`` at the top level or inside an extension, the email fr
 ``emails[primary]``, else the first email, else ``userName``. Where each field lives is
 declared once, on the record model (:mod:`.fieldmap`); reading is one pass over the dict
 ``json.loads`` produced, then one flat pydantic validation of the record; a record in
-the common, canonical shape skips the Python pass (:mod:`.fastread`: the same record,
-in one pydantic-core call; see ``benchmarks/bench_models.py``).
+a common shape (canonical, or as Atlassian and WorkOS send users) skips the Python pass
+(:mod:`.fastread`: the same record, in one pydantic-core call; see
+``benchmarks/bench_models.py``).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +30,14 @@ from .fieldmap import (
     wire_id,
 )
 from .records import Group, User
+from .scim_errors import (
+    ErrorBody,
+    int_or_none,
+    is_scim_error,
+    lower_keys,
+    one_line,
+    parse_error_body,
+)
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -46,6 +53,7 @@ __all__ = [
     "WireFormatError",
     "group_from_scim",
     "is_scim_error",
+    "one_line",
     "parse_error_body",
     "parse_list_response",
     "parse_service_provider_config",
@@ -53,7 +61,6 @@ __all__ = [
 ]
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 _read_user = reader(User)
 _read_group = reader(Group)
@@ -70,10 +77,6 @@ _PATHS: dict[type[BaseModel], dict[str, str]] = {
 
 class WireFormatError(ValueError):
     """A body is not the SCIM document it should be."""
-
-
-def _lower(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {key.lower(): value for key, value in raw.items()} if isinstance(raw, Mapping) else {}
 
 
 def _truthy(value: Any) -> bool:
@@ -120,8 +123,11 @@ def _record(model: type[R], read: Callable[[Mapping[str, Any]], dict[str, Any]],
         raise UnreadableRecord(wire_id(raw), f"{exc.path} {exc.reason}") from None
     except ValidationError as exc:
         raise UnreadableRecord(wire_id(raw), _why(model, exc)) from None
-    if not getattr(record, "id", None):
+    rid = getattr(record, "id", None)
+    if not rid:
         raise UnreadableRecord(None, "its id is empty")
+    if "\0" in rid:  # still its id: the record counts as seen, kept as stored
+        raise UnreadableRecord(rid, "id holds a NUL character, which not every store can keep")
     return record
 
 
@@ -157,21 +163,11 @@ class ListPage:
     start_index: int | None = None
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def parse_list_response(body: Any) -> ListPage:
     """Read a ListResponse leniently: ``Resources`` may be missing, totals missing or strings."""
     if not isinstance(body, Mapping):
         raise WireFormatError("a list response must be a JSON object")
-    low = _lower(body)
+    low = lower_keys(body)
     resources = low.get("resources")
     if resources is None:
         resources = []
@@ -180,89 +176,9 @@ def parse_list_response(body: Any) -> ListPage:
     return ListPage(
         # a plain dict (what the parser gives) is handed on as is, not copied
         resources=[r if type(r) is dict else dict(r) for r in resources],
-        total_results=_int_or_none(low.get("totalresults")),
-        start_index=_int_or_none(low.get("startindex")),
+        total_results=int_or_none(low.get("totalresults")),
+        start_index=int_or_none(low.get("startindex")),
     )
-
-
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_MAX_DETAIL = 300
-
-
-@dataclass(frozen=True)
-class ErrorBody:
-    scim_type: str | None
-    detail: str | None
-    status: int | None
-
-
-def parse_error_body(
-    content: bytes, content_type: str, scrub: Callable[[str], str] = str
-) -> ErrorBody:
-    """Read a SCIM error leniently: ``status`` as string or number, fields missing,
-    or not JSON at all (an HTML page from a gateway becomes its title).
-
-    ``scrub`` (the key's redaction) sees each text whole, decoded from JSON, before it
-    is made one line and shortened: a key cut in two could no longer be found."""
-
-    def _shorten(text: str) -> str:
-        return _one_line_short(scrub(text))
-
-    text = content.decode("utf-8", errors="replace").strip()
-    if not text:
-        return ErrorBody(None, None, None)
-    try:
-        body = json.loads(text)
-    except RecursionError:
-        return ErrorBody(None, "an error body nested too deeply to read", None)
-    except ValueError:  # not JSON, or an integer over int's digit limit
-        body = None
-    if isinstance(body, Mapping):
-        low = _lower(body)
-        detail = low.get("detail") or low.get("message") or low.get("error_description")
-        scim_type = low.get("scimtype")
-        return ErrorBody(
-            scim_type=_shorten(str(scim_type)) if scim_type else None,
-            detail=_shorten(str(detail)) if detail else None,
-            status=_int_or_none(low.get("status")),
-        )
-    if "html" in content_type.lower() or text.startswith("<"):
-        title = _TITLE.search(text)
-        label = re.sub(r"\s+", " ", title.group(1)).strip() if title else ""
-        return ErrorBody(None, f"an HTML page{': ' + _shorten(label) if label else ''}", None)
-    return ErrorBody(None, _shorten(text), None)
-
-
-def is_scim_error(content: bytes) -> bool:
-    """Whether an error body is a SCIM error (RFC 7644 3.12): a JSON object whose
-    ``schemas`` lists the Error URN, as WorkOS and Atlassian send (Atlassian with
-    ``status`` as a string). Only such a 404 says a resource is gone: a gateway's own
-    JSON (``{"message": "Not Found"}``), an RFC 9457 problem (``status`` and ``detail``,
-    as web frameworks answer an unknown route), an HTML page or nothing says nothing
-    about it."""
-    try:
-        body = json.loads(content)
-    except (ValueError, RecursionError):
-        return False
-    schemas = _lower(body).get("schemas")
-    if isinstance(schemas, str):
-        schemas = [schemas]
-    return isinstance(schemas, list) and any(
-        isinstance(s, str) and s.strip().lower() == ERROR.lower() for s in schemas
-    )
-
-
-# Whitespace runs and control characters (newlines, ESC...) in what a server sent: the
-# detail ends up in a one-line error, so they become one space.
-_NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
-# A lone surrogate (JSON "\udc3c") cannot be written as UTF-8, to a terminal or a store:
-# it becomes U+FFFD, as bytes that are not UTF-8 do.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _one_line_short(text: str) -> str:
-    text = _LONE_SURROGATE.sub("\ufffd", _NOT_ONE_LINE.sub(" ", text)).strip()
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -286,16 +202,16 @@ class Capabilities:
 
 
 def parse_service_provider_config(body: Any) -> Capabilities:
-    low = _lower(body) if isinstance(body, Mapping) else {}
+    low = lower_keys(body) if isinstance(body, Mapping) else {}
 
     def flag(name: str) -> bool | None:
-        section = _lower(low.get(name) or {})
+        section = lower_keys(low.get(name) or {})
         value = section.get("supported")
         if isinstance(value, bool):
             return value
         return _truthy(value) if isinstance(value, str) else None
 
-    max_results = _int_or_none(_lower(low.get("filter") or {}).get("maxresults"))
+    max_results = int_or_none(lower_keys(low.get("filter") or {}).get("maxresults"))
     return Capabilities(
         patch=flag("patch"),
         filter=flag("filter"),

@@ -74,13 +74,19 @@ _OBJECTS = tuple(
         r"IF NOT EXISTS (\w+)", _SCHEMA + _evidence.POSTGRES_SCHEMA + _binding.POSTGRES_SCHEMA
     )
 )
+# The columns read before the scripts ran (a table of that name made by another program,
+# or by a newer version, is not this schema) and those the upgrades add.
+_ADDED_COLUMNS = (
+    *(("loom_scim_records", column) for column in sorted(_RECORD_COLUMNS)),
+    ("loom_scim_records", "deleted_by"),
+    (_evidence.POSTGRES_TABLE, "hash"),
+)
 # Schema 6 (see ._sightings): each record's last sighting moves from its own column to
 # loom_scim_sightings, and the column is dropped. An open checks the column is gone too.
 # The sightings' pages are kept half empty (fillfactor 50) so that a run's new sighting
 # fits beside the old one: a heap-only update, no new index entry (an unchanged resync
 # of 100k users: 6.8 -> 5.5 s wall on a test server).
 _MOVED = ("loom_scim_records", "last_seen_run")
-_ADDED_COLUMNS = (("loom_scim_records", "deleted_by"), (_evidence.POSTGRES_TABLE, "hash"))
 _CURRENT = (
     "SELECT (SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name)"
     " AND (SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS added (rel, col)"

@@ -13,7 +13,9 @@ from .base import Action, Run, _encoded, classify, text_of
 
 _RECORDS, _SIGHTINGS = "loom_scim_records", "loom_scim_sightings"
 _UPSERT = _sightings.upsert_sql(_RECORDS, _SIGHTINGS, "%s")
-_SIGHT = _sightings.sight_sql(_RECORDS, _SIGHTINGS, "%s", "unnest(%s::text[]) AS value")
+_SIGHT = _sightings.sight_sql(
+    _RECORDS, _SIGHTINGS, "SELECT %s, %s, value, %s FROM unnest(%s::text[]) AS value"
+)
 _SEEN = _sightings.seen_sql(_SIGHTINGS, "%s", "id = ANY(%s)")
 _LIVE = _sightings.live(_RECORDS, _SIGHTINGS, "%s")
 UNSEEN = _sightings.unseen(_RECORDS, _SIGHTINGS, "%s")

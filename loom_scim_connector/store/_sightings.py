@@ -71,14 +71,15 @@ def upsert_sql(records: str, sightings: str, p: str) -> str:
     )
 
 
-def sight_sql(records: str, sightings: str, p: str, ids: str) -> str:
-    """The sightings of records just written by :func:`upsert_sql`: ``(connection, model,
-    generation, ids)``, ``ids`` the rows given by the SQL given, each id once (one
-    parameter: for SQLite, ``json_each(?)``; for PostgreSQL, ``unnest(%s::text[])``, each
-    naming its column ``value``). One statement for the batch."""
+def sight_sql(records: str, sightings: str, source: str) -> str:
+    """The sightings of records just written by :func:`upsert_sql`, from ``source``, SQL
+    giving the rows ``(connection, model, id, generation)``: ``VALUES (?, ?, ?, ?)``, one
+    row at a time, for SQLite (whose ``json_each`` cuts a text at an escaped NUL, so a
+    batch of ids as JSON could sight a cut id, not the record's own); ``SELECT %s, %s,
+    value, %s FROM unnest(%s::text[]) AS value``, each id once, for a whole batch in
+    PostgreSQL (whose text holds no NUL)."""
     return (
-        f"INSERT INTO {sightings} AS s (connection, model, id, last_seen_run)"  # noqa: S608
-        f" SELECT {p}, {p}, value, {p} FROM {ids} WHERE true"
+        f"INSERT INTO {sightings} AS s (connection, model, id, last_seen_run) {source}"
         " ON CONFLICT (connection, model, id) DO UPDATE SET"
         " last_seen_run = excluded.last_seen_run"
         f" WHERE {_lands(records, sightings, 'excluded.last_seen_run')}"

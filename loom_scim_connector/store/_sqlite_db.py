@@ -7,6 +7,7 @@ Every way a file can fail to be a store becomes one :class:`StoreError` line her
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -195,6 +196,12 @@ def open_read_only(path: Path | str) -> sqlite3.Connection:
     return db
 
 
+def _writable(where: str) -> bool:
+    """Whether this process may write the file (its mode, a read-only mount, an
+    immutable flag), by the effective ids SQLite opens it with."""
+    return os.access(where, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
 def open_db(path: Path | str) -> sqlite3.Connection:
     """Open the file, turning every way it can fail into one :class:`StoreError` line."""
     where = str(path)
@@ -223,6 +230,11 @@ def open_db(path: Path | str) -> sqlite3.Connection:
         if not current:
             _add_columns(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif where != ":memory:" and not _writable(where):
+            # Nothing is written on the way to here: a file SQLite opened read-only
+            # would otherwise fail at the sync's first write, as an unexpected error.
+            db.close()
+            raise StoreError(where, "is read-only: the store must be writable")
     except sqlite3.DatabaseError as exc:
         reason = str(exc)
         if "not a database" in reason:

@@ -13,7 +13,7 @@ from ._sqlite_db import SQLiteBase
 from .base import Action, Run, _encoded, classify, text_of
 
 _UPSERT = _sightings.upsert_sql("records", "sightings", "?")
-_SIGHT = _sightings.sight_sql("records", "sightings", "?", "json_each(?)")
+_SIGHT = _sightings.sight_sql("records", "sightings", "VALUES (?, ?, ?, ?)")
 _SEEN = _sightings.seen_sql("sightings", "?", "id IN (SELECT value FROM json_each(?))")
 _LIVE = _sightings.live("records", "sightings", "?")
 _UNSEEN = _sightings.unseen("records", "sightings", "?")
@@ -28,7 +28,7 @@ class SQLiteRecords(SQLiteBase):
         ids = [str(r["id"]) for r in records]
         results: list[tuple[Action, dict[str, Any]]] = []
         rows = []
-        sights: list[str] = []
+        sights = []
         now = now_iso()
         g = run.generation
         seen = []
@@ -40,16 +40,22 @@ class SQLiteRecords(SQLiteBase):
                 data = text_of(record)
                 before = known.get(rid)
                 results.append((classify(before, data), _encoded(record, data)))
-                if once and before is not None and before[0] == data and before[1] is None:
+                # json_each cuts a text at an escaped NUL: such an id would match no
+                # row and keep its old sighting, so it goes through the upsert.
+                if (
+                    once
+                    and before is not None
+                    and before[0] == data
+                    and before[1] is None
+                    and "\0" not in rid
+                ):
                     seen.append(rid)
                 else:
                     rows.append((self.key, run.model, rid, data, now, now, g))
-                    sights.append(rid)
+                    sights.append((self.key, run.model, rid, g))
             if rows:  # the records first: see _sightings.upsert_sql
                 db.executemany(_UPSERT, rows)
-                db.execute(
-                    _SIGHT, (self.key, run.model, g, json.dumps(list(dict.fromkeys(sights))))
-                )
+                db.executemany(_SIGHT, sights)
             if seen:  # the same bytes, live: only the sighting moves (what the upsert does)
                 db.execute(_SEEN, (g, self.key, run.model, json.dumps(seen), g))
         return results
