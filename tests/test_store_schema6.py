@@ -212,3 +212,19 @@ def test_a_record_whose_id_holds_a_nul_has_its_own_sighting(tmp_path: Path) -> N
     store.save(run, [user("c")])
     assert store.candidates(run) == ["a", "a\x00b"]
     store.close()
+
+
+def test_a_store_a_newer_release_wrote_is_left_alone(env: Sandbox, tmp_path: Path) -> None:
+    """A store of a later schema (a newer loom-scim wrote it) was opened as an older one
+    and its version written back down: relabelled, so the newer release would no longer
+    move what it needs. Now refused, in one line, for writing and for reading alike."""
+    store = tmp_path / "s.sqlite3"
+    assert cli("sync", "users", "--store", str(store))[0] == EXIT_OK
+    with raw(store) as db:
+        db.execute("PRAGMA user_version = 99")
+    for argv in (("sync", "users"), ("review", "--no-sync", "--html", str(tmp_path / "r.html"))):
+        code, _, err = cli(*argv, "--store", str(store))
+        assert code != EXIT_OK
+        assert "was written by a newer loom-scim (store schema 99" in err, err
+    with raw(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (99,)

@@ -182,6 +182,9 @@ def open_read_only(path: Path | str) -> sqlite3.Connection:
         break
     if "records" not in tables:
         raise StoreError(where, "is not a loom-scim store (it has no records table)")
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise StoreError(where, _newer(version))
     if version == 5:  # (query_only refuses even a temporary view; mode=ro still holds)
         db.execute("PRAGMA query_only = OFF")
         db.execute(_SCHEMA5_SIGHTINGS)
@@ -194,6 +197,13 @@ def open_read_only(path: Path | str) -> sqlite3.Connection:
             "so it cannot be upgraded: run any writing command on a writable copy first",
         )
     return db
+
+
+def _newer(version: int) -> str:
+    return (
+        f"was written by a newer loom-scim (store schema {version}; this one knows up to "
+        f"{SCHEMA_VERSION}): upgrade loom-scim to use it; nothing was changed"
+    )
 
 
 def _writable(where: str) -> bool:
@@ -218,8 +228,13 @@ def open_db(path: Path | str) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         # A store of this version is used as it is: reads only. Otherwise (a new file, an
-        # older store) the tables are made and upgraded, and the version written.
-        current = db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # older store) the tables are made and upgraded, and the version written; a store
+        # a newer release wrote is left alone (writing this version would relabel it).
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StoreError(where, _newer(version))
+        current = version == SCHEMA_VERSION
         if not current:
             db.executescript(_SCHEMA)
             db.executescript(_evidence.SQLITE_SCHEMA)  # schema 3: offboarding evidence
