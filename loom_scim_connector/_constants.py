@@ -59,3 +59,12 @@ MCP_MAX_TOTAL_CHANGES = 50
 # others: epoch seconds); the IETF draft's RateLimit-Reset (delta seconds). Kept on the
 # error as sent; retry.server_wait is the one place that reads what they mean.
 RATE_LIMIT_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")
+
+# Characters that are never text of a value (re character-class fragments, one place for
+# every module that refuses, strips or escapes them): the C0 controls, DEL and the C1
+# controls (Unicode category Cc: NUL, ESC, tab, newline...); the line and paragraph
+# separators; the bidirectional embeddings, overrides and isolates (they reorder what a
+# terminal shows).
+CONTROL_CHARS = "\x00-\x1f\x7f-\x9f"
+LINE_SEPARATORS = "\u2028\u2029"
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._constants import BIDI_CONTROLS, CONTROL_CHARS, LINE_SEPARATORS
+
 _BY_TYPE = {
     "missing": "is required",
     "string_type": "must be text (in double quotes)",
@@ -168,7 +170,7 @@ def _lower(char: str) -> str:
 
 # What must not reach a terminal as it is: C0 and C1 controls (a newline, a carriage
 # return, ESC), DEL, the line and paragraph separators and the bidirectional overrides.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE = re.compile(f"[{CONTROL_CHARS}{LINE_SEPARATORS}{BIDI_CONTROLS}]")
 
 
 def _escaped(match: re.Match[str]) -> str:

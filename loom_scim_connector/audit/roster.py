@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from loom_scim_connector._constants import CONTROL_CHARS, LINE_SEPARATORS
 from loom_scim_connector.errors import ConfigError
 from loom_scim_connector.identity import email_key
 
@@ -50,7 +51,7 @@ class RosterEntry:
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Control characters and line separators: never part of a cell, and they would break the
 # one-line outputs, so each becomes a space.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}{LINE_SEPARATORS}]")
 _MAP_HELP = "name its columns with --map email=COLUMN[,externalId=COLUMN,status=,name=,role=]"
 
 

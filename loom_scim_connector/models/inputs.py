@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from loom_scim_connector._constants import CONTROL_CHARS, LINE_SEPARATORS
+
 Role = Literal["default", "creator", "viewer", "admin"]
 ROLES: tuple[Role, ...] = ("default", "creator", "viewer", "admin")
 
@@ -34,7 +36,7 @@ _EMAIL = re.compile(
 # Unicode category Cc (C0 controls, DEL, C1 controls: NUL, BEL, ESC, tab, newline...) and
 # the line and paragraph separators: never part of a name, an id, an email or a URL, and
 # they would break the one-line outputs and logs downstream.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}{LINE_SEPARATORS}]")
 
 
 def _no_surrogates(value: object) -> object:

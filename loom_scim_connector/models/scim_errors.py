@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from loom_scim_connector._constants import CONTROL_CHARS
+
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
@@ -103,7 +105,7 @@ def is_scim_error(content: bytes) -> bool:
 
 # Whitespace runs and control characters (newlines, ESC...) in what a server sent: the
 # detail ends up in a one-line error, so they become one space.
-_NOT_ONE_LINE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+_NOT_ONE_LINE = re.compile(rf"[\s{CONTROL_CHARS}]+")
 # A lone surrogate (JSON "\udc3c") cannot be written as UTF-8, to a terminal or a store:
 # it becomes U+FFFD, as bytes that are not UTF-8 do.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
