@@ -222,6 +222,10 @@ def test_a_worker_killed_whole_has_its_sync_delivered_again_at_once(
         users = sandbox.call("GET", "/Users", query={"count": "1"})["totalResults"]
         before = sandbox.app.requests_served
         sandbox.settings.latency = 1.0
+        # Pages of a third: the walk needs 3 or more requests of a second each, so it is
+        # still under way when its first answer is seen (with one page, a fast machine
+        # finished the sync before the kill, and nothing was left to deliver again).
+        sandbox.settings.page_size_cap = max(1, users // 3)
         try:
             result = rabbit.sync("globex", queue=queue)
             deadline = time.monotonic() + WAIT
@@ -235,6 +239,7 @@ def test_a_worker_killed_whole_has_its_sync_delivered_again_at_once(
             killed = time.monotonic()
         finally:
             sandbox.settings.latency = 0.0
+            sandbox.settings.page_size_cap = None
     assert f"Task loom_scim.sync[{result.id}] received" in doomed.text()
     with start_worker(rabbit, tmp_path / "next.log", queue, "--pool=solo", env=env) as after:
         report: dict[str, Any] = result.get(timeout=WAIT)
